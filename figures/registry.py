@@ -1,0 +1,134 @@
+"""Figure registry and runner: compute (cached table) -> plot (PNG + PDF) -> files.
+
+A figure is two functions registered with :func:`figure`:
+
+* ``compute(quick: bool, seed: int) -> FigureData``: all the numbers, as a tidy table
+  (``columns``: name -> equal-length sequence) plus ``meta`` (parameters, sizes, notes such as
+  "reconstructed model" or "quick mode: 2k steps").  It must not plot.
+* ``plot(data: FigureData) -> matplotlib.figure.Figure``: only drawing, from ``data``.
+
+:func:`make` caches ``compute`` on disk (keyed by name, mode, seed, package version and the project's
+source), then writes ``NAME.png``, ``NAME.pdf``, ``NAME.csv`` (the plotted data) and
+``NAME.json`` (meta + provenance) atomically into the output folder.
+
+Every module of the ``figures`` package is imported by :func:`load_figures`; a paper adds a figure
+by defining a module ``figures/<prefix>_<name>.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import io
+import pkgutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+__all__ = ["FigureData", "Figure", "FIGURES", "figure", "load_figures", "make", "style_path",
+           "NONCONVERGED_NOTE"]
+
+_INFRA = {"registry", "style"}
+NONCONVERGED_NOTE = "points whose solver did not converge are omitted and counted in the caption"
+
+
+@dataclass
+class FigureData:
+    """The data behind a figure: a tidy table and its metadata."""
+
+    columns: dict
+    meta: dict = field(default_factory=dict)
+
+    def rows(self) -> list[dict]:
+        from numerics.io import table_rows
+
+        return table_rows(self.columns)
+
+
+@dataclass
+class Figure:
+    name: str
+    description: str
+    compute: Callable[[bool, int], FigureData]
+    plot: Callable[[FigureData], Any]
+    requires: tuple = ()
+
+    @property
+    def prefix(self) -> str:
+        return self.name.split("-", 1)[0]
+
+
+FIGURES: dict[str, Figure] = {}
+
+
+def figure(name: str, description: str, compute: Callable, plot: Callable,
+           requires: Sequence[str] = ()) -> Figure:
+    """Register a figure named ``<prefix>-<name>``."""
+    FIGURES[name] = Figure(name, description, compute, plot, tuple(requires))
+    return FIGURES[name]
+
+
+@functools.lru_cache(maxsize=None)
+def load_figures() -> dict[str, Figure]:
+    import figures
+
+    for m in pkgutil.iter_modules(figures.__path__):
+        if not m.name.startswith("_") and m.name not in _INFRA:
+            importlib.import_module(f"figures.{m.name}")
+    return FIGURES
+
+
+def style_path() -> Path:
+    """The project's matplotlib style file, shipped with the package."""
+    return Path(__file__).with_name("icl.mplstyle")
+
+
+def _missing(fig: Figure) -> list[str]:
+    import importlib.util
+
+    return [m for m in fig.requires if importlib.util.find_spec(m) is None]
+
+
+def make(name: str, quick: bool = False, out_dir: str | Path = "out/figures", seed: int = 0,
+         use_cache: bool = True) -> dict:
+    """Compute (or load from cache), plot and write one figure; return a summary record."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from numerics.cache import cached
+    from numerics.io import atomic_write, write_csv, write_json
+    from theory._meta import provenance
+
+    figs = load_figures()
+    if name not in figs:
+        raise ValueError(f"unknown figure {name!r}; available: {', '.join(sorted(figs))} or all")
+    fig = figs[name]
+    missing = _missing(fig)
+    if missing:
+        raise ModuleNotFoundError(f"figure {name} needs {', '.join(missing)}: "
+                                  f"pip install 'icl-companion[validation]'")
+    t0 = time.perf_counter()
+    key = {"figure": name, "quick": quick, "seed": seed}
+    if use_cache:  # keyed on the whole project source: the figure depends on every layer
+        data = cached("figures", key, lambda: fig.compute(quick, seed))
+    else:
+        data = fig.compute(quick, seed)
+    t_compute = time.perf_counter() - t0
+    out = Path(out_dir)
+    with plt.style.context(str(style_path())):
+        mfig = fig.plot(data)
+        for ext in ("png", "pdf"):
+            buf = io.BytesIO()
+            mfig.savefig(buf, format=ext)
+            with atomic_write(out / f"{name}.{ext}", "wb") as f:
+                f.write(buf.getvalue())
+        plt.close(mfig)
+    write_csv(out / f"{name}.csv", data.rows())
+    meta = dict(data.meta)
+    meta.update(provenance(figure=name, quick=quick, seed=seed,
+                           compute_seconds=round(t_compute, 3)))
+    write_json(out / f"{name}.json", meta)
+    return {"figure": name, "seconds": time.perf_counter() - t0, "out": str(out)}

@@ -1,0 +1,245 @@
+"""``iclc``: the command-line interface (contract in DESIGN.md, documented in the README).
+
+Errors a user can make (unknown id, missing or out-of-domain input, malformed value, unknown option)
+print one line ``error: ...`` on stderr and exit with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Sequence
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse would print the usage too)
+        raise _UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _split_assignments(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for it in items:
+        if "=" not in it:
+            raise _UsageError(f"expected name=value, got {it!r}")
+        k, v = it.split("=", 1)
+        k = k.strip()
+        if not k:
+            raise _UsageError(f"expected name=value, got {it!r}")
+        if k in out:
+            raise _UsageError(f"input {k} given twice")
+        out[k] = v
+    return out
+
+
+def _parse_inputs(result, assignments: dict[str, str]) -> dict:
+    try:
+        return {k: result.param(k).parse(v) for k, v in assignments.items()}
+    except ValueError as e:
+        msg = str(e)
+        raise ValueError(msg if msg.startswith(result.id) else f"{result.id}: {msg}") from None
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.12g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def _json_dump(obj) -> str:
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None if math.isnan(o) else ("inf" if o > 0 else "-inf")
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [clean(v) for v in o]
+        return o
+
+    return json.dumps(clean(obj))
+
+
+# ------------------------------------------------------------------------------------ commands
+def cmd_list(a) -> int:
+    from theory.registry import results
+
+    rs = results(a.paper)
+    width = max((len(r.id) for r in rs), default=10)
+    for r in rs:
+        print(f"{r.id:<{width}}  {r.status:<13}  {r.summary}")
+    return 0
+
+
+def cmd_show(a) -> int:
+    from theory.registry import get
+
+    print(get(a.id).describe(latex=a.latex))
+    return 0
+
+
+def cmd_eval(a) -> int:
+    from theory.registry import get
+
+    r = get(a.id)
+    ev = r.evaluate(**_parse_inputs(r, _split_assignments(a.inputs)))
+    if a.json:
+        print(_json_dump(ev.to_dict()))
+        return 0
+    if isinstance(ev.value, dict):
+        print(f"{r.id}  [{r.status}]")
+        for k, v in ev.value.items():
+            print(f"  {k} = {_fmt(v)}")
+    else:
+        print(f"{r.id} = {_fmt(ev.value)}  [{r.status}]")
+    return 0
+
+
+def cmd_sweep(a) -> int:
+    from numerics.sweep import parse_axis, run_sweep, write_sweep
+    from theory.registry import get
+
+    r = get(a.id)
+    assign = _split_assignments(a.inputs)
+    axes, fixed = [], {}
+    for k, v in assign.items():
+        p = r.param(k)
+        if ":" in v and p.kind in ("real", "integer"):
+            axes.append(parse_axis(k, v))
+        else:
+            fixed.update(_parse_inputs(r, {k: v}))
+    if a.workers is not None and a.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {a.workers}")
+    sw = run_sweep(a.id, fixed, axes, workers=a.workers, scheduler=a.scheduler, chunk=a.chunk)
+    out = a.out or f"out/sweeps/{a.id}.csv"
+    csv_path, side = write_sweep(sw, out)
+    print(f"wrote {csv_path} ({len(sw.rows)} points) and {side}")
+    if sw.n_failed:
+        print(f"warning: {sw.n_failed} of {len(sw.rows)} points failed or did not converge; "
+              f"see the status column", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_verify(a) -> int:
+    from validation.checks import run, select
+
+    if a.list:
+        for c in select(a.ids):
+            print(f"{c.id:<40} {'quick+full' if c.quick else 'full only':<10}  {c.description}")
+        return 0
+    selected = select(a.ids)
+    if a.quick:
+        selected = [c for c in selected if c.quick]
+    reports = run([c.id for c in selected], quick=a.quick, seed=a.seed,
+                  progress=None if a.json else lambda rep: print(rep.text(), flush=True))
+    bad = [r for r in reports if r.status in ("failed", "error")]
+    if a.json:
+        print(_json_dump({"passed": not bad, "reports": [r.to_dict() for r in reports]}))
+    else:
+        counts = {s: sum(r.status == s for r in reports) for s in
+                  ("passed", "failed", "error", "skipped")}
+        print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 1 if bad else 0
+
+
+def cmd_figure(a) -> int:
+    from figures.registry import load_figures, make
+
+    figs = load_figures()
+    if a.name == "list":
+        for n in sorted(figs):
+            print(f"{n:<24} {figs[n].description}")
+        return 0
+    names = sorted(figs) if a.name == "all" else [a.name]
+    if a.name != "all" and a.name not in figs:
+        raise ValueError(f"unknown figure {a.name!r}; available: {', '.join(sorted(figs))}, all")
+    failed = []
+    for n in names:
+        try:
+            rec = make(n, quick=a.quick, out_dir=a.out, seed=a.seed, use_cache=not a.no_cache)
+        except ModuleNotFoundError as e:
+            print(f"skipped {n}: {e}", file=sys.stderr)
+            failed.append(n)
+            continue
+        print(f"wrote {a.out}/{n}.png, .pdf, .csv, .json ({rec['seconds']:.1f} s)", flush=True)
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from theory._meta import version
+
+    p = _Parser(prog="iclc", description="icl-companion: evaluate, sweep and verify the closed "
+                "forms of four in-context-learning papers, and regenerate their figures.")
+    p.add_argument("--version", action="version", version=f"icl-companion {version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("list", help="list results: id, status, one-line description")
+    s.add_argument("--paper", metavar="PREFIX", help="aim, softmax, xattn, mmicl or linear")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("show", help="formula, inputs and domains, reference")
+    s.add_argument("id")
+    s.add_argument("--latex", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("eval", help="evaluate a result: iclc eval ID name=value ...")
+    s.add_argument("id")
+    s.add_argument("inputs", nargs="*", metavar="name=value")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("sweep", help="evaluate on a grid: name=start:stop:num[:log] ...")
+    s.add_argument("id")
+    s.add_argument("inputs", nargs="+", metavar="name=value|name=start:stop:num[:log]")
+    s.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
+    s.add_argument("--out", metavar="FILE.csv", help="default out/sweeps/ID.csv")
+    s.add_argument("--chunk", type=int, default=8, help="points per warm-started work unit")
+    s.set_defaults(func=cmd_sweep)
+
+    s = sub.add_parser("verify", help="theory vs simulation; exit 1 if any check fails")
+    s.add_argument("ids", nargs="*", metavar="ID_OR_PREFIX")
+    s.add_argument("--quick", action="store_true", help="small sizes (the default test suite's)")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--list", action="store_true", help="list the checks and exit")
+    s.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("figure", help="iclc figure list | iclc figure NAME|all")
+    s.add_argument("name", metavar="list|NAME|all")
+    s.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 cores)")
+    s.add_argument("--out", default="out/figures", metavar="DIR")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-cache", action="store_true", help="recompute instead of using the cache")
+    s.set_defaults(func=cmd_figure)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        a = build_parser().parse_args(argv)
+        return a.func(a)
+    except _UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    except ValueError as e:  # bad input anywhere: unknown id, domain, malformed value
+        msg = " ".join(str(e).split())
+        print(f"error: {msg}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""Registry and runner of theory-versus-simulation checks (``iclc verify``).
+
+A check is a function ``check(quick: bool, seed: int) -> Outcome`` registered with :func:`check`
+under a stable id ``<prefix>.<name>``.  It compares theory with simulation through
+:class:`Comparison` rows, each carrying the tolerance *and how it was computed* (a number of
+Monte Carlo standard errors, a finite-size allowance), so that a report says what was measured.
+
+Checks that need torch declare ``requires=("torch",)`` and import it inside the function; when the
+dependency is missing they are reported as skipped (never as passed).
+
+Every module of the ``validation`` package is imported by :func:`load_checks`, so a paper adds its
+checks by defining them in ``validation/<paper>.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import math
+import pkgutil
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+__all__ = ["Comparison", "Outcome", "Check", "CheckReport", "CHECKS", "check", "compare",
+           "load_checks", "select", "run", "run_one"]
+
+
+@dataclass
+class Comparison:
+    """One theory-versus-measurement comparison: ``|measured - theory| <= tolerance``."""
+
+    name: str
+    theory: float
+    measured: float
+    tolerance: float
+    rule: str  # how the tolerance was obtained, e.g. "4 x MC standard error (se=1.2e-3)"
+    stderr: float = math.nan
+
+    @property
+    def passed(self) -> bool:
+        return bool(abs(self.measured - self.theory) <= self.tolerance)
+
+    def line(self) -> str:
+        mark = "ok  " if self.passed else "FAIL"
+        return (f"{mark} {self.name}: theory {self.theory:.6g}, measured {self.measured:.6g}, "
+                f"|diff| {abs(self.measured - self.theory):.3g} <= {self.tolerance:.3g} "
+                f"({self.rule})")
+
+
+def compare(name: str, theory: float, measured: float, stderr: float, n_se: float = 4.0,
+            allowance: float = 0.0, allowance_rule: str = "") -> Comparison:
+    """A comparison whose tolerance is ``n_se`` standard errors plus a stated allowance.
+
+    ``allowance`` is for known, *derived* finite-size effects; say where it comes from in
+    ``allowance_rule``.
+    """
+    if not (stderr >= 0 and math.isfinite(stderr)):
+        raise ValueError(f"{name}: stderr must be finite and >= 0, got {stderr}")
+    tol = n_se * stderr + allowance
+    rule = f"{n_se:g} x standard error ({stderr:.2g})"
+    if allowance:
+        rule += f" + {allowance:.2g} {allowance_rule}".rstrip()
+    return Comparison(name, float(theory), float(measured), tol, rule, float(stderr))
+
+
+@dataclass
+class Outcome:
+    """What a check returns: its comparisons, plus free-form facts (configuration, seeds, notes).
+
+    ``passed`` defaults to "every comparison passed"; a check with qualitative criteria (e.g. a
+    pattern in a trained model) may set it explicitly and explain in ``notes``.
+    """
+
+    comparisons: list = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    passed: bool | None = None
+
+    def ok(self) -> bool:
+        if self.passed is not None:
+            return bool(self.passed) and all(c.passed for c in self.comparisons)
+        return bool(self.comparisons) and all(c.passed for c in self.comparisons)
+
+
+@dataclass
+class Check:
+    id: str
+    description: str
+    func: Callable[[bool, int], Outcome]
+    requires: tuple = ()
+    quick: bool = True  # has a quick variant that belongs in the default test run
+
+    @property
+    def prefix(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    def missing(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+
+@dataclass
+class CheckReport:
+    id: str
+    description: str
+    status: str  # "passed" | "failed" | "skipped" | "error"
+    seconds: float
+    quick: bool
+    seed: int
+    comparisons: list = field(default_factory=list)
+    facts: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["comparisons"] = [dict(asdict(c), passed=c.passed) for c in self.comparisons]
+        return d
+
+    def text(self) -> str:
+        head = f"[{self.status.upper()}] {self.id} ({self.seconds:.1f} s, " \
+               f"{'quick' if self.quick else 'full'}, seed {self.seed}): {self.description}"
+        lines = [head]
+        lines += ["    " + c.line() for c in self.comparisons]
+        lines += [f"    {k}: {v}" for k, v in self.facts.items()]
+        lines += [f"    note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(id: str, description: str, requires: Sequence[str] = (), quick: bool = True):
+    """Decorator registering ``func(quick, seed) -> Outcome`` as check ``id``."""
+
+    def deco(func):
+        CHECKS[id] = Check(id, description, func, tuple(requires), quick)
+        return func
+
+    return deco
+
+
+@functools.lru_cache(maxsize=None)
+def load_checks() -> dict[str, Check]:
+    """Import every module of the ``validation`` package once; return the check registry."""
+    import validation
+
+    for m in pkgutil.iter_modules(validation.__path__):
+        if not m.name.startswith("_") and m.name != "checks":
+            importlib.import_module(f"validation.{m.name}")
+    return CHECKS
+
+
+def select(selectors: Sequence[str] = ()) -> list[Check]:
+    """Checks whose id equals a selector or starts with ``selector + '.'``; all when empty."""
+    checks = load_checks()
+    if not selectors:
+        return [checks[k] for k in sorted(checks)]
+    out = []
+    for s in selectors:
+        hit = [checks[k] for k in sorted(checks) if k == s or k.startswith(s + ".")]
+        if not hit:
+            prefixes = sorted({c.prefix for c in checks.values()})
+            raise ValueError(f"no verification check matches {s!r}; known prefixes: "
+                             f"{', '.join(prefixes)} (see `iclc verify --list`)")
+        out += [c for c in hit if c not in out]
+    return out
+
+
+def run_one(c: Check, quick: bool = True, seed: int = 0) -> CheckReport:
+    """Run one check, catching its exceptions into an ``error`` report."""
+    t0 = time.perf_counter()
+    missing = c.missing()
+    if missing:
+        return CheckReport(c.id, c.description, "skipped", 0.0, quick, seed,
+                           notes=[f"needs {', '.join(missing)} (pip install "
+                                  f"'icl-companion[validation]')"])
+    try:
+        out = c.func(quick, seed)
+    except Exception as e:  # a crashing check is a failed check, with its reason
+        return CheckReport(c.id, c.description, "error", time.perf_counter() - t0, quick, seed,
+                           notes=[f"{type(e).__name__}: {e}"])
+    status = "passed" if out.ok() else "failed"
+    return CheckReport(c.id, c.description, status, time.perf_counter() - t0, quick, seed,
+                       out.comparisons, out.facts, out.notes)
+
+
+def run(selectors: Sequence[str] = (), quick: bool = True, seed: int = 0,
+        progress: Callable[[CheckReport], None] | None = None) -> list[CheckReport]:
+    """Run the selected checks in order; ``progress`` is called after each one."""
+    reports = []
+    for c in select(selectors):
+        r = run_one(c, quick, seed)
+        reports.append(r)
+        if progress is not None:
+            progress(r)
+    return reports
