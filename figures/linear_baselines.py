@@ -1,0 +1,96 @@
+"""Figure ``linear-baselines``: risk versus prompt length of the linear ICL baselines.
+
+Left (He et al. setting, ``x ~ N(0, I_d)``, ``beta ~ N(0, I/d)``, noise ``sigma2``, risk against
+``y_q``): Bayes ridge (the Marchenko-Pastur limit at ``xi = d/L``, with finite-d Monte Carlo of the
+ridge predictor), one-step GD at its optimal step ``eta*_gd(L)`` (exact), and the ZFB LSA optimum
+trained on noiseless isotropic prompts of the same length (one GD step with ``eta = L/(L+d+1)``;
+exact through ``linear.gd_risk``).  Right (ZFB setting, noiseless, anisotropic ``Lambda``,
+``w ~ N(0, I)``): the exact ZFB error ``linear.lsa_zfb_risk(N = M = L)`` with Monte Carlo, and its
+large-L asymptote ``(d + 1) tr(Lambda)/L``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figures.registry import FigureData, figure
+from numerics.linear import gd_predict, mc_risk, ridge_predict, zfb_predict
+from theory.registry import evaluate
+
+D, SIGMA2 = 10, 0.25
+D_ZFB = 6
+
+
+def compute(quick: bool, seed: int) -> FigureData:
+    rng = np.random.default_rng(seed)
+    Ls = np.unique(np.geomspace(5, 100, 8 if quick else 20).round().astype(int))
+    n = 20_000 if quick else 400_000
+    lam = np.linspace(0.2, 3.0, D_ZFB)
+    cols: dict[str, list] = {k: [] for k in ("panel", "method", "L", "theory", "mc", "mc_se")}
+
+    def add(panel, method, L, th, est):
+        cols["panel"].append(panel)
+        cols["method"].append(method)
+        cols["L"].append(int(L))
+        cols["theory"].append(float(th))
+        cols["mc"].append(est.mean)
+        cols["mc_se"].append(est.stderr)
+
+    for L in Ls:
+        L = int(L)
+        bayes = evaluate("linear.ridge_bayes_risk_asym", xi=D / L, sigma2=SIGMA2).value
+        add("noisy", "Bayes (ridge)", L, bayes,
+            mc_risk(lambda P: ridge_predict(P, SIGMA2 * D), rng, n, D, L, SIGMA2))
+        eta = evaluate("linear.gd_eta_star", d=D, L=L, sigma2=SIGMA2).value
+        add("noisy", "GD at eta*", L, evaluate("linear.gd_risk", d=D, L=L, sigma2=SIGMA2,
+                                                eta=eta).value,
+            mc_risk(lambda P: gd_predict(P, eta), rng, n, D, L, SIGMA2))
+        eta0 = L / (L + D + 1)  # ZFB's Gamma^-1 for Lambda = I, trained noiseless at N = L
+        add("noisy", "ZFB LSA (trained noiseless)", L,
+            evaluate("linear.gd_risk", d=D, L=L, sigma2=SIGMA2, eta=eta0).value,
+            mc_risk(lambda P: gd_predict(P, eta0), rng, n, D, L, SIGMA2))
+        add("zfb", "ZFB LSA, anisotropic", L,
+            evaluate("linear.lsa_zfb_risk", lambdas=lam.tolist(), N=L, M=L).value,
+            mc_risk(lambda P: zfb_predict(P, lam, L), rng, n, D_ZFB, L, 0.0, target="clean",
+                    lambdas=lam, beta_scale=1.0))
+    meta = {"d": D, "sigma2": SIGMA2, "d_zfb": D_ZFB, "lambdas_zfb": lam.tolist(),
+            "prompts_per_point": n, "seed": seed,
+            "mode": "quick (fewer L, 20k prompts)" if quick else "full"}
+    return FigureData(cols, meta)
+
+
+def plot(data: FigureData):
+    import matplotlib.pyplot as plt
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    m = data.meta
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    for method in ("Bayes (ridge)", "GD at eta*", "ZFB LSA (trained noiseless)"):
+        s = (c["panel"] == "noisy") & (c["method"] == method)
+        line, = ax1.plot(c["L"][s], c["theory"][s], label=method)
+        ax1.errorbar(c["L"][s], c["mc"][s], yerr=c["mc_se"][s], fmt="o", ms=3,
+                     color=line.get_color(), mfc="none")
+    ax1.axhline(m["sigma2"], color="0.5", lw=0.8, ls=":", label="noise floor")
+    ax1.set(xscale="log", yscale="log", xlabel="prompt length L", ylabel="risk E(yhat - y_q)^2",
+            title=f"He et al. setting: d = {m['d']}, sigma2 = {m['sigma2']}\n"
+                  "(Bayes line: Marchenko-Pastur limit at xi = d/L)")
+    ax1.legend()
+    s = c["panel"] == "zfb"
+    L = c["L"][s]
+    line, = ax2.plot(L, c["theory"][s], label="exact (ZFB optimum, N = M = L)")
+    ax2.errorbar(L, c["mc"][s], yerr=c["mc_se"][s], fmt="o", ms=3, color=line.get_color(),
+                 mfc="none", label="Monte Carlo")
+    lam = np.asarray(m["lambdas_zfb"])
+    ax2.plot(L, (m["d_zfb"] + 1) * lam.sum() / L, ls="--", color="0.4",
+             label="(d+1) tr(Lambda)/L")
+    ax2.set(xscale="log", yscale="log", xlabel="prompt length L = N = M",
+            ylabel="error E(yhat - <w, x_q>)^2",
+            title=f"ZFB setting: noiseless, w ~ N(0, I)\nLambda = diag(0.2 ... 3), d = {m['d_zfb']}")
+    ax2.legend()
+    fig.suptitle(f"Linear ICL baselines: lines = theory, points = Monte Carlo "
+                 f"({m['prompts_per_point']} prompts, +-1 s.e.); {m['mode']}", fontsize=8, y=1.04)
+    return fig
+
+
+figure("linear-baselines", "risk vs L: Bayes ridge, one-step GD at eta*, ZFB LSA (theory + MC)",
+       compute, plot)
