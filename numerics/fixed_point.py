@@ -13,9 +13,11 @@ Both return a :class:`FixedPointResult`, an :class:`scipy.optimize.OptimizeResul
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable
 
 import numpy as np
+from scipy.linalg import LinAlgWarning
 from scipy.optimize import OptimizeResult, root
 
 __all__ = ["FixedPointResult", "fixed_point"]
@@ -99,8 +101,14 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
             hist_x.append(np.array(v, dtype=float).reshape(x.shape))
             hist_r.append(norm(np.asarray(g)))
 
-        sol = root(G, x.ravel(), method="anderson", callback=cb,
-                   options={"maxiter": maxiter, "fatol": tol, "alpha": damping})
+        # The initial Jacobian guess -1/damping makes the first steps damped Picard steps.  Near
+        # convergence the Anderson history matrix is ill-conditioned by construction (its columns
+        # become collinear); scipy's LinAlgWarning about it is expected and harmless here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", LinAlgWarning)
+            sol = root(G, x.ravel(), method="anderson", callback=cb,
+                       options={"maxiter": maxiter, "fatol": tol,
+                                "jac_options": {"alpha": damping}})
         xs = np.asarray(sol.x, dtype=float).reshape(x.shape)
         res = norm(G(xs))
         ok = bool(np.isfinite(res) and res <= tol * max(1.0, norm(xs)))

@@ -99,7 +99,7 @@ def find_roots_vectorized(f: Callable[[np.ndarray], np.ndarray], lo, hi, xtol: f
     lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float),
                                  *[np.asarray(a, float) for a in args])[:2]
     if expand:
-        br = bracket_root(f, lo, xl0=lo, xr0=hi, args=args)
+        br = bracket_root(f, lo, hi, args=args)
         lo, hi = br.bracket
     tol = {"xatol": xtol}
     if rtol is not None:

@@ -194,7 +194,11 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
         except ImportError:
             raise ValueError("--scheduler needs dask.distributed: pip install "
                              "'icl-companion[dask]'") from None
-        client = Client(scheduler, timeout="10s")
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as e:
+            raise ValueError(f"cannot reach the dask scheduler at {scheduler}: "
+                             f"{type(e).__name__}: {e}") from None
         executor: cf.Executor = client.get_executor()
         backend = f"dask:{scheduler}"
     elif workers == 1:
