@@ -122,5 +122,7 @@ def test_real_parse_garbage_is_a_clear_error(text):
 def test_interval_str_and_nonfinite():
     assert str(R.Interval(0, math.inf, lo_open=True)) == "(0, inf)"
     assert math.nan not in R.Interval()
-    assert math.inf in R.Interval(0, math.inf)
-    assert math.inf not in R.Interval(0, 1)
+    assert math.inf not in R.Interval(0, math.inf) and -math.inf not in R.Interval()
+    assert 1e300 in R.Interval(0, math.inf)
+    with pytest.raises(ValueError, match="xi = inf is outside"):
+        evaluate("linear.ridge_bayes_risk_asym", xi="inf", sigma2=1)

@@ -55,7 +55,7 @@ class Interval:
     hi_open: bool = False
 
     def __contains__(self, x: float) -> bool:
-        if not math.isfinite(x) and not (math.isinf(x) and (x == self.hi or x == self.lo)):
+        if not math.isfinite(x):  # inf and nan are never valid inputs; "inf" only marks no bound
             return False
         above = x > self.lo if self.lo_open else x >= self.lo
         below = x < self.hi if self.hi_open else x <= self.hi
