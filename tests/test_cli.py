@@ -98,3 +98,16 @@ def test_figure_all_quick(iclc, tmp_path):
     """The README's main job."""
     r = iclc("figure", "all", "--quick", "--out", tmp_path / "figs", timeout=3600)
     assert r.returncode == 0, r.stderr
+
+
+def test_closed_pipe_is_quiet():
+    """`iclc list | head -1`: the reader goes away; no traceback, the status of a SIGPIPE'd writer."""
+    import subprocess
+
+    from conftest import _iclc_command
+
+    p = subprocess.Popen(_iclc_command() + ["list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # closed before the child writes: its first write fails with EPIPE
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141, err
+    assert "Traceback" not in err and err == ""
