@@ -224,28 +224,41 @@ def lsa_optimal_G(b, Sigma, w, weight) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ token level
-def token_forward(X, y, xq, alphas, betas, reinject: bool = True) -> np.ndarray:
-    """Token-level forward pass on raw prompts; returns the query prediction.
+def token_forward(X, y, xq, alphas, betas, reinject: bool = True, chunk: int = 64) -> np.ndarray:
+    """Token-level forward pass on raw prompts; returns the query predictions.
 
     ``reinject=True``: the CA layer of the module docstring (keys/queries = raw covariates,
     values ``alpha y + beta p``).  ``reinject=False``: the multi-layer LSA ablation with tokens
     ``(x, r)``, ``r^(0) = (y, 0)``, every layer ``h_a <- h_a + beta_t (1/L) sum_i (x_a^T x_i) h_i``
     on the whole token (covariates drift); prediction ``-r_q`` (``alphas`` unused; one-parameter).
+
+    ``xq`` is ``(n, d)`` or ``(n, m, d)`` (several query tokens per prompt; queries never act as keys,
+    so they do not interact).  Batched matrix products over chunks of ``chunk`` prompts.
+    Returns ``(n,)`` or ``(n, m)``.
     """
+    X, y, xq = np.asarray(X, float), np.asarray(y, float), np.asarray(xq, float)
+    single = xq.ndim == 2
+    Q = xq[:, None, :] if single else xq
     n, L, d = X.shape
-    Xall = np.concatenate([X, xq[:, None, :]], axis=1)
-    if reinject:
-        p = np.zeros((n, L + 1))
-        for a_t, b_t in zip(alphas, betas):
-            v = a_t * y + b_t * p[:, :L]
-            p = p + np.einsum("nad,nid,ni->na", Xall, X, v) / L
-        return p[:, L]
-    H = Xall.copy()
-    r = np.concatenate([y, np.zeros((n, 1))], axis=1)
-    for b_t in betas:
-        K = np.einsum("nad,nid->nai", H, H[:, :L]) / L
-        H, r = H + b_t * K @ H[:, :L], r + b_t * np.einsum("nai,ni->na", K, r[:, :L])
-    return -r[:, L]
+    m = Q.shape[1]
+    out = np.empty((n, m))
+    for lo in range(0, n, chunk):
+        sl = slice(lo, lo + chunk)
+        Xc, yc = X[sl], y[sl]
+        H = np.concatenate([Xc, Q[sl]], axis=1)          # (c, L + m, d)
+        if reinject:
+            K = H @ np.swapaxes(Xc, 1, 2) / L             # fixed kernel: covariates re-injected
+            p = np.zeros(H.shape[:2])
+            for a_t, b_t in zip(alphas, betas):
+                p = p + (K @ (a_t * yc + b_t * p[:, :L])[..., None])[..., 0]
+            out[sl] = p[:, L:]
+        else:
+            r = np.concatenate([yc, np.zeros((yc.shape[0], m))], axis=1)
+            for b_t in betas:
+                K = H @ np.swapaxes(H[:, :L], 1, 2) / L   # kernel from the drifted tokens
+                H, r = H + b_t * K @ H[:, :L], r + b_t * (K @ r[:, :L, None])[..., 0]
+            out[sl] = -r[:, L:]
+    return out[:, 0] if single else out
 
 
 def divergence_report(A, betas) -> dict:
