@@ -157,7 +157,7 @@ def ca_two_param_check(quick: bool, seed: int) -> Outcome:
     ok = all(y < x for x, y in zip(ratios, ratios[1:]))
     T = 8
     p = CAParam(T, two_param=True)
-    gd = train_gd(_ca_fun(tasks, p), p.init(0.05, 0.0), max_iter=3000)
+    gd = train_gd(_ca_fun(tasks, p), p.init(0.05, 0.0), max_iter=1000 if quick else 4000)
     a, b = gd.x
     out.facts["GD from (0.05, 0), T=8: final (alpha, beta), iterations"] = [float(a), float(b),
                                                                             gd.iterations]
