@@ -38,7 +38,7 @@ from scipy.optimize import OptimizeResult
 
 __all__ = ["CAParam", "ca_eigen_excess", "noreinject_eigen_excess", "ca_forward", "ca_matrix_excess",
            "lsa_excess", "lsa_optimal_G", "token_forward", "divergence_report", "TrainResult",
-           "train_gd", "train_ca_population", "ca_two_param_optimum", "train_noreinject_population", "train_lsa"]
+           "train_gd", "train_ca_population", "train_ca_prompts", "ca_two_param_optimum", "train_noreinject_population", "train_lsa"]
 
 
 # ------------------------------------------------------------------------------ parametrisation
@@ -348,6 +348,20 @@ def train_ca_population(tasks, param: CAParam, theta0=None, **kw) -> TrainResult
     def fun(theta):
         a, b = param.unpack(theta)
         f, grads = ca_eigen_excess(a, b, lam, c, wt)
+        return f, param.pack_grad(*grads)
+
+    if theta0 is None:
+        theta0 = param.init(0.05)
+    return train_gd(fun, theta0, **kw)
+
+
+def train_ca_prompts(Sh, sh, tasks, param: CAParam, theta0=None, **kw) -> TrainResult:
+    """Train CA on sampled finite-L prompts: moments ``(Sh, sh)`` of one prompt per task in
+    ``tasks``, query expectation exact given the task (:func:`ca_matrix_excess`)."""
+
+    def fun(theta):
+        a, b = param.unpack(theta)
+        f, grads = ca_matrix_excess(Sh, sh, tasks.Sigma, tasks.w, tasks.weight, a, b)
         return f, param.pack_grad(*grads)
 
     if theta0 is None:

@@ -15,7 +15,7 @@ from numerics.xattn_data import TaskFamily, population_tasks, sample_moments, sa
     sample_tasks
 from numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, ca_two_param_optimum,
                                    divergence_report, lsa_excess, lsa_optimal_G,
-                                   train_ca_population, train_gd, train_lsa)
+                                   train_ca_population, train_ca_prompts, train_gd, train_lsa)
 from theory.registry import evaluate
 from validation.checks import Comparison, Outcome, check, compare
 
@@ -312,5 +312,13 @@ def finite_L_check(quick: bool, seed: int) -> Outcome:
     div = divergence_report(Sh, np.full(64, -a_star))
     out.facts["guard at L=20, T=64, alpha*: divergent prompts"] = f"{div['n_divergent']}/2000"
     ok &= div["n_divergent"] > 0  # the guard must trigger here (alpha* > 2/lambda_max happens)
+    # shared step trained on sampled finite-L prompts (reported): early-stopped GD regularises, so
+    # the trained step sits below alpha* and rises towards it as L grows
+    for L in (100, 1000):
+        tk = sample_tasks(MULTI, rng, 1000)
+        Sh, sh = sample_moments(rng, tk, L)
+        r = train_ca_prompts(Sh, sh, tk, CAParam(8))
+        out.facts[f"T=8, trained on L={L} prompts: alpha, converged"] = [float(r.x[0]),
+                                                                         bool(r.converged)]
     out.passed = bool(ok)
     return out
