@@ -1,7 +1,6 @@
 """xattn.* (reconstructed model of arXiv:2602.04872): SymPy proofs, independent references,
 hand-written gradients, sampler, CLI bad input, and the verification checks' power to fail."""
 
-import math
 
 import mpmath as mp
 import numpy as np

@@ -24,7 +24,7 @@ M_LO, M_HI = 1.0, 3.0
 MULTI = TaskFamily("random_loadings", d1=3, d2=2, k=2, m_lo=M_LO, m_hi=M_HI, sigma2=0.25)
 
 
-def _alpha_tol(res: dict, fun, x: float) -> float:
+def _alpha_tol(fun, x: float) -> float:
     """Derived stopping error of a 1-D training run: 4 x max(Newton distance |g|/kappa, rounding
     floor sqrt(2 ulp(log f)/kappa)), kappa = curvature of log f at the end (central difference)."""
     h = 1e-7 * max(1.0, abs(x))
@@ -107,8 +107,7 @@ def ca_alpha_T_check(quick: bool, seed: int) -> Outcome:
         th = evaluate("xattn.alpha_T", lambda1=l1, lambda2=l2, w1=w1, w2=w2, T=T).value
         trained[T] = r.x[0]
         out.comparisons.append(Comparison(
-            f"T={T}: GD-trained alpha_T vs exact", th, r.x[0], _alpha_tol({}, _ca_fun(tasks, p),
-                                                                          r.x[0]),
+            f"T={T}: GD-trained alpha_T vs exact", th, r.x[0], _alpha_tol(_ca_fun(tasks, p), r.x[0]),
             "4 x optimizer stopping error (Newton distance / rounding floor of log-excess)"))
     # approach rate: alpha(r) = (1 + r)/(lambda1 + r lambda2) expanded at r = 1 with
     # r_T - 1 = x + x^2/2 + ..., x = log K/(2T - 1): alpha_T - alpha* = a1 x + (a1 + a2)/2 x^2 + O(x^3)
