@@ -35,6 +35,13 @@ def test_catalogue_is_reconstructed():
         assert r.status == "reconstructed" and "reconstructed" in r.status_note
 
 
+def test_show_formulas():
+    for r in ("alpha_star", "rho_star", "layers_needed", "alpha_T", "lsa_gap", "bayes_risk"):
+        res = get(f"xattn.{r}")
+        assert res.describe() and res.describe(latex=True)
+        assert "reconstructed" in res.describe()
+
+
 def test_alpha_star_rho_star_minimax():
     """alpha* minimises max |1 - alpha lambda| over the interval (brute force), rho* is the value."""
     for m_lo, m_hi, tau2 in [(1, 3, 1), (0.2, 5, 1), (0.5, 0.5, 1), (1, 4, 0.3)]:

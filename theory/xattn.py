@@ -556,7 +556,7 @@ def _bayes_display():
     G = sp.MatrixSymbol("Gamma", n, k)
     b = sp.MatrixSymbol("beta", k, 1)
     s2 = sp.Symbol("sigma2")
-    return s2 + TAU2 * (b.T * (TAU2 * sp.Identity(k) + G.T * G).I * b)
+    return s2 + TAU2 * sp.Trace(b.T * (TAU2 * sp.Identity(k) + G.T * G).I * b)  # 1 x 1: a scalar
 
 
 register(Result(
