@@ -248,8 +248,8 @@ def _f1(k, V):
     return np.exp(np.maximum(lg, _LOG_TINY)) * (lg > _LOG_TINY) / V
 
 
-def hardmax_channel_info(q: float, V: float, variant: str = "correct", n1: int = 96,
-                         n2: int = 48) -> float:
+def hardmax_channel_info(q: float, V: float, variant: str = "correct", n1: int = 80,
+                         n2: int = 40) -> float:
     """``E[sum_{a<=b} c_ab (g^out_ab)^2]`` for the hardmax ``T = 2`` channel (digest §5.2).
 
     Only ``m_i = omega_ii - omega_12`` enter, ``(m1, m2) ~ N(0, q [[3, 1], [1, 3]])``, and the
@@ -301,13 +301,17 @@ def _hardmax_qhat(alpha, q, V, variant):
 
 
 def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float | None = None,
-               damping: float = 0.5, tol: float = 1e-11, maxiter: int = 3000) -> SEResult:
+               damping: float = 0.5, tol: float = 1e-11, maxiter: int = 3000,
+               method: str = "anderson") -> SEResult:
     """Hardmax ``T = 2`` SE: damped fixed point ``V = mmse_rho(1/hat q(V))`` (digest §3.2, §5.2).
 
     ``hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2]`` at ``q = Q0 - V``
     (:func:`hardmax_channel_info`).  Iterated in ``V`` from ``warm`` (default 1, the uninformative
     start ``q = rho``) with :func:`numerics.fixed_point.fixed_point` (``damping`` = weight of the
-    NEW iterate there).  ``variant="paper"`` reproduces the authors' curves (digest §10.3).
+    NEW iterate there).  ``method="anderson"`` (default; Anderson mixing whose first steps are
+    damped Picard steps, 5-12 map evaluations) falls back to the plain damped iteration from its
+    last iterate if it does not converge; ``method="damped"`` is the plain damped iteration.
+    ``variant="paper"`` reproduces the authors' curves (digest §10.3).
     """
     _check_common(alpha, rho)
     _check_variant(variant)
@@ -326,12 +330,25 @@ def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float |
         return float(mmse_rho(1.0 / qh, rho)) if qh > 0 else 1.0
 
     x0 = 1.0 if warm is None else float(np.clip(warm, 1e-12, 1.0))
-    r = fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter)
+    r = _solve_fp(F, x0, damping, tol, maxiter, method)
     V = float(r.x)
     qh = _hardmax_qhat(alpha, Q0 - V, V, variant)
     return SEResult(mmse=V, q=Q0 - V, qhat=qh, delta=1 / qh, converged=r.converged,
                     iterations=r.iterations, residual=r.residual, history=r.history,
                     message=r.message, alpha=alpha, rho=rho, variant=variant)
+
+
+def _solve_fp(F, x0, damping, tol, maxiter, method):
+    """``fixed_point`` in ``V``; Anderson first (fast), the damped iteration if it fails."""
+    if method not in ("anderson", "damped"):
+        raise ValueError(f"method = {method!r} is not one of anderson, damped")
+    if method == "anderson":
+        r = fixed_point(F, x0, damping=damping, tol=tol, maxiter=min(maxiter, 200),
+                        method="anderson")
+        if r.converged and 0 < float(r.x) <= 1:
+            return r
+        x0 = float(np.clip(r.x, 1e-12, 1.0)) if np.isfinite(r.x) else x0
+    return fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter)
 
 
 # ================================================================== trajectories (for GAMP)
@@ -380,7 +397,8 @@ def bbp_mmse(dbar):
 
 
 def mmse_rho0(alpha_bar: float, variant: str = "correct", warm: float | None = None,
-              damping: float = 0.5, tol: float = 1e-11, maxiter: int = 5000) -> SEResult:
+              damping: float = 0.5, tol: float = 1e-11, maxiter: int = 5000,
+              method: str = "anderson") -> SEResult:
     """Hardmax ``T = 2`` SE in the ``rho -> 0`` limit at fixed ``alpha_bar = n/(d r)`` (digest §6.1).
 
     ``Q0 = 1``, ``q`` from 0; ``Db = 1/(2 alpha_bar E[sum c g^2](q, V = 1 - q))``,
@@ -403,7 +421,7 @@ def mmse_rho0(alpha_bar: float, variant: str = "correct", warm: float | None = N
         return float(bbp_mmse(1.0 / (2 * ab * E)))
 
     x0 = 1.0 if warm is None else float(np.clip(warm, 1e-12, 1.0))
-    r = fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter)
+    r = _solve_fp(F, x0, damping, tol, maxiter, method)
     V = float(r.x)
     return SEResult(mmse=V, q=1 - V, qhat=2 * ab * hardmax_channel_info(1 - V, V, variant),
                     converged=r.converged, iterations=r.iterations, residual=r.residual,
@@ -478,3 +496,127 @@ def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
     return {"gen_error": g, "normalised": g / g0, "gen_error_alpha0": g0, "mmse": float(r.mmse),
             "converged": bool(r.converged), "iterations": int(r.iterations),
             "residual": float(r.residual)}
+
+
+# ================================================================== catalogue
+def _register():
+    from numerics.aim_free_prob import mutual_information
+    from theory.registry import (PAPERS, Reference, Result, choice, integer, real, register)
+
+    P = PAPERS["aim"]
+
+    def ref(where):
+        return Reference(P.paper, where, P.arxiv)
+
+    rho_p = real("rho", 0, lo_open=True, doc="r/d, rank ratio of S = W W^T/sqrt(r d)")
+    alpha_p = real("alpha", 0, doc="n/d^2, samples per d^2")
+    chan_p = choice("channel", CHANNELS, default="softmax", doc="output function")
+    var_p = choice("variant", VARIANTS, default="correct",
+                   doc="hardmax g_out: correct (Bayes-optimal) or paper (authors' code, §10.3)")
+
+    def rec(r, **extra):
+        return {"mmse": float(r.mmse), **extra, "converged": bool(r.converged),
+                "iterations": int(r.iterations), "residual": float(r.residual),
+                "_warm": float(r.mmse)}
+
+    register(Result(
+        "aim.denoising_mmse",
+        "Matrix-denoising MMSE of S = WW^T/sqrt(rd) from S + sqrt(Delta) GOE (free probability)",
+        (rho_p, real("delta", 0, lo_open=True, doc="noise variance Delta")),
+        lambda rho, delta: float(mmse_rho(delta, rho)),
+        ref("digest §4.1-4.3: mmse = Delta - (4 pi^2/3) Delta^2 int mu^3"),
+        status="numerical", status_note="Gauss-Legendre per support interval, ~1e-13",
+        definition="mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu_{rho,Delta}(x)^3 dx,\n"
+                   "mu_{rho,Delta} = MP-type law of S boxplus semicircle of variance Delta;\n"
+                   "G solves sqrt(a) Delta G^3 - (sqrt(a) z + Delta) G^2 + (z + sqrt(a) - "
+                   "1/sqrt(a)) G - 1 = 0, a = 1/rho"))
+
+    register(Result(
+        "aim.denoising_mi",
+        "Mutual information I_rho(Delta) per d^2 of the matrix-denoising channel",
+        (rho_p, real("delta", 0, lo_open=True, doc="noise variance Delta")),
+        lambda rho, delta: float(mutual_information(delta, rho)),
+        ref("digest §4.4 (derived; checked by I-MMSE dI/d(1/Delta) = mmse/4)"),
+        status="numerical", status_note="log-potential by Gauss-Legendre",
+        definition="I_rho(Delta) = Sigma(mu_{rho,Delta})/2 - log(Delta)/4 + 1/8,\n"
+                   "Sigma(mu) = int int log|x - y| dmu(x) dmu(y)"))
+
+    def _mmse(alpha, rho, T, channel, variant, warm=None):
+        if channel == "softmax":
+            r = se_softmax(alpha, rho, T)
+            return rec(r, delta=float(r.delta), alpha_pr=alpha_pr(rho, T))
+        r = se_hardmax(alpha, rho, variant, warm=warm)
+        return rec(r, delta=float(r.delta))
+
+    def _check_mmse(inp):
+        if inp["channel"] == "hardmax" and inp["T"] != 2:
+            raise ValueError(f"T = {inp['T']} is outside the allowed domain for channel=hardmax: "
+                             f"hardmax requires T = 2")
+
+    register(Result(
+        "aim.mmse",
+        "Bayes-optimal estimation error (1/d)||S_hat - S||^2 from state evolution (1 at alpha=0)",
+        (alpha_p, rho_p, integer("T", 2, doc="sequence length (hardmax: T = 2)"), chan_p, var_p),
+        _mmse, ref("digest §3.2, §5.1 (softmax scalar equation), §5.2 (hardmax), §10.3"),
+        status="numerical",
+        status_note="softmax: bracketed root in log Delta, xtol 1e-13; hardmax: fixed point, "
+                    "tol 1e-11, Gauss-Hermite + Owen's T",
+        outputs=("mmse", "delta", "converged", "iterations", "residual"),
+        definition="softmax: mmse_rho(Delta*)/Delta* = (T^2+T-2) alpha, MMSE = (T^2+T-2) alpha "
+                   "Delta*, 0 for alpha >= alpha_PR;\nhardmax T=2: V = mmse_rho(1/hat q), "
+                   "hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2](q = 1 + rho - V, V)",
+        check=_check_mmse, warm_start=True))
+
+    def _rho0(alpha_bar, variant, warm=None):
+        r = mmse_rho0(alpha_bar, variant, warm=warm)
+        return rec(r, alpha_bar_c=weak_recovery(variant))
+
+    register(Result(
+        "aim.mmse_rho0",
+        "Hardmax T=2 error in the rho -> 0 limit at fixed alpha_bar = n/(d r) (1 below alpha_bar_c)",
+        (real("alpha_bar", 0, doc="n/(d r)"), var_p), _rho0,
+        ref("digest §6.1 (SE_hardmax_rho=0.py; BBP denoiser)"),
+        status="numerical", status_note="rho -> 0 at fixed n/(d r); fixed point tol 1e-11",
+        outputs=("mmse", "alpha_bar_c", "converged", "iterations", "residual"),
+        definition="V = Db (2 - Db) if Db < 1 else 1, Db = 1/(2 alpha_bar E[sum c g^2](q=1-V, V))",
+        warm_start=True))
+
+    def _wr_expr():
+        from theory.aim import weak_recovery_expr
+        import sympy as sp
+
+        return sp.Eq(sp.Symbol("alphabar_c"), weak_recovery_expr("correct"))
+
+    register(Result(
+        "aim.weak_recovery",
+        "rho -> 0 hardmax weak-recovery threshold alpha_bar_c = 1/(2 E0) in n/(d r)",
+        (var_p,), lambda variant: weak_recovery(variant),
+        ref("digest §6.1: 2 alpha_bar_c E0 = 1, E0 closed form"),
+        status="asymptotic", status_note="rho -> 0, exact closed form",
+        expression=_wr_expr,
+        definition="shown: variant=correct, E0 = 2/(3 pi p_s) + 1/(3 pi p_o); variant=paper: "
+                   "E0 = 3/(2 pi^2 p_s) + 3/(4 pi^2 p_o); p_s,o = 1/4 +- arcsin(1/3)/(2 pi)"))
+
+    def _check_gen(inp):
+        if inp["T"] != 2:
+            raise ValueError(f"T = {inp['T']} is outside the allowed domain: gen_error is "
+                             f"implemented for T = 2")
+
+    def _gen(alpha, rho, T, channel, variant):
+        return gen_error(alpha, rho, T, channel, variant)
+
+    register(Result(
+        "aim.gen_error",
+        "Bayes-optimal test error E||y - E[y|data]||_F^2 per sample at the SE fixed point (T=2)",
+        (alpha_p, rho_p, integer("T", 2, doc="sequence length (implemented: T = 2)"), chan_p,
+         var_p), _gen,
+        ref("digest §3.4 (derived)"), status="numerical",
+        status_note="T = 2; softmax at inverse temperature 1; nested Gauss-Hermite / closed form",
+        outputs=("gen_error", "normalised", "gen_error_alpha0", "mmse", "converged",
+                 "iterations", "residual"),
+        definition="E_gen = E_omega[E_{h|omega}||g(h)||^2 - ||E_{h|omega} g(h)||^2]; "
+                   "hardmax T=2: 1 - (2/pi) arcsin(q/Q0); normalised = E_gen / E_gen(alpha=0)",
+        check=_check_gen))
+
+
+_register()
