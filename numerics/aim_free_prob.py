@@ -345,90 +345,45 @@ def rie_denoise(Y, delta, rho):
 
 
 # ------------------------------------------------------------------ mutual information
-def mutual_information(delta, rho, n=96):
-    """``I_rho(Delta)`` per ``d^2``: ``Sigma(mu_Y)/2 - log(Delta)/4 + 1/8`` (digest §4.4).
+def mutual_information(delta, rho):
+    """``I_rho(Delta)`` per ``d^2``: ``Sigma(mu)/2 - log(Delta)/4 + 1/8`` (digest §4.4).
 
-    ``Sigma(mu) = int int log|x - y| dmu dmu`` is computed from the log-potential
-    ``U(x) = int log|x - y| dmu(y)``, ``U' = Re G``:
+    ``Sigma(mu) = int int log|x - y| dmu dmu = sum_j int_{I_j} mu(x) U(x) dx`` over the
+    integration segments ``I_j = [lo_j, hi_j]`` of :func:`_segments` (support intervals, split at a
+    merge dip), with the log-potential ``U(x) = int log|x - y| dmu(y)``:
 
-    * inside each support interval ``U(x) = U(m) + int_m^x Re G`` (``Re G`` is analytic up to the
-      edges from inside, so plain Gauss-Legendre converges spectrally);
-    * across a gap, ``U(lo_2) - U(hi_1) = int_gap G`` (the real physical root, square-root edges);
-    * the absolute level from the right edge ``b``: ``U(b) = log(b - c) - int_b^inf (G(t) - 1/(t - c)) dt``
-      with ``c = sqrt(rho)`` the mean of ``mu`` (integrand ``O(t^-3)``), mapped to ``[-1, 1]``.
+    * at each segment's right end, ``U(hi_j) = int log|hi_j - y| mu(y) dy`` directly (the
+      logarithmic singularity sits at a segment end, where the graded rule of
+      :func:`_graded_rule` clusters its nodes);
+    * inside, ``U(x) = U(hi_j) - int_x^{hi_j} Re G(t) dt`` (``U' = Re G``, analytic inside a
+      segment), by the same graded rule on ``[x, hi_j]``.
 
-    Satisfies ``dI/d(1/Delta) = mmse_rho(Delta)/4`` (I-MMSE; tested).  Scalar ``delta``.
+    Satisfies ``dI/d(1/Delta) = mmse_rho(Delta)/4`` (I-MMSE; tested).  A Python loop over
+    ``delta`` values (each one is a batched computation).
     """
     delta, rho = _check(delta, rho)
     if delta.ndim != 0:
-        return np.array([mutual_information(float(d), rho, n) for d in delta.ravel()]
+        return np.array([mutual_information(float(d), rho) for d in delta.ravel()]
                         ).reshape(delta.shape)
     dl = float(delta)
-    e, nint = edges(dl, rho)
-    e = e[np.isfinite(e)]
-    ivs = [(e[0], e[1])] if nint == 1 else [(e[0], e[1]), (e[2], e[3])]
-    t, w = legendre_rule(n)
-    c = np.sqrt(rho)
-
-    def re_g_inside(x):
-        return stieltjes_real_inside(x, dl, rho)
-
-    def phys_real_root(x, side_val):
-        G = stieltjes_roots(x, dl, rho).real
-        # the physical root outside the support is continuous with the edge value
-        k = np.argmin(np.abs(G - side_val[..., None]), axis=-1)
-        return np.take_along_axis(G, k[..., None], -1)[..., 0]
-
-    # U at the right edge b
-    b = ivs[-1][1]
-    Gb = float(stieltjes_real(b, dl, rho))
-    L = max(b - ivs[0][0], 1.0)
-    # t = b + L tan^2(pi (v + 1)/4), v in [-1, 1]
-    ang = np.pi * (t + 1) / 4
-    tt = b + L * np.tan(ang) ** 2
-    jac = L * 2 * np.tan(ang) / np.cos(ang) ** 2 * np.pi / 4
-    # follow the physical root outward from the edge: G decreases to 0, pick the root in (0, Gb]
-    Gt = stieltjes_roots(tt, dl, rho).real
-    cand = np.where((Gt > 0) & (Gt <= Gb * (1 + 1e-9)), Gt, -np.inf)
-    G_out = np.max(cand, axis=-1)
-    integrand = np.where(np.isfinite(tt), (G_out - 1 / (tt - c)) * jac, 0.0)
-    U_b = np.log(b - c) - np.sum(w * integrand)
-
-    # Sigma = sum over intervals of int mu(x) U(x) dx
+    lo, hi, mask = _segments(np.asarray(dl), rho)
+    segs = [(lo[j], hi[j]) for j in range(2) if mask[j]]
+    u, wu = _graded_rule(GRADE_LEVELS, GRADE_RATIO, PANEL_NODES)
+    xs = [a + (b - a) * u for a, b in segs]
+    ws = [(b - a) * wu * density(x, dl, rho) for x, (a, b) in zip(xs, segs)]
+    X = np.concatenate(xs)
+    Wm = np.concatenate(ws)  # mu(x) dx weights over the whole support
     sigma = 0.0
-    U_right = U_b
-    for j in range(len(ivs) - 1, -1, -1):
-        lo, hi = ivs[j]
-        mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
-        # U(mid) = U(hi) - int_mid^hi Re G
-        xs = mid + half * 0.5 * (t + 1)
-        U_mid = U_right - half * 0.5 * np.sum(w * re_g_inside(xs))
-        # nodes for the mu-weighted outer integral (sqrt edges)
-        th = 0.5 * np.pi * t
-        xo = mid + half * np.sin(th)
-        wo = w * half * np.cos(th) * 0.5 * np.pi
-        mu = density(xo, dl, rho)
-        # U(xo) = U(mid) + int_mid^xo Re G, inner GL on [mid, xo]
-        inner = mid + (xo[:, None] - mid) * 0.5 * (t[None, :] + 1)
-        Ux = U_mid + (xo - mid) * 0.5 * np.sum(w[None, :] * re_g_inside(inner), axis=-1)
-        sigma += np.sum(wo * mu * Ux)
-        if j > 0:
-            # U(lo) = U(mid) - int_lo^mid Re G ; then cross the gap to the previous interval
-            xl = lo + (mid - lo) * 0.5 * (t + 1)
-            U_lo = U_mid - (mid - lo) * 0.5 * np.sum(w * re_g_inside(xl))
-            g_lo, g_hi = ivs[j - 1][1], lo
-            gm, gh = 0.5 * (g_lo + g_hi), 0.5 * (g_hi - g_lo)
-            xg = gm + gh * np.sin(th)
-            wg = w * gh * np.cos(th) * 0.5 * np.pi
-            edge_val = np.interp(xg, [g_lo, g_hi], [float(stieltjes_real(g_lo, dl, rho)),
-                                                   float(stieltjes_real(g_hi, dl, rho))])
-            Gg = phys_real_root(xg, edge_val)
-            U_right = U_lo - np.sum(wg * Gg)
+    for (a, b), x, wm in zip(segs, xs, ws):
+        U_b = np.sum(Wm * np.log(np.abs(b - X)))
+        inner = x[:, None] + (b - x)[:, None] * u[None, :]
+        re_g = stieltjes_real_inside(inner, dl, rho)
+        Ux = U_b - (b - x) * np.sum(wu[None, :] * re_g, axis=-1)
+        sigma += np.sum(wm * Ux)
     return float(0.5 * sigma - 0.25 * np.log(dl) + 0.125)
 
 
 def stieltjes_real_inside(x, delta, rho):
-    """``Re G`` at points strictly inside the support (no clamping): real part of the complex pair."""
-    G = stieltjes_roots(np.asarray(x, dtype=float), delta, rho)
-    k = np.argmax(np.abs(G.imag), axis=-1)
-    return np.take_along_axis(G.real, k[..., None], -1)[..., 0]
+    """``Re G`` at points inside the support (no clamping): real part of the complex pair."""
+    rw, iw = _pair_w(x, delta, rho)
+    return rw / np.maximum(rw * rw + iw * iw, 1e-300)
