@@ -341,3 +341,45 @@ register_symbolic(
     [real("Deltabar", 0, lo_open=True, doc="rho * Delta")],
     bbp_mmse_expr, lambda: (DBAR,), _ref("digest §6.1 (SE_hardmax_rho=0.py; BBP)"),
     status="asymptotic", status_note="rho -> 0 at fixed rho Delta")
+
+
+# ------------------------------------------------------------------ derivation helpers for tests
+def softmax_visible_rank(T: int) -> int:
+    """Rank of ``h -> (h_ab - h_aT)_{a, b < T}`` on symmetric ``T x T`` matrices (SymPy Jacobian).
+
+    Equals ``T (T + 1)/2 - 1`` (only ``h + t 1 1^T`` is invisible), so ``K = 2 rank``.
+    """
+    T = int(T)
+    hs = {}
+    for i in range(T):
+        for j in range(i, T):
+            hs[(i, j)] = hs[(j, i)] = sp.Symbol(f"h_{i}{j}")
+    free = [hs[(i, j)] for i in range(T) for j in range(i, T)]
+    obs = [hs[(a, b)] - hs[(a, T - 1)] for a in range(T) for b in range(T - 1)]
+    if not obs:  # T = 1: a softmax over one token is constant
+        return 0
+    return int(sp.Matrix(obs).jacobian(free).rank())
+
+
+@functools.lru_cache(maxsize=None)
+def maillard_cubic():
+    """Stieltjes cubic in Maillard et al.'s normalisation ``S_M = W W^T / r`` (``= S/sqrt(rho)``).
+
+    ``z = R_M(G) + Delta_M G + 1/G`` with ``R_M`` = :func:`mp_r_transform`; cleared of denominators.
+    """
+    RY = mp_r_transform() + DELTA * _g
+    return sp.expand(sp.numer(sp.together(RY.subs(_g, G) + 1 / G - Z)))
+
+
+def maillard_scaling_residual():
+    """Substitute ``G = G_M/sqrt(rho)``, ``z = sqrt(rho) z_M``, ``Delta = rho Delta_M`` (with
+    ``a = 1/rho``) into :func:`stieltjes_cubic` and divide by :func:`maillard_cubic` in
+    ``(G_M, z_M, Delta_M)``: the ratio is free of ``G_M`` and ``z_M`` iff the spectral laws map as
+    ``mu_M(x) = sqrt(rho) mu(sqrt(rho) x)``, hence ``int mu_M^3 = rho int mu^3`` and
+    ``mmse_M(Delta_M) = mmse_rho(rho Delta_M)/rho`` (digest §6.2)."""
+    gm, zm, dm = sp.symbols("G_M z_M Delta_M")
+    aim_sub = stieltjes_cubic().subs(A, 1 / RHO).subs({G: gm / sp.sqrt(RHO), Z: sp.sqrt(RHO) * zm,
+                                                       DELTA: RHO * dm})
+    m = maillard_cubic().subs(A, 1 / RHO).subs({G: gm, Z: zm, DELTA: dm})
+    ratio = sp.simplify(aim_sub / m)
+    return ratio, (gm, zm, dm)
