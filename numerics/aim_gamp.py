@@ -435,8 +435,10 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
     if track_se:
         from numerics.aim_se import se_trajectory
 
+        # se_trajectory returns [1, e^1, ..., e^it]; e^t is the predicted error of S_hat^t,
+        # recorded here at iteration t (index t - 1)
         traj = se_trajectory(n / d**2, rho, T, channel, variant, it, damping)
-        history["se_mse"] = np.asarray(getattr(traj, "mmse", traj), dtype=float)[:it]
+        history["se_mse"] = np.asarray(traj, dtype=float)[1:it + 1]
     return GAMPResult(S_hat=S_hat, converged=converged, success=converged, iterations=it,
                       residual=res, history=history, message=message,
                       mse=history["mse"][-1] if len(history["mse"]) else math.nan,
