@@ -454,7 +454,9 @@ def hardmax_gen_error(q: float, Q0: float) -> float:
     ``E[Phi(k) Phi(-k)] = 1/4 - arcsin(q/Q0)/(2 pi)`` (Sheppard), so
     ``E_gen = 4 (1/4 - arcsin(q/Q0)/(2 pi))`` (digest §3.4, derived).
     """
-    return 1.0 - (2.0 / math.pi) * math.asin(min(max(q / Q0, -1.0), 1.0))
+    if q >= Q0:
+        return 0.0
+    return 1.0 - (2.0 / math.pi) * math.asin(max(q / Q0, -1.0))
 
 
 def softmax_gen_error_T2(q: float, Q0: float, n: int = 96) -> float:
@@ -464,6 +466,8 @@ def softmax_gen_error_T2(q: float, Q0: float, n: int = 96) -> float:
     ``m ~ N(0, 3q)``: ``E_gen = 4 E_m Var(sigmoid(u) | m)``, a nested Gauss-Hermite sum.
     """
     V = max(Q0 - q, 0.0)
+    if V == 0:
+        return 0.0
     x, w = hermite_e_rule(n)
     m = math.sqrt(3 * max(q, 0.0)) * x[:, None]
     u = m + math.sqrt(3 * V) * x[None, :]
