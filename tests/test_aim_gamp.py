@@ -220,3 +220,11 @@ def test_check_gd_vs_se_quick_and_can_fail():
     alt = [Comparison(c.name, 2 * c.theory / (1 + 1 / k), c.measured, c.tolerance, c.rule).passed
            for c in avg]
     assert alt[:2] == [False, False]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cid", ["aim.se_vs_gamp_softmax", "aim.se_vs_gamp_hardmax",
+                                 "aim.gd_vs_se"])
+def test_full_checks(cid):
+    rep = run_one(load_checks()[cid], quick=False, seed=0)
+    assert rep.status == "passed", rep.text()

@@ -133,3 +133,23 @@ def test_gradient_shape_errors():
 def test_indices_shape_error():
     with pytest.raises(ValueError, match="S must"):
         indices(np.zeros((2, 2, 3)), np.eye(4))
+
+
+@pytest.mark.validation
+def test_gradient_vs_torch_autograd():
+    """The hand-written gradient equals torch autograd of the same loss (float64)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    D = sample_aim(np.random.default_rng(11), 12, 0.5, 3, alpha=0.3, beta=1.7)
+    W = np.random.default_rng(12).standard_normal((12, 6))
+    loss, g = loss_and_grad(W, D.X, D.y, 1.7)
+    Wt = torch.tensor(W, requires_grad=True)
+    X, y = torch.tensor(D.X), torch.tensor(D.y)
+    d, r = 12, 6
+    S = Wt @ Wt.T / math.sqrt(r * d)
+    H = X @ S @ X.transpose(1, 2) / math.sqrt(d) - torch.trace(S) / math.sqrt(d) * torch.eye(3,
+                                                                                           dtype=X.dtype)
+    lt = ((torch.softmax(1.7 * H, dim=-1) - y) ** 2).sum() / d
+    lt.backward()
+    assert lt.item() == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(Wt.grad.numpy(), g, rtol=1e-10, atol=1e-13)
