@@ -248,8 +248,8 @@ def _f1(k, V):
     return np.exp(np.maximum(lg, _LOG_TINY)) * (lg > _LOG_TINY) / V
 
 
-def hardmax_channel_info(q: float, V: float, variant: str = "correct", n1: int = 80,
-                         n2: int = 40) -> float:
+def hardmax_channel_info(q: float, V: float, variant: str = "correct", n1: int = 96,
+                         n2: int = 48) -> float:
     """``E[sum_{a<=b} c_ab (g^out_ab)^2]`` for the hardmax ``T = 2`` channel (digest §5.2).
 
     Only ``m_i = omega_ii - omega_12`` enter, ``(m1, m2) ~ N(0, q [[3, 1], [1, 3]])``, and the
