@@ -4,8 +4,12 @@ Interface (stable; used by the GAMP-RIE / GD modules and the figures)
 --------------------------------------------------------------------
 ``se_softmax(alpha, rho, T) -> SEResult``
     ``alpha`` scalar or array (solved together, batched root finding).
-``se_hardmax(alpha, rho, variant="correct", warm=None, damping=0.5, tol=1e-11, maxiter=2000)``
+``se_hardmax(alpha, rho, variant="correct", warm=None, damping=0.5, tol=1e-11, maxiter=3000,
+method="anderson")``
     ``-> SEResult``; ``warm`` = a previous MMSE (the ``V`` of a neighbouring alpha) to start from.
+    (Change after the first commit: the keyword ``method`` was added; the default is Anderson
+    mixing with a damped-iteration fallback, ``method="damped"`` gives the plain damped iteration.
+    Existing calls are unaffected.)
 ``se_trajectory(alpha, rho, T, channel="softmax", variant="correct", n_iter=50, damping=0.5)``
     ``-> ndarray`` of length ``n_iter + 1``: the SE-predicted error of ``S_hat^t`` for
     ``t = 0..n_iter`` of an AMP run started from the uninformative point ``S_hat^0 = sqrt(rho) I``
@@ -13,7 +17,7 @@ Interface (stable; used by the GAMP-RIE / GD modules and the figures)
     weight of the OLD value, ``V <- (1 - gamma) V_new + gamma V_old``.  Entry ``t + 1`` is
     ``mmse_rho(Delta^t)``, the predicted error of the denoiser output ``S_hat^{t+1}``, with
     ``Delta^t = 1/hat q(V^t)`` and ``V^t`` the damped variance.
-``mmse_rho0(alpha_bar, variant="correct", warm=None, damping=0.5) -> SEResult``
+``mmse_rho0(alpha_bar, variant="correct", warm=None, damping=0.5, method="anderson") -> SEResult``
     ``rho -> 0`` hardmax limit at fixed ``alpha_bar = n/(d r) = alpha/rho`` (digest §6.1).
 ``weak_recovery(variant="correct") -> float``
     ``alpha_bar_c`` of that limit (closed form from :mod:`theory.aim`).
