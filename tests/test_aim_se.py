@@ -322,9 +322,19 @@ def test_gen_error_closed_form_and_quadrature():
     e1, e2 = sig @ w, (sig**2) @ w
     ref = 4 * np.sum(w * (e2 - e1 * e1))
     assert se.softmax_gen_error_T2(q, Q0) == pytest.approx(ref, rel=1e-10)
+    # general-T tensor rule at T = 2 equals the specialised difference-variable rule
+    assert se.softmax_gen_error(q, Q0, 2) == pytest.approx(se.softmax_gen_error_T2(q, Q0), rel=1e-12)
     g = se.gen_error(0.0, 0.5, 2, "softmax")
     assert g["normalised"] == 1.0
     assert se.gen_error(se.alpha_pr(0.5, 2), 0.5, 2, "softmax")["gen_error"] == 0.0
+
+
+@pytest.mark.slow
+def test_softmax_gen_error_T3_node_convergence():
+    for q in (0.5, 1.45):
+        a = se.softmax_gen_error(q, 1.5, 3)
+        b = se.softmax_gen_error(q, 1.5, 3, nodes=(26, 16))
+        assert a == pytest.approx(b, rel=3e-6)
 
 
 # ------------------------------------------------------------------ catalogue and CLI
@@ -359,7 +369,8 @@ def test_cli_bad_inputs(iclc, args, needle):
     ("aim.mmse", dict(alpha=0.1, rho=0.5, T=1, channel="hardmax"), "T"),
     ("aim.mmse_rho0", dict(alpha_bar=-1.0), "alpha_bar"),
     ("aim.weak_recovery", dict(variant="foo"), "variant"),
-    ("aim.gen_error", dict(alpha=0.1, rho=0.5, T=3), "T"),
+    ("aim.gen_error", dict(alpha=0.1, rho=0.5, T=4), "T"),
+    ("aim.gen_error", dict(alpha=0.1, rho=0.5, T=3, channel="hardmax"), "T"),
     ("aim.denoising_mmse", dict(rho=0.5, delta=0.0), "delta"),
 ])
 def test_api_bad_inputs(rid, kw, needle):
