@@ -1,0 +1,200 @@
+"""AIM: state evolution against GAMP-RIE and gradient-descent students (``iclc verify aim``).
+
+Finite-size allowance (all three checks).  Every measured quantity is a mean over independent
+teachers/data sets at two sizes, ``d`` and ``d/2``, in the same run.  The tolerance is
+``4 x standard error (seed-to-seed spread at d) + |m(d/2) - m(d)|``: if the finite-size bias decays
+like ``1/d`` or faster, the bias left at ``d`` is at most the change from ``d/2`` to ``d``.  This is an
+assumption (stated in every rule), not a proof; the check fails when theory and simulation differ by
+more than the noise plus the observed drift with ``d``.
+
+References
+----------
+Boncoraglio, Troiani, Erba, Zdeborová, "Bayes optimal learning of attention-indexed models",
+NeurIPS 2025, arXiv:2506.01582; digest ``aim.md`` §5 (SE), §7 (GAMP-RIE), §8 (GD).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from numerics.aim_data import rank, sample_aim
+from numerics.aim_gamp import gamp_rie
+from numerics.aim_gd import gd_estimate
+from numerics.aim_se import K_of_T, se_hardmax, se_softmax
+from validation.checks import Comparison, Outcome, check, compare
+
+RHO = 0.5
+ALLOW_RULE = "finite-size allowance |m(d/2) - m(d)| (bias ~ 1/d assumed)"
+
+
+def _mean_se(x):
+    x = np.asarray(x, dtype=float)
+    return float(x.mean()), float(x.std(ddof=1) / math.sqrt(x.size))
+
+
+def stopping_allowance(result) -> float:
+    """Bound on ``|mse(S_hat_t) - mse(S_hat_inf)|`` from the residual history of a GAMP run.
+
+    With geometric convergence ``S_hat_t - S_hat_inf = lam^t E``, the last residual
+    ``res = ||S_hat_{t+1} - S_hat_t||^2 / d`` gives ``||S_hat_{t+1} - S_hat_inf||^2 / d =
+    res lam^2 / (1 - lam)^2 =: tail`` with ``lam = sqrt(res_t / res_{t-1})``; then
+    ``|mse - mse_inf| <= 2 sqrt(mse tail) + tail`` (triangle inequality).
+    """
+    res = np.asarray(result.history["residual"], dtype=float)
+    if res.size < 2 or not np.all(np.isfinite(res[-2:])) or res[-2] <= 0:
+        return math.inf
+    lam = min(math.sqrt(res[-1] / res[-2]), 0.99)
+    tail = res[-1] * lam**2 / (1 - lam) ** 2
+    return float(2 * math.sqrt(max(result.mse, 0.0) * tail) + tail)
+
+
+def gamp_errors(d: int, alpha: float, T: int, channel: str, seeds, variant: str = "correct",
+                damp_S: float = 0.0, tol: float = 1e-7, max_iter: int = 300, rho: float = RHO):
+    """GAMP-RIE errors ``||S_hat - S||^2/d`` for independent teachers (one per seed).
+
+    Returns ``(errors, n_converged, stopping_allowances)``.
+    """
+    errs, conv, stop = [], 0, []
+    for s in seeds:
+        D = sample_aim(np.random.default_rng(s), d, rho, T, alpha=alpha, channel=channel)
+        r = gamp_rie(D.X, D.y, rho, channel=channel, variant=variant, S_true=D.S, tol=tol,
+                     max_iter=max_iter, damp_S=damp_S, track_se=False)
+        errs.append(r.mse)
+        conv += bool(r.converged)
+        stop.append(stopping_allowance(r))
+    return np.array(errs), conv, np.array(stop)
+
+
+def _two_size_comparison(name, theory, d, run):
+    """Compare ``theory`` with the mean of ``run(d)``; allowances from ``run(d // 2)`` and from
+    the stopping rule (:func:`stopping_allowance`, averaged over the runs at ``d``)."""
+    big, conv_b, stop = run(d)
+    small, conv_s, _ = run(d // 2)
+    m, se = _mean_se(big)
+    m2, _ = _mean_se(small)
+    fs, st = abs(m2 - m), float(np.mean(stop))
+    c = compare(name, theory, m, se, allowance=fs + st,
+                allowance_rule=f"= {fs:.2g} {ALLOW_RULE} + {st:.2g} stopping allowance "
+                               "(geometric tail of the residuals)")
+    return c, conv_b, conv_s, m2
+
+
+def softmax_comparisons(quick: bool, seed: int, theory=None) -> Outcome:
+    """Body of ``aim.se_vs_gamp_softmax``; ``theory(alpha, T)`` may be replaced (tests)."""
+    theory = theory or (lambda a, T: se_softmax(a, RHO, T).mmse)
+    d = 60 if quick else 160
+    n_seeds = 3 if quick else 4
+    abars = [0.4, 1.2] if quick else [0.15, 0.3, 0.45, 0.6, 1.2]
+    tol = 1e-6 if quick else 1e-7
+    seeds = [seed * 1000 + i for i in range(n_seeds)]
+    out = Outcome(facts={"rho": RHO, "d": d, "d_half": d // 2, "seeds_per_point": n_seeds,
+                         "alpha_bar = K alpha": abars, "alpha_bar_PR": 2 * RHO - RHO**2,
+                         "gamp": f"damping 0.5 on (V, omega), tol {tol}, <= 300 iterations, "
+                                 "init sqrt(rho) I"})
+    nonconv = 0
+    for T in (2, 3):
+        K = K_of_T(T)
+        for ab in abars:
+            a = ab / K
+            run = lambda dd: gamp_errors(dd, a, T, "softmax", seeds, tol=tol)  # noqa: E731
+            alpha_used = math.floor(a * d * d + 1e-9) / d**2
+            c, cb, cs, _ = _two_size_comparison(
+                f"T={T} alpha={alpha_used:.4g} (K alpha={ab:g})", theory(alpha_used, T), d, run)
+            out.comparisons.append(c)
+            nonconv += 2 * n_seeds - cb - cs
+    out.facts["gamp runs not converged (final iterate used)"] = nonconv
+    return out
+
+
+@check("aim.se_vs_gamp_softmax", "softmax SE MMSE vs GAMP-RIE (T = 2, 3; rho = 0.5; alpha "
+       "below and above alpha_PR)")
+def se_vs_gamp_softmax(quick: bool, seed: int) -> Outcome:
+    return softmax_comparisons(quick, seed)
+
+
+def hardmax_comparisons(quick: bool, seed: int, variant_theory: str = "correct") -> Outcome:
+    """Body of ``aim.se_vs_gamp_hardmax``; GAMP always uses the ``correct`` g_out."""
+    d = 50 if quick else 120
+    n_seeds = 3 if quick else 4
+    alphas = [0.4, 1.0]
+    seeds = [seed * 1000 + 500 + i for i in range(n_seeds)]
+    out = Outcome(facts={"rho": RHO, "T": 2, "d": d, "d_half": d // 2,
+                         "seeds_per_point": n_seeds, "gamp variant": "correct",
+                         "SE variant": variant_theory,
+                         "gamp": "damping 0.5 on (V, omega) and on S_hat, tol 1e-7, <= 300 it."})
+    nonconv = 0
+    for a in alphas:
+        run = lambda dd: gamp_errors(dd, a, 2, "hardmax", seeds, damp_S=0.5)  # noqa: E731
+        th = se_hardmax(a, RHO, variant_theory)
+        if not th.converged:
+            raise RuntimeError(f"hardmax SE did not converge at alpha={a}: {th.message}")
+        c, cb, cs, _ = _two_size_comparison(f"alpha={a:g}", th.mmse, d, run)
+        out.comparisons.append(c)
+        nonconv += 2 * n_seeds - cb - cs
+    out.facts["gamp runs not converged (final iterate used)"] = nonconv
+    return out
+
+
+@check("aim.se_vs_gamp_hardmax", "hardmax T = 2 SE (variant correct) vs GAMP-RIE at two alphas")
+def se_vs_gamp_hardmax(quick: bool, seed: int) -> Outcome:
+    return hardmax_comparisons(quick, seed)
+
+
+def gd_errors(d: int, abar: float, T: int, seeds, k: int, steps: int, rho: float = RHO):
+    """Single-student (mean of ``k``) and ``k``-averaged GD errors, one data set per seed."""
+    single, avg = [], []
+    for s in seeds:
+        rng = np.random.default_rng(s)
+        D = sample_aim(rng, d, rho, T, alpha=abar / K_of_T(T))
+        e = gd_estimate(D.X, D.y, D.S, rank(rho, d), rng, k=k, steps=steps, lr=0.1)
+        single.append(e.single.mean())
+        avg.append(e.averaged)
+    return np.array(single), np.array(avg)
+
+
+def gd_comparisons(quick: bool, seed: int, theory=None) -> Outcome:
+    """Body of ``aim.gd_vs_se``; ``theory(alpha, T)`` may be replaced (tests)."""
+    theory = theory or (lambda a, T: se_softmax(a, RHO, T).mmse)
+    d = 30 if quick else 80
+    n_seeds = 3 if quick else 4
+    k = 4 if quick else 8
+    steps = 500 if quick else 1000
+    abars = [0.3] if quick else [0.2, 0.4]
+    seeds = [seed * 1000 + 900 + i for i in range(n_seeds)]
+    out = Outcome(facts={"rho": RHO, "d": d, "d_half": d // 2, "data_sets_per_point": n_seeds,
+                         "students averaged (k)": k, "adam": f"lr 0.1, {steps} full-batch steps",
+                         "theory for the k-average": "(1 + 1/k) MMSE (GD students as posterior "
+                                                     "samples, digest §8)"})
+    for ab in abars:
+        res = {}
+        for T in (2, 3, 4):
+            a = ab / K_of_T(T)
+            s_big, a_big = gd_errors(d, ab, T, seeds, k, steps)
+            s_small, a_small = gd_errors(d // 2, ab, T, seeds, k, steps)
+            m, se = _mean_se(a_big)
+            m2, _ = _mean_se(a_small)
+            alpha_used = math.floor(a * d * d + 1e-9) / d**2
+            mm = theory(alpha_used, T)
+            out.comparisons.append(compare(
+                f"averaged GD, T={T}, K alpha={ab:g}", (1 + 1 / k) * mm, m, se,
+                allowance=abs(m2 - m), allowance_rule=ALLOW_RULE))
+            res[T] = (m, se, abs(m2 - m))
+            out.facts[f"single GD / MMSE, T={T}, K alpha={ab:g}"] = round(
+                float(s_big.mean() / mm), 3)
+        m2_, se2, al2 = res[2]
+        for T in (3, 4):
+            m_, se_, al_ = res[T]
+            tol = 4 * math.hypot(se_, se2) + al_ + al2
+            out.comparisons.append(Comparison(
+                f"universality: averaged GD T={T} vs T=2 at K alpha={ab:g}", m2_, m_, tol,
+                f"4 x combined standard error ({math.hypot(se_, se2):.2g}) + both finite-size "
+                f"allowances ({al_ + al2:.2g})", math.hypot(se_, se2)))
+    return out
+
+
+@check("aim.gd_vs_se", "averaged GD students vs (1 + 1/k) x softmax SE for T = 2..4 (rho = 0.5), "
+       "and their collapse in K alpha")
+def gd_vs_se(quick: bool, seed: int) -> Outcome:
+    return gd_comparisons(quick, seed)
