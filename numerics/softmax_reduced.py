@@ -18,6 +18,7 @@ Public API (signatures used by the figures)::
         nfev, njev, iterations (= nfev), residual (|grad L~| at t_max), history, params.
     reduced_predict(P, omega, mu) -> ndarray (n,)          # P: numerics.linear.Prompts
     dgd_predict(P, eta) -> ndarray (n,)
+    dgd_gamma2_coefficient(P, eta) -> ndarray (n,)          # gamma^2 term of the 2-head predictor
     mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts, seed, batch=None) -> MCEstimate
 
 Time convention: ``d(omega, mu)/dt = -grad L~`` (the paper's loss).  The authors' code runs GD on
@@ -37,7 +38,7 @@ from theory import softmax as ts
 from theory.registry import PAPERS, Reference, Result, integer, real, register, vector
 
 __all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
-           "mc_reduced_risk"]
+           "dgd_gamma2_coefficient", "mc_reduced_risk"]
 
 
 class ReducedODEResult(OptimizeResult):
@@ -172,6 +173,22 @@ def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
     L = P.X.shape[1]
     Xc = P.X - P.X.mean(axis=1, keepdims=True)
     return eta / L * np.einsum("nl,nld,nd->n", P.y, Xc, P.xq)
+
+
+def dgd_gamma2_coefficient(P: Prompts, eta: float) -> np.ndarray:
+    """Per-prompt ``gamma^2`` coefficient ``eta c_3`` of the 2-head predictor at fixed step ``eta``.
+
+    ``yhat_gamma = yhat_dgd + eta c_3 gamma^2 + O(gamma^4)`` for ``omega = (gamma, -gamma)``,
+    ``mu = +-eta/(2 gamma)``, with ``c_3 = kappa(y, s, s, s)/6`` the fourth joint cumulant under the
+    uniform law on the context (:func:`theory.softmax.nw_cumulant_coefficients`, whose equality with
+    the SymPy Taylor series is tested).
+    """
+    s = np.einsum("nld,nd->nl", P.X, P.xq)
+    sc = s - s.mean(axis=1, keepdims=True)
+    yc = P.y - P.y.mean(axis=1, keepdims=True)
+    c1 = np.mean(yc * sc, axis=1)
+    c3 = (np.mean(yc * sc**3, axis=1) - 3 * c1 * np.mean(sc**2, axis=1)) / 6
+    return eta * c3
 
 
 def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,

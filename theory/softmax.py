@@ -60,6 +60,7 @@ from theory.registry import (PAPERS, Reference, Result, integer, real, register,
 __all__ = [
     # reduced predictor
     "nw_head_expr", "taylor_coefficients", "pair_series", "dgd_predictor_expr",
+    "nw_cumulant_coefficients",
     "multihead_first_order_expr",
     # exact risks
     "projected_gd_moments", "projected_gd_risk_expr", "dgd_risk_expr", "gd_risk_expr",
@@ -74,7 +75,7 @@ __all__ = [
     "ratio_bound_grid", "single_head_profile_expr", "single_head_optimum_expr",
     "single_head_optimum", "linear_length_risk_expr", "ar1_covariance",
     "preconditioner_from_moments", "preconditioner_closed_form", "preconditioner",
-    "preconditioned_gd_risk",
+    "preconditioned_gd_risk", "preconditioned_min_risk",
     "GAMMA", "MU", "OMEGA", "L_TRAIN", "L_TEST", "RHO",
 ]
 
@@ -115,7 +116,8 @@ def taylor_coefficients(expr, var, order: int) -> list:
     """Taylor coefficients ``[c_0, ..., c_order]`` of ``expr`` at ``var = 0`` (by differentiation)."""
     out, cur = [], expr
     for k in range(order + 1):
-        out.append(sp.expand(sp.simplify(cur.subs(var, 0)) / sp.factorial(k)))
+        # at var = 0 the exponentials are 1 and the coefficient is rational: cancel is exact
+        out.append(sp.expand(sp.cancel(cur.subs(var, 0)) / sp.factorial(k)))
         cur = sp.diff(cur, var)
     return out
 
@@ -150,6 +152,29 @@ def pair_series(n: int, order: int = 3):
         if k % 2 == 1 and k - 1 < order:
             coeffs[k - 1] = sp.expand(ETA * c[k])
     return coeffs
+
+
+def nw_cumulant_coefficients(n: int):
+    """``(c_1, c_3)`` of ``NW_w`` in cumulant form, valid for every ``n`` (checked against
+    :func:`taylor_coefficients` in the tests).
+
+    ``NW_w`` is the mean of ``y_l`` under the tilted law ``p_w(l) ~ exp(w s_l)``, so its ``k``-th
+    derivative at ``w = 0`` is the joint cumulant ``kappa(y, s, ..., s)`` (``k`` copies of ``s``) under
+    the uniform law on ``l``: ``c_1 = mean(y~ s~)`` (the debiased GD term) and
+    ``c_3 = (mean(y~ s~^3) - 3 mean(y~ s~) mean(s~^2)) / 6`` (centred ``y~``, ``s~``).  ``eta c_3``
+    is the ``gamma^2`` coefficient of :func:`pair_series`.
+    """
+    y, s = _prompt_symbols(n)
+    ybar, sbar = sum(y) / n, sum(s) / n
+    yc = [v - ybar for v in y]
+    sc = [v - sbar for v in s]
+
+    def mean(vals):
+        return sum(vals) / n
+
+    c1 = mean([a * b for a, b in zip(yc, sc)])
+    c3 = (mean([a * b**3 for a, b in zip(yc, sc)]) - 3 * c1 * mean([b**2 for b in sc])) / 6
+    return sp.expand(c1), sp.expand(c3)
 
 
 @functools.lru_cache(maxsize=None)
@@ -362,17 +387,35 @@ def series_flow_expr(H: int, K: int):
 
 
 @functools.lru_cache(maxsize=None)
-def _compiled(H: int):
-    """Lambdified ``L~``, gradient, Hessian and ``(A, b)`` for ``H`` heads (numpy, broadcasting)."""
+def _lambdified(kind: str, H: int):
+    """One lambdified function of ``H`` heads, compiled on first use (numpy, broadcasting)."""
     args = [list(omega_symbols(H)), list(mu_symbols(H)), D, L, SIGMA2]
+    if kind == "loss":
+        return sp.lambdify(args, approx_loss_expr(H), "numpy")
+    if kind == "grad":
+        return sp.lambdify(args, approx_loss_grad_expr(H), "numpy")
+    if kind == "hess":
+        return sp.lambdify(args, approx_loss_hessian_expr(H), "numpy")
     A, b = mu_quadratic_form_expr(H)
-    return {
-        "loss": sp.lambdify(args, approx_loss_expr(H), "numpy"),
-        "grad": sp.lambdify(args, approx_loss_grad_expr(H), "numpy"),
-        "hess": sp.lambdify(args, approx_loss_hessian_expr(H), "numpy"),
-        "A": sp.lambdify([list(omega_symbols(H)), D, L, SIGMA2], A, "numpy"),
-        "b": sp.lambdify([list(omega_symbols(H))], b, "numpy"),
-    }
+    if kind == "A":
+        return sp.lambdify([list(omega_symbols(H)), D, L, SIGMA2], A, "numpy")
+    if kind == "b":
+        return sp.lambdify([list(omega_symbols(H))], b, "numpy")
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+class _Compiled:
+    """``_compiled(H)[kind]``: lazily lambdified ``loss``, ``grad``, ``hess``, ``A``, ``b``."""
+
+    def __init__(self, H: int):
+        self.H = H
+
+    def __getitem__(self, kind: str):
+        return _lambdified(kind, self.H)
+
+
+def _compiled(H: int) -> _Compiled:
+    return _Compiled(H)
 
 
 def _check_dls(d, L_, sigma2):
@@ -695,6 +738,18 @@ def preconditioned_gd_risk(Gamma, Sigma, L, sigma2) -> float:
     d = S.shape[0]
     return float(sigma2 + np.trace(S) / d - 2 * np.trace(S @ G.T @ e_gb)
                  + np.trace(G.T @ S @ G @ e_gg))
+
+
+def preconditioned_min_risk(Gamma, Sigma, sigma2) -> float:
+    """Minimum risk ``sigma2 + tr(Sigma - Sigma^2 Gamma*)/d``, an identity valid only at ``Gamma = Gamma*``.
+
+    With ``M = (1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I`` one has ``E[g g^T] = Sigma M/d`` and
+    ``Gamma* = M^-1``, so the minimum ``sigma2 + tr(Sigma)/d - tr(Sigma E[beta g^T] E[g g^T]^-1
+    E[g beta^T])`` equals ``sigma2 + tr(Sigma - Sigma^2 M^-1)/d``.  Evaluated at a wrong ``Gamma`` it
+    moves at first order, while the true risk moves at second order: the check of ``Gamma*``.
+    """
+    G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
+    return float(sigma2 + np.trace(S - S @ S @ G) / S.shape[0])
 
 
 def preconditioner(d, L, sigma2, rho) -> np.ndarray:
