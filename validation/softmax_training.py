@@ -364,29 +364,53 @@ def trained_four_head(quick: bool, seed: int) -> Outcome:
 
 
 # ------------------------------------------------------------------------------ torch cross-check
-def torch_loss(params: dict, batch, kind: str = "softmax", dtype: str = "float64"):
-    """The same model written the way the authors' code computes it (projections ``q = W_Q z_q``,
-    ``k = W_K z_l``, ``v = W_V z_l`` per head, logits ``k.q / sqrt(D)``, ``W_O`` on the attended
-    values), in torch with autograd.  Returns ``(loss tensor, {name: leaf tensor})``."""
+def make_torch_model(params: dict, kind: str = "softmax", dtype: str = "float64"):
+    """The same model as a ``torch.nn.Module``, written the way the authors' code computes it
+    (projections ``q = W_Q z_q``, ``k = W_K z_l``, ``v = W_V z_l`` per head, logits
+    ``k.q / sqrt(D)``, softmax over the context (linear: ``logit / L`` over all tokens), ``W_O`` on
+    the attended values), initialised from the NumPy ``params``.  ``model(full)`` maps the token
+    array ``(n, L+1, D)`` to predictions ``(n, N)``."""
     import torch
 
     tdt = getattr(torch, dtype)
-    leaves = {k: torch.tensor(np.asarray(v), dtype=tdt, requires_grad=True)
-              for k, v in params.items()}
+
+    class TorchAttention(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for k, v in params.items():
+                self.register_parameter(k, torch.nn.Parameter(torch.tensor(np.asarray(v),
+                                                                           dtype=tdt)))
+
+        def forward(self, full):
+            # as nn.Linear projections to H heads of size D, like the authors' MultiHeadAttention
+            n, T, D = full.shape
+            L = T - 1
+            H = self.WK.shape[0]
+            Z = full if kind == "linear" else full[:, :-1]
+            zq = full[:, -1]
+            k = (Z @ self.WK.reshape(H * D, D).T).reshape(n, -1, H, D).transpose(1, 2)
+            v = (Z @ self.WV.reshape(H * D, D).T).reshape(n, -1, H, D).transpose(1, 2)
+            q = (zq @ self.WQ.reshape(H * D, D).T).reshape(n, H, D, 1)
+            s = (k @ q).squeeze(-1) / math.sqrt(D)                      # (n, H, tokens)
+            a = torch.softmax(s, dim=-1) if kind == "softmax" else s / L
+            att = (a.unsqueeze(-2) @ v).reshape(n, H * D)               # (n, H D)
+            N = self.WO.shape[1]
+            return att @ self.WO.transpose(0, 1).reshape(N, H * D).T    # (n, N)
+
+    return TorchAttention()
+
+
+def torch_loss(params: dict, batch, kind: str = "softmax", dtype: str = "float64"):
+    """Loss of :func:`make_torch_model` on ``batch`` with autograd.  Returns
+    ``(loss tensor, {name: parameter tensor})``."""
+    import torch
+
+    model = make_torch_model(params, kind, dtype)
+    tdt = getattr(torch, dtype)
     full = torch.tensor(np.ascontiguousarray(batch.full), dtype=tdt)
-    Z = full if kind == "linear" else full[:, :-1]
-    zq = full[:, -1]
     yq = torch.tensor(np.asarray(batch.yq), dtype=tdt)
-    D = Z.shape[-1]
-    q = torch.einsum("hij,nj->nhi", leaves["WQ"], zq)
-    k = torch.einsum("hij,nlj->nhli", leaves["WK"], Z)
-    v = torch.einsum("hij,nlj->nhli", leaves["WV"], Z)
-    s = torch.einsum("nhli,nhi->nhl", k, q) / math.sqrt(D)
-    a = torch.softmax(s, dim=-1) if kind == "softmax" else s / batch.L
-    att = torch.einsum("nhl,nhli->nhi", a, v)
-    yhat = torch.einsum("hpi,nhi->np", leaves["WO"], att)
-    loss = torch.mean((yhat - yq) ** 2)
-    return loss, leaves
+    loss = torch.mean((model(full) - yq) ** 2)
+    return loss, dict(model.named_parameters())
 
 
 @check("softmax.torch_gradients", "hand-written NumPy gradients of the softmax/linear attention "
@@ -419,3 +443,41 @@ def torch_gradients(quick: bool, seed: int) -> Outcome:
                     f"{st.kind} {kind} H={H}: |loss_numpy - loss_torch| / loss", 0.0,
                     abs(loss - float(tl.detach())) / loss, 1e-12, "float64 round-off"))
     return out
+
+
+# --------------------------------------------------------------------- models shared with figures
+def figure_config(H: int, quick: bool, setting: Setting = SETTING, kind: str = "softmax",
+                  quick_steps_: int | None = None) -> TrainConfig:
+    """Training configuration of the figures: quick = the checks' quick runs (3k steps, so that
+    ``iclc verify --quick`` and ``iclc figure --quick`` share cached models), full = the paper's
+    Adam 1e-3, batch 256, 500k steps (logged every 1000 steps)."""
+    if quick:
+        steps = quick_steps_ or quick_steps(True)
+        return TrainConfig(setting=setting, H=H, kind=kind, steps=steps, batch=256, lr=1e-3,
+                           log_every=max(steps // 400, 10))
+    return TrainConfig(setting=setting, H=H, kind=kind, steps=500_000, batch=256, lr=1e-3,
+                       log_every=1000)
+
+
+def first_plus_minus(config: TrainConfig, seed: int, tries: int = 3):
+    """Train seeds ``seed, seed+1, ...`` until one reaches the +/- configuration (for the figures
+    that show the paper's pattern).  Returns ``(record, notes)``; the notes name every seed that was
+    skipped and why (never silently), and say if none reached +/- (the last one is returned)."""
+    notes = []
+    rec = None
+    for s in range(seed, seed + tries):
+        rec = train_cached(config, s)
+        KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
+        if config.setting.n_out == 1:
+            conf = head_patterns(KQ, OV).configuration
+        else:  # multi-output: +/- means both signs of the KQ diagonal among heads
+            d = config.setting.d
+            w = np.einsum("hii->h", KQ[:, :d, :d])
+            conf = "plus-minus" if (w.max() > 0 > w.min()) else "same-sign"
+        if conf == "plus-minus" or config.H == 1:
+            return rec, notes
+        notes.append(f"H={config.H} seed {s}: {conf} configuration after {rec.steps_done} steps "
+                     f"(stuck), next seed shown")
+    notes.append(f"H={config.H}: no seed of {seed}..{seed + tries - 1} reached +/-; "
+                 f"showing seed {seed + tries - 1}")
+    return rec, notes
