@@ -63,7 +63,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     method : str
         ``solve_ivp`` method; the flow is stiff along the solution manifold (the Hessian in the
         ``omega`` directions grows like ``mu^2``), so an implicit or switching method with the exact
-        Jacobian (the lambdified SymPy Hessian) is used.
+        Jacobian (the SymPy-derived Hessian, :func:`theory.softmax.approx_loss_hessian`) is used.
     half_loss : bool
         Use the authors' code convention (flow of ``L~/2``): time runs twice slower.
     stage_tol : float
@@ -94,20 +94,14 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     if not np.all(np.isfinite(np.r_[om0, m0])):
         raise ValueError("omega0 and mu0 must be finite")
     H = om0.size
-    f = ts._compiled(H)
     scale = 0.5 if half_loss else 1.0
     args = (float(d), float(L), float(sigma2))
 
-    def split(y):
-        return list(y[:H]), list(y[H:])
-
     def rhs(t, y):
-        w, m = split(y)
-        return -scale * np.asarray(f["grad"](w, m, *args), dtype=float)
+        return -scale * np.concatenate(ts.approx_loss_grad(*args, y[:H], y[H:]))
 
     def jac(t, y):
-        w, m = split(y)
-        return -scale * np.asarray(f["hess"](w, m, *args), dtype=float)
+        return -scale * ts.approx_loss_hessian(*args, y[:H], y[H:])
 
     if t_eval is None:
         t_eval = np.linspace(0.0, float(t_max), int(n_eval))
@@ -135,8 +129,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     omega, mu = sol.y[:H].T, sol.y[H:].T
     finite = bool(np.all(np.isfinite(sol.y)))
     reached = sol.t.size == t_eval.size
-    loss = np.asarray(f["loss"](list(sol.y[:H]), list(sol.y[H:]), *args), dtype=float)
-    loss = np.broadcast_to(loss, sol.t.shape).copy()
+    loss = np.array([ts.approx_loss(*args, w, m) for w, m in zip(omega, mu)])
     eff = np.sum(omega * mu, axis=1)
     eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega> (digest §3.4)
     hit = np.nonzero(np.abs(eff - eta_star) <= stage_tol * eta_star)[0]
@@ -171,8 +164,8 @@ def reduced_predict(P: Prompts, omega, mu) -> np.ndarray:
 def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
     """Debiased one-step GD ``(eta/L) sum_l y_l (x_l - xbar)^T x_q`` (digest §2.4)."""
     L = P.X.shape[1]
-    Xc = P.X - P.X.mean(axis=1, keepdims=True)
-    return eta / L * np.einsum("nl,nld,nd->n", P.y, Xc, P.xq)
+    s = np.einsum("nld,nd->nl", P.X, P.xq)          # x_l^T x_q; (x_l - xbar)^T x_q = s_l - sbar
+    return eta / L * np.einsum("nl,nl->n", P.y, s - s.mean(axis=1, keepdims=True))
 
 
 def dgd_gamma2_coefficient(P: Prompts, eta: float) -> np.ndarray:

@@ -134,6 +134,24 @@ def test_approx_loss_vs_matrix_form_and_mpmath():
     assert ts.approx_loss(5, 40, 0.1, om, mu) == pytest.approx(float(ref), rel=1e-13)
 
 
+@pytest.mark.parametrize("H", [1, 2, 3])
+def test_pair_assembly_equals_full_sympy_derivatives(H):
+    rng = np.random.default_rng(H)
+    om, mu = rng.normal(0, 0.3, H), rng.normal(0, 1.5, H)
+    a = (list(om), list(mu), 5, 40, 0.1)
+    assert ts.approx_loss(5, 40, 0.1, om, mu) == pytest.approx(ts.full_lambdified("loss", H)(*a),
+                                                               rel=1e-13)
+    assert np.allclose(np.r_[ts.approx_loss_grad(5, 40, 0.1, om, mu)],
+                       np.asarray(ts.full_lambdified("grad", H)(*a), float), rtol=1e-12, atol=1e-14)
+    assert np.allclose(ts.approx_loss_hessian(5, 40, 0.1, om, mu),
+                       np.asarray(ts.full_lambdified("hess", H)(*a), float), rtol=1e-12, atol=1e-14)
+    A, b = ts.mu_quadratic_form_expr(H)
+    sub = dict(zip(ts.omega_symbols(H), om)) | {tl.D: 5, tl.L: 40, tl.SIGMA2: 0.1}
+    assert np.allclose(ts.approx_loss_hessian(5, 40, 0.1, om, mu)[H:, H:] / 2,
+                       np.asarray(A.subs(sub), float), rtol=1e-12)
+    assert np.allclose(np.asarray(b.subs(sub), float).ravel(), om)
+
+
 def test_gradient_and_hessian_vs_finite_differences_and_closed_form():
     rng = np.random.default_rng(2)
     H, d, L, s2 = 3, 5, 40, 0.1

@@ -68,6 +68,7 @@ __all__ = [
     # approximate loss
     "omega_symbols", "mu_symbols", "approx_loss_expr", "approx_loss_grad_expr",
     "approx_loss_hessian_expr", "mu_quadratic_form_expr", "mu_star_expr", "taylor_form_expr",
+    "full_lambdified", "pair_term_expr",
     "series_flow_expr", "approx_loss", "approx_loss_grad", "approx_loss_hessian", "mu_star",
     "mu_gamma_expr", "profile_loss_expr", "mu_gamma", "profile_loss",
     # Bayes, ratio bound, single head, length generalisation, preconditioner
@@ -387,35 +388,54 @@ def series_flow_expr(H: int, K: int):
 
 
 @functools.lru_cache(maxsize=None)
-def _lambdified(kind: str, H: int):
-    """One lambdified function of ``H`` heads, compiled on first use (numpy, broadcasting)."""
+def full_lambdified(kind: str, H: int):
+    """The full ``H``-head SymPy ``loss``/``grad``/``hess`` lambdified as is (reference; slow for large H).
+
+    Arguments ``(omega_list, mu_list, d, L, sigma2)``.  The fast evaluators below assemble the same
+    derivatives from the pair term (:func:`pair_term_expr`); the tests check that they agree.
+    """
     args = [list(omega_symbols(H)), list(mu_symbols(H)), D, L, SIGMA2]
-    if kind == "loss":
-        return sp.lambdify(args, approx_loss_expr(H), "numpy")
-    if kind == "grad":
-        return sp.lambdify(args, approx_loss_grad_expr(H), "numpy")
-    if kind == "hess":
-        return sp.lambdify(args, approx_loss_hessian_expr(H), "numpy")
-    A, b = mu_quadratic_form_expr(H)
-    if kind == "A":
-        return sp.lambdify([list(omega_symbols(H)), D, L, SIGMA2], A, "numpy")
-    if kind == "b":
-        return sp.lambdify([list(omega_symbols(H))], b, "numpy")
-    raise ValueError(f"unknown kind {kind!r}")
+    expr = {"loss": approx_loss_expr, "grad": approx_loss_grad_expr,
+            "hess": approx_loss_hessian_expr}[kind](H)
+    return sp.lambdify(args, expr, "numpy")
 
 
-class _Compiled:
-    """``_compiled(H)[kind]``: lazily lambdified ``loss``, ``grad``, ``hess``, ``A``, ``b``."""
-
-    def __init__(self, H: int):
-        self.H = H
-
-    def __getitem__(self, kind: str):
-        return _lambdified(kind, self.H)
+# The quadratic part of L~ is a double sum over head pairs of one symmetric pair term; its
+# derivatives are derived once by SymPy and assembled for any H with numpy broadcasting.
+WA, WB, MA, MB = sp.symbols("omega_a omega_b mu_a mu_b", real=True)
 
 
-def _compiled(H: int) -> _Compiled:
-    return _Compiled(H)
+def pair_term_expr():
+    """``T(a, b) = mu_a mu_b (omega_a omega_b + (1+sigma2)/L exp(d omega_a omega_b))``.
+
+    ``L~ = 1 + sigma2 - 2 sum_h mu_h omega_h + sum_{a, b} T(a, b)`` with ``T`` symmetric in the
+    heads, so ``dL~/dx_h = (linear) + 2 sum_b d_1 T(h, b)`` and ``d^2 L~/dx_h dy_k = (linear) +
+    2 (delta_hk sum_b d_11 T(h, b) + d_12 T(h, k))`` for the head variables ``x, y in {omega, mu}``.
+    """
+    return MA * MB * (WA * WB + C_NOISE * sp.exp(D * WA * WB))
+
+
+@functools.lru_cache(maxsize=None)
+def _pair_functions():
+    T = pair_term_expr()
+    first, second = (WA, MA), (WB, MB)
+    args = (WA, WB, MA, MB, D, L, SIGMA2)
+
+    def f(e):
+        return sp.lambdify(args, e, "numpy")
+
+    return {"T": f(T),
+            "d1": [f(sp.diff(T, u)) for u in first],
+            "d11": [[f(sp.diff(T, u, v)) for v in first] for u in first],
+            "d12": [[f(sp.diff(T, u, v)) for v in second] for u in first]}
+
+
+def _pair_grid(om, m, d, L_, sigma2):
+    return (om[:, None], om[None, :], m[:, None], m[None, :], float(d), float(L_), float(sigma2))
+
+
+def _bcast(v, H):
+    return np.broadcast_to(np.asarray(v, dtype=float), (H, H))
 
 
 def _check_dls(d, L_, sigma2):
@@ -448,29 +468,44 @@ def approx_loss(d, L, sigma2, omega, mu) -> float:
     """
     _check_dls(d, L, sigma2)
     om, m = _heads(omega, mu)
-    return float(_compiled(om.size)["loss"](list(om), list(m), d, L, sigma2))
+    T = _bcast(_pair_functions()["T"](*_pair_grid(om, m, d, L, sigma2)), om.size)
+    return float(1 + sigma2 - 2 * m @ om + T.sum())
 
 
 def approx_loss_grad(d, L, sigma2, omega, mu):
-    """``(dL~/domega, dL~/dmu)`` as two arrays of length ``H`` (lambdified SymPy gradient)."""
+    """``(dL~/domega, dL~/dmu)`` as two arrays of length ``H`` (SymPy pair derivatives, lambdified)."""
     _check_dls(d, L, sigma2)
     om, m = _heads(omega, mu)
-    g = np.asarray(_compiled(om.size)["grad"](list(om), list(m), d, L, sigma2), dtype=float)
-    return g[: om.size], g[om.size:]
+    grid, H = _pair_grid(om, m, d, L, sigma2), om.size
+    d1 = _pair_functions()["d1"]
+    g_om = -2 * m + 2 * _bcast(d1[0](*grid), H).sum(axis=1)
+    g_mu = -2 * om + 2 * _bcast(d1[1](*grid), H).sum(axis=1)
+    return g_om, g_mu
 
 
 def approx_loss_hessian(d, L, sigma2, omega, mu) -> np.ndarray:
-    """Hessian of ``L~`` in ``(omega, mu)``, shape ``(2H, 2H)``."""
+    """Hessian of ``L~`` in ``(omega, mu)``, shape ``(2H, 2H)``, blocks ordered (omega, mu)."""
     _check_dls(d, L, sigma2)
     om, m = _heads(omega, mu)
-    return np.asarray(_compiled(om.size)["hess"](list(om), list(m), d, L, sigma2), dtype=float)
+    grid, H = _pair_grid(om, m, d, L, sigma2), om.size
+    pf = _pair_functions()
+    out = np.empty((2 * H, 2 * H))
+    for i in range(2):
+        for j in range(2):
+            blk = 2 * (np.diag(_bcast(pf["d11"][i][j](*grid), H).sum(axis=1))
+                       + _bcast(pf["d12"][i][j](*grid), H))
+            if i != j:  # the linear term -2 mu^T omega
+                blk = blk - 2 * np.eye(H)
+            out[i * H:(i + 1) * H, j * H:(j + 1) * H] = blk
+    return out
 
 
 def mu_star(d, L, sigma2, omega) -> np.ndarray:
     """``mu*(omega) = argmin_mu L~(omega, mu)`` solving ``A mu = omega`` (:func:`mu_quadratic_form_expr`).
 
-    ``A`` is singular when two heads share the same ``omega`` (``exp(d omega omega^T)`` then has equal
-    rows): the minimiser is then a whole affine set, and the minimum-norm one is returned
+    ``A = d^2 L~/dmu^2 / 2`` is the ``(mu, mu)`` block of the Hessian (independent of ``mu``).
+    ``A`` is singular when two heads share the same ``omega`` (``exp(d omega omega^T)`` then has
+    equal rows): the minimiser is then an affine set, and the minimum-norm one is returned
     (``numpy.linalg.lstsq``); the loss value is the same on the whole set.
 
     >>> np.round(mu_star(5, 40, 0.1, [0.1, -0.1]), 6).tolist()
@@ -478,10 +513,9 @@ def mu_star(d, L, sigma2, omega) -> np.ndarray:
     """
     _check_dls(d, L, sigma2)
     om, _ = _heads(omega)
-    f = _compiled(om.size)
-    A = np.asarray(f["A"](list(om), d, L, sigma2), dtype=float).reshape(om.size, om.size)
-    b = np.asarray(f["b"](list(om)), dtype=float).reshape(om.size)
-    sol, *_ = np.linalg.lstsq(A, b, rcond=None)
+    H = om.size
+    A = approx_loss_hessian(d, L, sigma2, om, np.zeros(H))[H:, H:] / 2
+    sol, *_ = np.linalg.lstsq(A, om, rcond=None)
     return sol
 
 
