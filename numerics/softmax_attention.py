@@ -86,8 +86,13 @@ def _tokens(batch: TokenBatch, kind: str):
     return batch.Z
 
 
-def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool = False):
+def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool = False,
+            norm_L: int | None = None):
     """Predictions ``yhat`` of shape ``(n, N)``; with ``keep=True`` also the intermediates.
+
+    ``norm_L`` (linear attention only) is the constant of the ``1/L`` factor; default the batch's
+    context length.  The paper's ``LinTF`` hard-codes the training length: evaluate a model trained
+    at ``L_train`` on longer prompts with ``norm_L=L_train`` (digest section 3.8).
 
     References
     ----------
@@ -105,7 +110,9 @@ def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool =
         np.exp(A, out=A)
         A /= A.sum(axis=-1, keepdims=True)
     else:
-        A = S / batch.L                  # the paper's 1/L (L = context length)
+        if norm_L is not None and not (int(norm_L) == norm_L and norm_L >= 1):
+            raise ValueError(f"norm_L must be an integer >= 1, got norm_L={norm_L}")
+        A = S / (batch.L if norm_L is None else norm_L)   # the paper's 1/L
     Zbar = np.matmul(A, T)                        # (n, H, D) attention-weighted tokens
     # yhat_np = sum_h sum_a Zbar_nha OV_hap
     yhat = np.matmul(Zbar.transpose(1, 0, 2), OV).sum(axis=0)   # (n, N)
@@ -114,9 +121,10 @@ def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool =
     return yhat
 
 
-def predict(params: dict, batch: TokenBatch, kind: str = "softmax") -> np.ndarray:
+def predict(params: dict, batch: TokenBatch, kind: str = "softmax",
+            norm_L: int | None = None) -> np.ndarray:
     """Predictions, shape ``(n, N)`` (``forward`` without intermediates)."""
-    return forward(params, batch, kind)
+    return forward(params, batch, kind, norm_L=norm_L)
 
 
 def loss_and_grad(params: dict, batch: TokenBatch, kind: str = "softmax"):
@@ -283,7 +291,7 @@ def train(config: TrainConfig, seed: int, progress=None) -> TrainRecord:
 
 
 def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Generator,
-                  n: int, L: int | None = None, batch: int = 5000):
+                  n: int, L: int | None = None, batch: int = 5000, norm_L: int | None = None):
     """Monte Carlo risk ``E (yhat - y_q)^2`` (mean over outputs) of a model on fresh prompts.
 
     Returns :class:`numerics.linear.MCEstimate` (mean, standard error, count).
@@ -296,7 +304,7 @@ def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Gene
         m = min(batch, left)
         b = sample_tokens(rng, m, setting, L=L)
         p64 = {k: v.astype(np.float64) for k, v in params.items()}
-        errs.append(np.mean((forward(p64, b, kind) - b.yq) ** 2, axis=1))
+        errs.append(np.mean((forward(p64, b, kind, norm_L=norm_L) - b.yq) ** 2, axis=1))
         left -= m
     return mc_mean(np.concatenate(errs))
 
