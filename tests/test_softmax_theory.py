@@ -437,3 +437,11 @@ def test_ratio_and_preconditioner_checks_fail_when_perturbed(monkeypatch):
     orig = r.func
     monkeypatch.setattr(r, "func", lambda **kw: (1.05 * np.asarray(orig(**kw))).tolist())
     assert run_one(load_checks()["softmax.preconditioner"], quick=True, seed=0).status == "failed"
+
+
+@pytest.mark.slow
+def test_theory_checks_pass_full():
+    for cid in ("softmax.dgd_gd_risk", "softmax.reduced_to_dgd", "softmax.preconditioner",
+                "softmax.linear_length_risk", "softmax.ratio_bound"):
+        rep = run_one(load_checks()[cid], quick=False, seed=2)
+        assert rep.status == "passed", rep.text()

@@ -145,6 +145,10 @@ def pair_series(n: int, order: int = 3):
     ``NW_w``; ``eta c_1`` is the debiased GD predictor (Theorem 1(1): ``gamma -> 0`` recovers it).
 
     Returns the list of coefficients of ``gamma^0, gamma^1, ..., gamma^(order-1)``.
+
+    References
+    ----------
+    He et al. (2025), Theorem 1(1) (blog; digest §3.1, §3.7).
     """
     c = taylor_coefficients(nw_head_expr(n), W, order + 1)
     # eta/(2 gamma) * sum_k c_k (gamma^k - (-gamma)^k) = eta * sum_{k odd} c_k gamma^(k-1)
@@ -164,6 +168,10 @@ def nw_cumulant_coefficients(n: int):
     the uniform law on ``l``: ``c_1 = mean(y~ s~)`` (the debiased GD term) and
     ``c_3 = (mean(y~ s~^3) - 3 mean(y~ s~) mean(s~^2)) / 6`` (centred ``y~``, ``s~``).  ``eta c_3``
     is the ``gamma^2`` coefficient of :func:`pair_series`.
+
+    References
+    ----------
+    He et al. (2025), Theorem 1(1) (digest §3.1, §3.7); the cumulant form is derived here.
     """
     y, s = _prompt_symbols(n)
     ybar, sbar = sum(y) / n, sum(s) / n
@@ -183,7 +191,11 @@ def multihead_first_order_expr(n: int, H: int):
     """First order in the KQ scale of ``sum_h mu_h NW_{omega_h}`` (``omega -> t omega``, ``t -> 0``).
 
     Equals ``<mu, omega>/n sum_l y_l (s_l - sbar) + <mu, 1> ybar``: debiased GD with step
-    ``<mu, omega>`` plus the "bias" ``<mu, 1> ybar`` removed by the zero-sum OV (digest §3.1).
+    ``<mu, omega>`` plus the "bias" ``<mu, 1> ybar`` removed by the zero-sum OV.
+
+    References
+    ----------
+    He et al. (2025), first-order expansion (blog; digest §3.1).
     """
     t = sp.Symbol("t", real=True)
     om, mu = omega_symbols(H), mu_symbols(H)
@@ -204,6 +216,11 @@ def projected_gd_moments(rank):
     r (r-1) I``; the noise part gives ``E|X^T P eps|^2 = sigma2 d r``; ``E|beta|^2 = 1``.
     ``P = I`` (``r = L``) is one-step GD, the centring ``P = I - 11^T/L`` (``r = L - 1``) is debiased
     GD, since ``sum_l y_l (x_l - xbar) = X^T (I - 11^T/L) y``.
+
+    References
+    ----------
+    He et al. (2025), GD and debiased GD estimators ``TFEst.GDEst``/``DGDEst`` (digest §2.4, §3.4);
+    moments derived here.
     """
     m4, m2 = tl.gd_moments()
     r = sp.sympify(rank)
@@ -216,7 +233,12 @@ def projected_gd_moments(rank):
 
 
 def projected_gd_risk_expr(rank):
-    """Exact risk ``sigma2 + E|beta|^2 - 2 eta E<g, beta> + eta^2 E|g|^2`` of ``yhat = eta g^T x_q``."""
+    """Exact risk ``sigma2 + E|beta|^2 - 2 eta E<g, beta> + eta^2 E|g|^2`` of ``yhat = eta g^T x_q``.
+
+    References
+    ----------
+    Digest §3.4 (risk including the noise, derived).
+    """
     e_gb, e_g2 = projected_gd_moments(rank)
     return sp.expand(SIGMA2 + 1 - 2 * ETA * e_gb + ETA**2 * e_g2)
 
@@ -257,7 +279,12 @@ def eta_star_expr():
 
 @functools.lru_cache(maxsize=None)
 def dgd_min_risk_expr():
-    """``min_eta E_dgd = 1 + sigma2 - (1 - 1/L)/(1 + (1 + sigma2) d/L)`` (digest §3.4)."""
+    """``min_eta E_dgd = 1 + sigma2 - (1 - 1/L)/(1 + (1 + sigma2) d/L)``.
+
+    References
+    ----------
+    He et al. (2025), Theorem 1(2); finite-size form derived (digest §3.4).
+    """
     return sp.simplify(dgd_risk_expr().subs(ETA, eta_star_expr()))
 
 
@@ -268,7 +295,12 @@ def gd_eta_star_expr():
 
 @functools.lru_cache(maxsize=None)
 def gd_min_risk_expr():
-    """``min_eta E_gd = 1 + sigma2 - eta*_gd`` (digest §3.4)."""
+    """``min_eta E_gd = 1 + sigma2 - eta*_gd``.
+
+    References
+    ----------
+    Digest §3.4 (vanilla one-step GD, derived).
+    """
     return sp.simplify(gd_risk_expr().subs(ETA, gd_eta_star_expr()))
 
 
@@ -307,14 +339,24 @@ def approx_loss_expr(H: int):
 
 @functools.lru_cache(maxsize=None)
 def approx_loss_grad_expr(H: int):
-    """Gradient ``(dL~/domega_1..H, dL~/dmu_1..H)`` (SymPy differentiation)."""
+    """Gradient ``(dL~/domega_1..H, dL~/dmu_1..H)`` (SymPy differentiation).
+
+    References
+    ----------
+    He et al. (2025), code ``utils/funcs.py::gradients`` (of ``L~/2``); digest §4.1.
+    """
     e = approx_loss_expr(H)
     return [sp.diff(e, v) for v in omega_symbols(H) + mu_symbols(H)]
 
 
 @functools.lru_cache(maxsize=None)
 def approx_loss_hessian_expr(H: int):
-    """Hessian of ``L~`` in the variables ``(omega, mu)`` (the Jacobian of the gradient flow, negated)."""
+    """Hessian of ``L~`` in the variables ``(omega, mu)`` (the Jacobian of the gradient flow, negated).
+
+    References
+    ----------
+    Digest §3.2, §4.1 (derived).
+    """
     return sp.hessian(approx_loss_expr(H), omega_symbols(H) + mu_symbols(H))
 
 
@@ -335,7 +377,11 @@ def mu_quadratic_form_expr(H: int):
 def mu_star_expr(H: int = 1):
     """Optimal OV for fixed KQ, ``mu*(omega) = A(omega)^-1 omega`` (code ``calculate_mu_star``).
 
-    For ``H = 1``: ``mu* = omega / (omega^2 + (1+sigma2)/L e^{d omega^2})`` (digest §3.2).
+    For ``H = 1``: ``mu* = omega / (omega^2 + (1+sigma2)/L e^{d omega^2})``.
+
+    References
+    ----------
+    He et al. (2025), code ``calculate_mu_star`` (digest §3.2).
     """
     A, b = mu_quadratic_form_expr(H)
     return sp.simplify(A.LUsolve(b))
@@ -411,6 +457,10 @@ def pair_term_expr():
     ``L~ = 1 + sigma2 - 2 sum_h mu_h omega_h + sum_{a, b} T(a, b)`` with ``T`` symmetric in the
     heads, so ``dL~/dx_h = (linear) + 2 sum_b d_1 T(h, b)`` and ``d^2 L~/dx_h dy_k = (linear) +
     2 (delta_hk sum_b d_11 T(h, b) + d_12 T(h, k))`` for the head variables ``x, y in {omega, mu}``.
+
+    References
+    ----------
+    He et al. (2025), approximate loss (digest §3.2).
     """
     return MA * MB * (WA * WB + C_NOISE * sp.exp(D * WA * WB))
 
@@ -590,14 +640,24 @@ def profile_loss(d, L, sigma2, gamma) -> float:
 # 4. Bayes risk and the Theorem 1(3) ratio bound (digest §3.6)
 # =============================================================================================
 def bayes_risk_expr():
-    """Asymptotic Bayes risk: the *same* expression as :func:`theory.linear.ridge_bayes_risk_expr`."""
+    """Asymptotic Bayes risk: the *same* expression as :func:`theory.linear.ridge_bayes_risk_expr`.
+
+    References
+    ----------
+    He et al. (2025), Theorem 1(3) and code ``ridge_loss`` (digest §3.6).
+    """
     return tl.ridge_bayes_risk_expr()
 
 
 @functools.lru_cache(maxsize=None)
 def dgd_risk_asym_expr():
     """Limit of ``min_eta E_dgd`` as ``L -> oo`` with ``d = xi L``:
-    ``sigma2 + xi (1+sigma2) / (1 + xi (1+sigma2))`` (digest §3.4)."""
+    ``sigma2 + xi (1+sigma2) / (1 + xi (1+sigma2))``.
+
+    References
+    ----------
+    He et al. (2025), large-L risk used in the code (digest §3.4).
+    """
     Lc = sp.Symbol("Lc", positive=True)
     e = dgd_min_risk_expr().subs({D: XI * Lc, L: Lc})
     return sp.simplify(sp.limit(e, Lc, sp.oo))
@@ -618,7 +678,12 @@ def ratio_bound_expr():
 
 @functools.lru_cache(maxsize=None)
 def ratio_expr():
-    """``E_dgd,asym(eta*) / BayesRisk_{xi, sigma2}`` (left side of Theorem 1(3))."""
+    """``E_dgd,asym(eta*) / BayesRisk_{xi, sigma2}`` (left side of Theorem 1(3)).
+
+    References
+    ----------
+    He et al. (2025), Theorem 1(3) (digest §3.6).
+    """
     return dgd_risk_asym_expr() / bayes_risk_expr()
 
 
@@ -653,7 +718,12 @@ def ratio_bound_grid(xis, sigma2s) -> dict:
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def single_head_profile_expr():
-    """``L~(omega, mu*(omega))`` for one head: ``1 + sigma2 - omega^2 / (omega^2 + c e^{d omega^2})``."""
+    """``L~(omega, mu*(omega))`` for one head: ``1 + sigma2 - omega^2 / (omega^2 + c e^{d omega^2})``.
+
+    References
+    ----------
+    Digest §3.5 (profiled single-head approximate loss).
+    """
     (w,), (m,) = omega_symbols(1), mu_symbols(1)
     e = approx_loss_expr(1).subs(m, mu_star_expr(1)[0])
     return sp.simplify(e).subs(w, OMEGA)
@@ -721,7 +791,12 @@ def linear_length_risk_expr():
 # 7. Optimal linear-TF preconditioner for anisotropic covariates (digest §3.9)
 # =============================================================================================
 def ar1_covariance(d: int, rho: float) -> np.ndarray:
-    """AR(1) covariance ``Sigma_ij = rho^|i - j|`` (the code's ``generate_covariance_matrix``)."""
+    """AR(1) covariance ``Sigma_ij = rho^|i - j|`` (the code's ``generate_covariance_matrix``).
+
+    References
+    ----------
+    He et al. (2025), anisotropic experiments (digest §1.3).
+    """
     if int(d) != d or d < 1:
         raise ValueError(f"d = {d} is outside the allowed domain: an integer >= 1")
     if not -1 < rho < 1:
@@ -736,6 +811,10 @@ def _gd_moments_aniso(Sigma, L, sigma2):
     Isserlis: ``E[(a^T x)^2 x x^T] = (a^T Sigma a) Sigma + 2 Sigma a a^T Sigma``; averaging over
     ``beta`` (``E beta beta^T = I/d``) gives ``E[y^2 x x^T] = (tr Sigma/d + sigma2) Sigma +
     2 Sigma^2/d``, and ``E[g g^T] = E[y^2 x x^T]/L + (1 - 1/L) Sigma^2/d``, ``E[g beta^T] = Sigma/d``.
+
+    References
+    ----------
+    Digest §3.9 (derived); Isserlis (1918).
     """
     S = np.asarray(Sigma, float)
     d = S.shape[0]
@@ -750,13 +829,22 @@ def preconditioner_from_moments(Sigma, L, sigma2) -> np.ndarray:
 
     The risk ``sigma2 + E (beta - Gamma^T g)^T Sigma (beta - Gamma^T g)`` is a convex quadratic in
     ``Gamma``; its stationarity condition is ``Sigma (Gamma^T E[g g^T] - E[beta g^T]) = 0``.
+
+    References
+    ----------
+    Digest §3.9; Zhang, Frei, Bartlett (2024) for the isotropic-task analogue.
     """
     e_gb, e_gg = _gd_moments_aniso(Sigma, L, sigma2)
     return np.linalg.solve(e_gg, e_gb)
 
 
 def preconditioner_closed_form(Sigma, L, sigma2) -> np.ndarray:
-    """``Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I)^-1`` (digest §3.9)."""
+    """``Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I)^-1``.
+
+    References
+    ----------
+    He et al. (2025), "Opt_KQ_LinTF" panel (blog); formula derived (digest §3.9).
+    """
     S = np.asarray(Sigma, float)
     d = S.shape[0]
     return np.linalg.inv((1 + 1 / L) * S + (np.trace(S) + sigma2 * d) / L * np.eye(d))
@@ -766,6 +854,10 @@ def preconditioned_gd_risk(Gamma, Sigma, L, sigma2) -> float:
     """Exact risk of ``yhat = (1/L) sum_l y_l x_l^T Gamma x_q`` with ``x ~ N(0, Sigma)``, ``beta ~ N(0, I/d)``.
 
     ``sigma2 + tr(Sigma)/d - 2 tr(Sigma Gamma^T E[g beta^T]) + tr(Gamma^T Sigma Gamma E[g g^T])``.
+
+    References
+    ----------
+    Digest §3.9 (derived).
     """
     G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
     e_gb, e_gg = _gd_moments_aniso(S, L, sigma2)
@@ -781,6 +873,10 @@ def preconditioned_min_risk(Gamma, Sigma, sigma2) -> float:
     ``Gamma* = M^-1``, so the minimum ``sigma2 + tr(Sigma)/d - tr(Sigma E[beta g^T] E[g g^T]^-1
     E[g beta^T])`` equals ``sigma2 + tr(Sigma - Sigma^2 M^-1)/d``.  Evaluated at a wrong ``Gamma`` it
     moves at first order, while the true risk moves at second order: the check of ``Gamma*``.
+
+    References
+    ----------
+    Digest §3.9 (derived).
     """
     G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
     return float(sigma2 + np.trace(S - S @ S @ G) / S.shape[0])
