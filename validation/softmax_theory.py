@@ -54,7 +54,7 @@ def risk_comparisons(configs, n: int, rng: np.random.Generator) -> list:
 @check("softmax.dgd_gd_risk", "exact finite-(d, L) risks of debiased and vanilla one-step GD "
        "vs Monte Carlo")
 def dgd_gd_risk_check(quick: bool, seed: int) -> Outcome:
-    n = 100_000 if quick else 2_000_000
+    n = 80_000 if quick else 2_000_000
     rng = np.random.default_rng(seed)
     return Outcome(risk_comparisons(RISK_CONFIGS, n, rng),
                    facts={"prompts_per_config": n, "seed": seed})
