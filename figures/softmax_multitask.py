@@ -1,0 +1,108 @@
+"""Figure ``softmax-multitask``: per-head KQ diagonals and OV entries of multi-task models, H = 1..4.
+
+He, Pan, Chen, Yang (2025), blog Figures 3.2-3.5 and digest section 3.10: N = 2 tasks on d = 6
+with supports ``S_1 = {1,2,3,4}``, ``S_2 = {3,4,5,6}`` (overlap ``{3,4}``), one shared
+``beta ~ N(0, I/d)`` (the blog's setting; L = 40, sigma2 = 0.1), tokens ``[x; y_1; y_2]`` in
+``R^8`` and two outputs.  For each H the figure shows ``omega^(h)`` = the diagonal of the x-block of
+``KQ^h`` (H x 6) and ``mu^(h)`` = the diagonal of the y-block of ``OV^h`` (H x 2: head h's weight
+of ``y_k`` in output k); the titles give the share of the effective entries in the whole circuits
+(off-pattern mass).  Expected regimes: H = 1 one weighted NW head (overlap weighted more),
+H = 2 a +/- pair, H = 3 superposition (a head positive for one task and negative for the other),
+H = 4 one +/- pair per task.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figures.registry import FigureData, figure
+from numerics.softmax_data import Setting, default_supports
+from numerics.softmax_patterns import multitask_omega_mu
+from validation.softmax_training import figure_config, first_plus_minus
+
+SETTING = Setting("multitask", 6, 40, 0.1, supports=default_supports(6), variant="blog")
+HS = (1, 2, 3, 4)
+QUICK_STEPS = 6000
+
+
+def compute(quick: bool, seed: int) -> FigureData:
+    st = SETTING
+    d, N = st.d, st.n_out
+    cols = {k: [] for k in ("H", "head", "quantity", "index", "value")}
+    meta = {"d": d, "N": N, "L": st.L, "sigma2": st.sigma2,
+            "supports": [list(s) for s in st.supports], "variant": st.variant, "models": {},
+            "notes": []}
+    for H in HS:
+        cfg = figure_config(H, quick, setting=st, quick_steps_=QUICK_STEPS)
+        rec, notes = first_plus_minus(cfg, seed)
+        meta["notes"] += notes
+        KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
+        om, mu = multitask_omega_mu(KQ, OV, N)
+        # share of the effective entries: diagonal of the x-block of KQ, diagonal of the y-block
+        # of OV, in the Frobenius norm of the effective parts (KQ columns 1..d, all of OV)
+        kq_share = float(np.linalg.norm(om) / np.linalg.norm(KQ[:, :, :d]))
+        ov_share = float(np.linalg.norm(mu) / np.linalg.norm(OV))
+        meta["models"][str(H)] = {"seed": rec.seed, "steps": rec.steps_done,
+                                  "converged": rec.converged, "final_train_loss": rec.final_loss(),
+                                  "kq_diag_share": kq_share, "ov_diag_share": ov_share,
+                                  "mu_sum_over_heads": mu.sum(0).tolist()}
+        for h in range(H):
+            for q, vec in (("omega", om[h]), ("mu", mu[h])):
+                for i, v in enumerate(vec):
+                    cols["H"].append(H)
+                    cols["head"].append(h + 1)
+                    cols["quantity"].append(q)
+                    cols["index"].append(i)
+                    cols["value"].append(float(v))
+    cfg = figure_config(2, quick, setting=st, quick_steps_=QUICK_STEPS)
+    meta["training"] = cfg.as_dict()
+    meta["mode"] = (f"quick: {cfg.steps} Adam steps per model (the paper: 500k)" if quick
+                    else "full: 500k Adam steps per model")
+    return FigureData(cols, meta)
+
+
+def plot(data: FigureData):
+    import matplotlib.pyplot as plt
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    m = data.meta
+    d, N = m["d"], m["N"]
+    fig, axes = plt.subplots(2, len(HS), figsize=(3.3 * len(HS), 5.2),
+                             gridspec_kw={"height_ratios": [1, 1]})
+    S1, S2 = (set(s) for s in m["supports"])
+    for k, H in enumerate(HS):
+        info = m["models"][str(H)]
+        for r, (q, width) in enumerate((("omega", d), ("mu", N))):
+            ax = axes[r, k]
+            s = (c["H"] == H) & (c["quantity"] == q)
+            M = np.zeros((H, width))
+            M[c["head"][s] - 1, c["index"][s]] = c["value"][s]
+            lim = np.abs(M).max() or 1.0
+            ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+            for (i, j), v in np.ndenumerate(M):
+                ax.text(j, i, f"{v:.2f}" if q == "omega" else f"{v:.1f}", ha="center",
+                        va="center", fontsize=6)
+            ax.set_yticks(range(H))
+            ax.set_yticklabels([f"head {h + 1}" for h in range(H)], fontsize=7)
+            if q == "omega":
+                ax.set_xticks(range(d))
+                ax.set_xticklabels([("S*" if i in S1 & S2 else "S1" if i in S1 else "S2")
+                                    + f"\nx{i + 1}" for i in range(d)], fontsize=6)
+                ax.set_title(f"H={H} (seed {info['seed']}): KQ x-diagonal omega\n"
+                             f"diag share {info['kq_diag_share']:.2f}", fontsize=8)
+            else:
+                ax.set_xticks(range(N))
+                ax.set_xticklabels([f"task {i + 1}" for i in range(N)], fontsize=7)
+                ax.set_title(f"OV y-diagonal mu (share {info['ov_diag_share']:.2f})\n"
+                             f"sum over heads {np.round(info['mu_sum_over_heads'], 2).tolist()}",
+                             fontsize=8)
+    fig.suptitle(f"Multi-task regression: N={N}, d={d}, supports S1={sorted(S1)}, "
+                 f"S2={sorted(S2)} (0-based), L={m['L']}, sigma2={m['sigma2']} "
+                 f"({m['variant']} variant)\n{m['mode']}"
+                 + ("\n" + "; ".join(m["notes"]) if m["notes"] else ""), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+figure("softmax-multitask", "multi-task (N=2, overlapping supports) KQ/OV patterns for H=1..4, "
+       "superposition at H=3", compute, plot)

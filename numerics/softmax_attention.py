@@ -1,0 +1,323 @@
+"""One-layer multi-head softmax (and linear) attention with hand-written gradients, Adam, a trainer.
+
+The model of He, Pan, Chen, Yang (2025), as trained in the authors' code (``src/models.py``): per
+head ``h`` bias-free maps ``W_K^h, W_Q^h, W_V^h`` of the ``D = d + N`` dimensional tokens (head
+dimension ``D``) and an output map ``W_O^h`` to the ``N`` responses; the query ``z_q = [x_q; 0]``
+attends to the ``L`` context tokens only; no residual (irrelevant: the read-out entry of ``z_q`` is
+0), layer norm, MLP or positional encoding:
+
+    yhat_q = sum_h W_O^h sum_l softmax_l( (W_K^h z_l)^T (W_Q^h z_q) / sqrt(D) ) W_V^h z_l .
+
+Only the effective circuits matter: ``KQ^h = W_K^hT W_Q^h / sqrt(D)`` (rows: key coordinates,
+columns: query coordinates) and ``OV^h = W_V^hT W_O^hT`` (``D x N``), so the forward pass computes
+``u = KQ z_q``, the logits ``z_l^T u``, the attention-weighted token mean ``zbar`` and
+``yhat = sum_h OV^hT zbar^h``.  Linear attention (``kind="linear"``) replaces the softmax by
+``logit / L`` and, as in the paper's ``LinTF`` (no mask), also sums over the query token.
+
+The backward pass is written out by hand (chain rule through ``OV``, ``zbar``, the softmax Jacobian
+``A (dA - <A, dA>)``, ``u`` and ``KQ``); ``tests/test_softmax_model.py`` checks it against finite
+differences and ``validation/softmax_training.py`` against torch autograd.  Everything is batched
+with ``matmul`` (no loop over prompts or heads); the softmax subtracts the row maximum.
+
+References
+----------
+He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734,
+section 2 (``TF_theta``, ``LinTF_theta``); code ``XintianPan/ICL_linear`` ``src/models.py``
+(``MultiHeadAttention``), PyTorch ``nn.Linear`` default initialisation
+(``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``); Kingma & Ba (2015) for Adam.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from numerics.softmax_data import Setting, TokenBatch, sample_tokens
+
+__all__ = ["init_params", "kq_circuits", "ov_circuits", "forward", "loss_and_grad", "Adam",
+           "TrainConfig", "TrainRecord", "train", "predict", "mc_model_risk", "PARAM_NAMES"]
+
+PARAM_NAMES = ("WK", "WQ", "WV", "WO")
+_KINDS = ("softmax", "linear")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
+
+
+def init_params(rng: np.random.Generator, D: int, H: int, n_out: int = 1,
+                dtype=np.float64) -> dict:
+    """PyTorch-default-like initialisation of the four maps of ``H`` heads.
+
+    ``W_K, W_Q, W_V`` come from ``nn.Linear(D, D H)`` (``U(+-1/sqrt(D))``), ``W_O`` from
+    ``nn.Linear(D H, N)`` (``U(+-1/sqrt(D H))``), as in the authors' code.
+
+    Returns ``{"WK": (H,D,D), "WQ": (H,D,D), "WV": (H,D,D), "WO": (H,N,D)}``; head ``h``'s map
+    ``W^h`` acts as ``W^h @ z``.
+    """
+    for name, v, lo in (("D", D, 2), ("H", H, 1), ("n_out", n_out, 1)):
+        if int(v) != v or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {name}={v}")
+    b1, b2 = 1 / np.sqrt(D), 1 / np.sqrt(D * H)
+    p = {k: rng.uniform(-b1, b1, (H, D, D)) for k in ("WK", "WQ", "WV")}
+    p["WO"] = rng.uniform(-b2, b2, (H, n_out, D))
+    return {k: v.astype(dtype) for k, v in p.items()}
+
+
+def kq_circuits(params: dict) -> np.ndarray:
+    """``KQ^h = W_K^hT W_Q^h / sqrt(D)``, shape ``(H, D, D)`` (rows key, columns query coordinate)."""
+    D = params["WK"].shape[-1]
+    return np.matmul(params["WK"].transpose(0, 2, 1), params["WQ"]) / np.sqrt(D)
+
+
+def ov_circuits(params: dict) -> np.ndarray:
+    """``OV^h = W_V^hT W_O^hT``, shape ``(H, D, N)``: maps a token to the ``N`` outputs."""
+    return np.matmul(params["WV"].transpose(0, 2, 1), params["WO"].transpose(0, 2, 1))
+
+
+def _tokens(batch: TokenBatch, kind: str):
+    """The tokens attended to: the ``L`` context tokens (softmax: the query is masked), plus the
+    query token for linear attention (the paper's unmasked ``Z_ebd Z_ebd^T``)."""
+    if kind == "linear":
+        return batch.full
+    return batch.Z
+
+
+def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool = False,
+            norm_L: int | None = None):
+    """Predictions ``yhat`` of shape ``(n, N)``; with ``keep=True`` also the intermediates.
+
+    ``norm_L`` (linear attention only) is the constant of the ``1/L`` factor; default the batch's
+    context length.  The paper's ``LinTF`` hard-codes the training length: evaluate a model trained
+    at ``L_train`` on longer prompts with ``norm_L=L_train`` (digest section 3.8).
+
+    References
+    ----------
+    He et al. (2025), section 2, ``TF_theta(Z_ebd)_{d+1, L+1}`` and ``LinTF_theta``.
+    """
+    _check_kind(kind)
+    T = _tokens(batch, kind)                      # (n, T, D)
+    KQ = kq_circuits(params)                      # (H, D, D)
+    OV = ov_circuits(params)                      # (H, D, N)
+    U = np.matmul(batch.zq, KQ.transpose(0, 2, 1))  # (H, n, D): u_nh = KQ_h z_q,n
+    U = U.transpose(1, 0, 2)                      # (n, H, D)
+    S = np.matmul(U, T.transpose(0, 2, 1))        # (n, H, T) logits
+    if kind == "softmax":
+        A = S - S.max(axis=-1, keepdims=True)     # stable softmax
+        np.exp(A, out=A)
+        A /= A.sum(axis=-1, keepdims=True)
+    else:
+        if norm_L is not None and not (int(norm_L) == norm_L and norm_L >= 1):
+            raise ValueError(f"norm_L must be an integer >= 1, got norm_L={norm_L}")
+        A = S / (batch.L if norm_L is None else norm_L)   # the paper's 1/L
+    Zbar = np.matmul(A, T)                        # (n, H, D) attention-weighted tokens
+    # yhat_np = sum_h sum_a Zbar_nha OV_hap
+    yhat = np.matmul(Zbar.transpose(1, 0, 2), OV).sum(axis=0)   # (n, N)
+    if keep:
+        return yhat, {"T": T, "KQ": KQ, "OV": OV, "U": U, "A": A, "Zbar": Zbar}
+    return yhat
+
+
+def predict(params: dict, batch: TokenBatch, kind: str = "softmax",
+            norm_L: int | None = None) -> np.ndarray:
+    """Predictions, shape ``(n, N)`` (``forward`` without intermediates)."""
+    return forward(params, batch, kind, norm_L=norm_L)
+
+
+def loss_and_grad(params: dict, batch: TokenBatch, kind: str = "softmax"):
+    """Batch-mean squared error ``mean_{n,k} (yhat_nk - yq_nk)^2`` and its gradients (hand-written).
+
+    Returns ``(loss, grads)`` with ``grads`` keyed like ``params``.
+    """
+    yhat, c = forward(params, batch, kind, keep=True)
+    T, KQ, OV, U, A, Zbar = (c[k] for k in ("T", "KQ", "OV", "U", "A", "Zbar"))
+    n, N = yhat.shape
+    r = yhat - batch.yq
+    loss = float(np.mean(r * r))
+    G = (2.0 / (n * N)) * r                       # dloss/dyhat, (n, N)
+    Zb_h = Zbar.transpose(1, 0, 2)                # (H, n, D)
+    dOV = np.matmul(Zb_h.transpose(0, 2, 1), G)   # (H, D, N): sum_n Zbar_nha G_np
+    dZbar = np.matmul(G, OV.transpose(0, 2, 1)).transpose(1, 0, 2)   # (n, H, D)
+    dA = np.matmul(dZbar, T.transpose(0, 2, 1))   # (n, H, T)
+    if kind == "softmax":
+        dS = A * (dA - np.sum(A * dA, axis=-1, keepdims=True))
+    else:
+        dS = dA / batch.L
+    dU = np.matmul(dS, T)                         # (n, H, D)
+    dKQ = np.matmul(dU.transpose(1, 2, 0), batch.zq)   # (H, D, D): sum_n dU_nha zq_nb
+    s = np.sqrt(KQ.shape[-1])
+    WK, WQ, WV, WO = (params[k] for k in PARAM_NAMES)
+    grads = {
+        "WK": np.matmul(WQ, dKQ.transpose(0, 2, 1)) / s,   # KQ = WK^T WQ / s
+        "WQ": np.matmul(WK, dKQ) / s,
+        "WV": np.matmul(WO.transpose(0, 2, 1), dOV.transpose(0, 2, 1)),  # OV = WV^T WO^T
+        "WO": np.matmul(dOV.transpose(0, 2, 1), WV.transpose(0, 2, 1)),
+    }
+    return loss, grads
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) with PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, bias-corrected,
+    no weight decay.  Updates the parameter arrays in place (preallocated moment buffers)."""
+
+    def __init__(self, params: dict, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+        if not lr > 0:
+            raise ValueError(f"lr must be > 0, got lr={lr}")
+        self.lr, (self.b1, self.b2), self.eps = float(lr), betas, float(eps)
+        self.m = {k: np.zeros_like(v) for k, v in params.items()}
+        self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        self._tmp = {k: np.empty_like(v) for k, v in params.items()}
+        self.t = 0
+
+    def step(self, params: dict, grads: dict) -> None:
+        self.t += 1
+        c1 = 1 - self.b1 ** self.t
+        c2 = 1 - self.b2 ** self.t
+        step = self.lr / c1
+        for k, p in params.items():
+            g, m, v, tmp = grads[k], self.m[k], self.v[k], self._tmp[k]
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - self.b2
+            v += tmp
+            # p -= lr/c1 * m / (sqrt(v/c2) + eps)   (PyTorch's form)
+            np.divide(v, c2, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step
+            p -= tmp
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (with the seed): the cache key of a run."""
+
+    setting: Setting = Setting()
+    H: int = 2
+    kind: str = "softmax"
+    steps: int = 20_000
+    batch: int = 256
+    lr: float = 1e-3
+    log_every: int = 100
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        _check_kind(self.kind)
+        for name, lo in (("H", 1), ("steps", 1), ("batch", 1), ("log_every", 1)):
+            v = getattr(self, name)
+            if int(v) != v or v < lo:
+                raise ValueError(f"{name} must be an integer >= {lo}, got {name}={v}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got lr={self.lr}")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {self.dtype!r}")
+
+    def as_dict(self) -> dict:
+        return {"setting": self.setting.as_dict(), "H": self.H, "kind": self.kind,
+                "steps": self.steps, "batch": self.batch, "lr": self.lr,
+                "log_every": self.log_every, "dtype": self.dtype,
+                "optimizer": "Adam(0.9, 0.999, eps 1e-8)", "init": "torch nn.Linear default"}
+
+
+@dataclass
+class TrainRecord:
+    """The outcome of :func:`train`: final parameters and a log.
+
+    ``log`` holds, at every ``log_every`` steps: ``step``, ``loss`` (mean training loss over the
+    interval), ``KQ`` ``(H, D, D)`` and ``OV`` ``(H, D, N)`` snapshots (from which
+    :mod:`numerics.softmax_patterns` extracts ``omega_h``, ``mu_h``).  ``finite`` is False if the
+    loss became non-finite (training then stops, and the record says so).
+    """
+
+    config: TrainConfig
+    seed: int
+    params: dict
+    log: dict = field(default_factory=dict)
+    finite: bool = True
+    steps_done: int = 0
+    seconds: float = 0.0
+
+    @property
+    def converged(self) -> bool:  # a training run "converges" when it finished with finite loss
+        return self.finite and self.steps_done == self.config.steps
+
+    def final_loss(self, window: int = 10) -> float:
+        return float(np.mean(self.log["loss"][-window:]))
+
+
+def train(config: TrainConfig, seed: int, progress=None) -> TrainRecord:
+    """Train the model of ``config`` from the default initialisation with Adam on fresh batches.
+
+    One ``numpy.random.Generator(seed)`` drives the initialisation and then every batch, so a run is
+    reproducible from ``(config, seed)``.  ``progress(step, loss)`` is called at every log step.
+    """
+    rng = np.random.default_rng(seed)
+    st = config.setting
+    dtype = np.dtype(config.dtype)
+    params = init_params(rng, st.D, config.H, st.n_out, dtype)
+    opt = Adam(params, config.lr)
+    n_log = config.steps // config.log_every
+    H, D, N = config.H, st.D, st.n_out
+    log = {"step": np.zeros(n_log, int), "loss": np.zeros(n_log),
+           "KQ": np.zeros((n_log, H, D, D)), "OV": np.zeros((n_log, H, D, N))}
+    acc, done, finite, t0 = 0.0, 0, True, time.perf_counter()
+    for t in range(1, config.steps + 1):
+        batch = sample_tokens(rng, config.batch, st, dtype=dtype)
+        loss, grads = loss_and_grad(params, batch, config.kind)
+        if not np.isfinite(loss):
+            finite = False
+            break
+        opt.step(params, grads)
+        acc += loss
+        done = t
+        if t % config.log_every == 0:
+            i = t // config.log_every - 1
+            log["step"][i] = t
+            log["loss"][i] = acc / config.log_every
+            log["KQ"][i] = kq_circuits(params)
+            log["OV"][i] = ov_circuits(params)
+            acc = 0.0
+            if progress is not None:
+                progress(t, log["loss"][i])
+    k = done // config.log_every
+    log = {key: v[:k] for key, v in log.items()}
+    return TrainRecord(config, int(seed), params, log, finite, done, time.perf_counter() - t0)
+
+
+def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Generator,
+                  n: int, L: int | None = None, batch: int = 5000, norm_L: int | None = None):
+    """Monte Carlo risk ``E (yhat - y_q)^2`` (mean over outputs) of a model on fresh prompts.
+
+    Returns :class:`numerics.linear.MCEstimate` (mean, standard error, count).
+    """
+    from numerics.linear import mc_mean
+
+    errs = []
+    left = int(n)
+    while left > 0:
+        m = min(batch, left)
+        b = sample_tokens(rng, m, setting, L=L)
+        p64 = {k: v.astype(np.float64) for k, v in params.items()}
+        errs.append(np.mean((forward(p64, b, kind, norm_L=norm_L) - b.yq) ** 2, axis=1))
+        left -= m
+    return mc_mean(np.concatenate(errs))
+
+
+def train_cached(config: TrainConfig, seed: int, refresh: bool = False) -> TrainRecord:
+    """:func:`train` through the on-disk cache (:func:`numerics.cache.cached`), so that checks and
+    figures share trained models.  The key holds the configuration, the seed and the source of this
+    module and of the sampler module (editing either retrains)."""
+    import sys
+
+    from numerics import softmax_data
+    from numerics.cache import cached, source_hash
+
+    key = {"config": config.as_dict(), "seed": int(seed), "sampler": source_hash(softmax_data)}
+    return cached("softmax-train", key, lambda: train(config, seed), code=sys.modules[__name__],
+                  refresh=refresh)

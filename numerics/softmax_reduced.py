@@ -1,0 +1,259 @@
+"""The reduced (omega, mu) model of multi-head softmax attention: gradient flow and Monte Carlo risk.
+
+He, Pan, Chen, Yang (2025), arXiv:2503.12734 (softmax digest §2.3, §4.1-4.3).  The reduced model
+keeps, per head ``h``, a KQ scale ``omega_h`` (``KQ = omega_h I_d`` on the covariate block) and an OV
+last entry ``mu_h``; its predictor is the sum of Nadaraya-Watson heads
+
+    ``yhat_q = sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q)``.
+
+Public API (signatures used by the figures)::
+
+    integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval=400,
+                          method="LSODA", rtol=1e-8, atol=1e-10, half_loss=False,
+                          stage_tol=0.05) -> ReducedODEResult
+        fields: t (n_t,), omega (n_t, H), mu (n_t, H), loss (n_t,), effective_step (n_t,)
+        = sum_h mu_h omega_h, mu_sum (n_t,), eta_star (the gamma -> 0 optimum of the effective
+        step), t_stage1 (first t with |effective_step - eta_star| <= stage_tol eta_star, or nan),
+        converged / success (integration reached t_max with finite values), status, message,
+        nfev, njev, iterations (= nfev), residual (|grad L~| at t_max), history, params.
+    reduced_predict(P, omega, mu) -> ndarray (n,)          # P: numerics.linear.Prompts
+    dgd_predict(P, eta) -> ndarray (n,)
+    dgd_gamma2_coefficient(P, eta) -> ndarray (n,)          # gamma^2 term of the 2-head predictor
+    mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts, seed, batch=None) -> MCEstimate
+
+Time convention: ``d(omega, mu)/dt = -grad L~`` (the paper's loss).  The authors' code runs GD on
+``L~/2`` with learning rate ``lr`` and plots ``T = step * lr``; that is ``half_loss=True`` (or
+``t = T/2`` here).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+from scipy.optimize import OptimizeResult
+from scipy.special import softmax
+
+from numerics.linear import MCEstimate, Prompts, mc_mean, sample_prompts
+from theory import softmax as ts
+from theory.registry import PAPERS, Reference, Result, integer, real, register, vector
+
+__all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
+           "dgd_gamma2_coefficient", "mc_reduced_risk"]
+
+
+class ReducedODEResult(OptimizeResult):
+    """Gradient-flow trajectory of the reduced model (see the module docstring for the fields)."""
+
+
+def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval: int = 400,
+                          method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+                          half_loss: bool = False, stage_tol: float = 0.05) -> ReducedODEResult:
+    """Integrate the gradient flow ``(omega, mu)' = -grad L~(omega, mu)`` with :func:`scipy.integrate.solve_ivp`.
+
+    Parameters
+    ----------
+    d, L, sigma2 : float
+        Dimension, prompt length, noise variance of the approximate loss :func:`theory.softmax.approx_loss_expr`.
+    omega0, mu0 : sequence of float, same length H
+        Initial KQ scales and OV entries.
+    t_max : float
+        Final time (> 0).
+    t_eval : array_like, optional
+        Output times in ``[0, t_max]``; default ``n_eval`` equispaced points.
+    method : str
+        ``solve_ivp`` method; the flow is stiff along the solution manifold (the Hessian in the
+        ``omega`` directions grows like ``mu^2``), so an implicit or switching method with the exact
+        Jacobian (the SymPy-derived Hessian, :func:`theory.softmax.approx_loss_hessian`) is used.
+    half_loss : bool
+        Use the authors' code convention (flow of ``L~/2``): time runs twice slower.
+    stage_tol : float
+        Relative tolerance defining the end of stage I (effective step within ``stage_tol`` of eta*).
+
+    Returns
+    -------
+    ReducedODEResult
+        ``converged`` is False (and ``message`` says why) when the integrator stops early or the
+        state becomes non-finite; such trajectories must not be plotted as converged.
+
+    References
+    ----------
+    He et al. (2025), GD on the approximate loss and its two stages (blog; digest §4.1-4.3).
+
+    Examples
+    --------
+    >>> r = integrate_reduced_ode(5, 40, 0.1, [1e-3, -1e-3], [1e-3, -1e-3], 50.0, n_eval=5)
+    >>> bool(r.converged), r.omega.shape
+    (True, (5, 2))
+    >>> bool(abs(r.effective_step[-1] - r.eta_star) < 0.05 * r.eta_star)
+    True
+    """
+    ts._check_dls(d, L, sigma2)
+    om0, m0 = ts._heads(omega0, mu0)
+    if not (np.isfinite(t_max) and t_max > 0):
+        raise ValueError(f"t_max = {t_max} is outside the allowed domain: (0, inf)")
+    if not np.all(np.isfinite(np.r_[om0, m0])):
+        raise ValueError("omega0 and mu0 must be finite")
+    H = om0.size
+    scale = 0.5 if half_loss else 1.0
+    args = (float(d), float(L), float(sigma2))
+
+    def rhs(t, y):
+        return -scale * np.concatenate(ts.approx_loss_grad(*args, y[:H], y[H:]))
+
+    def jac(t, y):
+        return -scale * ts.approx_loss_hessian(*args, y[:H], y[H:])
+
+    if t_eval is None:
+        t_eval = np.linspace(0.0, float(t_max), int(n_eval))
+    t_eval = np.asarray(t_eval, dtype=float)
+    if t_eval.ndim != 1 or t_eval.size < 1 or t_eval.min() < 0 or t_eval.max() > t_max or \
+            np.any(np.diff(t_eval) <= 0):
+        raise ValueError("t_eval must be increasing times in [0, t_max]")
+    y0 = np.r_[om0, m0]
+    kw = {"jac": jac} if method in ("Radau", "BDF", "LSODA") else {}
+    with np.errstate(over="raise", invalid="raise"):
+        try:
+            sol = solve_ivp(rhs, (0.0, float(t_max)), y0, method=method, t_eval=t_eval,
+                            rtol=rtol, atol=atol, **kw)
+            err = None
+        except FloatingPointError as e:  # overflow of exp(d omega omega^T): diverging flow
+            sol, err = None, str(e)
+    if sol is None:
+        nan = np.full((t_eval.size, H), np.nan)
+        return ReducedODEResult(t=t_eval, omega=nan, mu=nan.copy(), loss=np.full(t_eval.size, np.nan),
+                                effective_step=np.full(t_eval.size, np.nan),
+                                mu_sum=np.full(t_eval.size, np.nan), eta_star=np.nan,
+                                t_stage1=np.nan, converged=False, success=False, status=-1,
+                                message=f"floating-point error: {err}", nfev=0, njev=0,
+                                iterations=0, residual=np.nan, history={}, params={})
+    omega, mu = sol.y[:H].T, sol.y[H:].T
+    finite = bool(np.all(np.isfinite(sol.y)))
+    reached = sol.t.size == t_eval.size
+    loss = np.array([ts.approx_loss(*args, w, m) for w, m in zip(omega, mu)])
+    eff = np.sum(omega * mu, axis=1)
+    eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega> (digest §3.4)
+    hit = np.nonzero(np.abs(eff - eta_star) <= stage_tol * eta_star)[0]
+    grad_end = rhs(sol.t[-1], sol.y[:, -1]) / scale if sol.t.size else np.full(2 * H, np.nan)
+    ok = bool(sol.success and finite and reached)
+    msg = sol.message if ok else (sol.message + ("" if finite else "; non-finite state"))
+    return ReducedODEResult(
+        t=sol.t, omega=omega, mu=mu, loss=loss, effective_step=eff, mu_sum=mu.sum(axis=1),
+        eta_star=eta_star, t_stage1=float(sol.t[hit[0]]) if hit.size else np.nan,
+        converged=ok, success=ok, status=int(sol.status), message=msg, nfev=int(sol.nfev),
+        njev=int(sol.njev), iterations=int(sol.nfev), residual=float(np.linalg.norm(grad_end)),
+        history={"t": sol.t, "loss": loss},
+        params={"d": d, "L": L, "sigma2": sigma2, "omega0": om0.tolist(), "mu0": m0.tolist(),
+                "t_max": float(t_max), "method": method, "rtol": rtol, "atol": atol,
+                "half_loss": half_loss})
+
+
+# --------------------------------------------------------------------------------- predictors
+def reduced_predict(P: Prompts, omega, mu) -> np.ndarray:
+    """``sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q)`` (stable softmax, batched over prompts).
+
+    References
+    ----------
+    He et al. (2025), reduced predictor ``TFEst.Est`` (digest §2.3).
+    """
+    om, m = ts._heads(omega, mu)
+    s = np.einsum("nld,nd->nl", P.X, P.xq)                 # (n, L) scores x_l^T x_q
+    w = softmax(om[None, :, None] * s[:, None, :], axis=2)  # (n, H, L), max-subtracted internally
+    return np.einsum("h,nhl,nl->n", m, w, P.y)
+
+
+def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
+    """Debiased one-step GD ``(eta/L) sum_l y_l (x_l - xbar)^T x_q`` (digest §2.4)."""
+    L = P.X.shape[1]
+    s = np.einsum("nld,nd->nl", P.X, P.xq)          # x_l^T x_q; (x_l - xbar)^T x_q = s_l - sbar
+    return eta / L * np.einsum("nl,nl->n", P.y, s - s.mean(axis=1, keepdims=True))
+
+
+def dgd_gamma2_coefficient(P: Prompts, eta: float) -> np.ndarray:
+    """Per-prompt ``gamma^2`` coefficient ``eta c_3`` of the 2-head predictor at fixed step ``eta``.
+
+    ``yhat_gamma = yhat_dgd + eta c_3 gamma^2 + O(gamma^4)`` for ``omega = (gamma, -gamma)``,
+    ``mu = +-eta/(2 gamma)``, with ``c_3 = kappa(y, s, s, s)/6`` the fourth joint cumulant under the
+    uniform law on the context (:func:`theory.softmax.nw_cumulant_coefficients`, whose equality with
+    the SymPy Taylor series is tested).
+    """
+    s = np.einsum("nld,nd->nl", P.X, P.xq)
+    sc = s - s.mean(axis=1, keepdims=True)
+    yc = P.y - P.y.mean(axis=1, keepdims=True)
+    c1 = np.mean(yc * sc, axis=1)
+    c3 = (np.mean(yc * sc**3, axis=1) - 3 * c1 * np.mean(sc**2, axis=1)) / 6
+    return eta * c3
+
+
+def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
+                    batch: int | None = None) -> MCEstimate:
+    """Monte Carlo ``E (yhat_q(omega, mu) - y_q)^2`` over ``n_prompts`` fresh prompts, with its SE.
+
+    Uses :func:`numerics.linear.sample_prompts` (``beta ~ N(0, I/d)``, noisy ``y_q``) and a
+    :class:`numpy.random.Generator` seeded by ``seed``.  Batches keep the ``(n, H, L)`` weights small.
+    """
+    om, m = ts._heads(omega, mu)
+    if int(n_prompts) < 2:
+        raise ValueError(f"n_prompts = {n_prompts} is outside the allowed domain: >= 2")
+    rng = np.random.default_rng(seed)
+    batch = batch or max(1000, 2_000_000 // (int(L) * om.size + int(L) * int(d)))
+    errs, left = [], int(n_prompts)
+    while left > 0:
+        k = min(batch, left)
+        P = sample_prompts(rng, k, int(d), int(L), float(sigma2))
+        errs.append((reduced_predict(P, om, m) - P.yq) ** 2)
+        left -= k
+    return mc_mean(np.concatenate(errs))
+
+
+# ----------------------------------------------------------------------------------- registry
+_REF = PAPERS["softmax"]
+
+
+def _same_length(inputs):
+    ts._same_length(inputs)
+
+
+register(Result(
+    "softmax.reduced_risk",
+    "Monte Carlo risk of the reduced multi-head predictor sum_h mu_h NW_{omega_h}, with its SE",
+    (integer("d", 1, doc="dimension"), integer("L", 1, doc="prompt length"),
+     real("sigma2", 0, doc="noise variance"), vector("omega", doc="KQ scales, one per head"),
+     vector("mu", doc="OV last entries, one per head"),
+     integer("n_prompts", 2, 10**8, doc="Monte Carlo prompts", default=100_000),
+     integer("seed", 0, doc="RNG seed", default=0)),
+    lambda d, L, sigma2, omega, mu, n_prompts, seed: mc_reduced_risk(
+        d, L, sigma2, omega, mu, n_prompts, seed).as_dict(),
+    Reference(_REF.paper, "reduced predictor TFEst.Est, digest §2.3; risk incl. noise", _REF.arxiv),
+    status="monte-carlo", status_note="mean over fresh prompts; stderr = sd/sqrt(n)",
+    outputs=("value", "stderr", "n"),
+    definition="E (sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q) - y_q)^2, x ~ N(0, I_d), "
+               "beta ~ N(0, I/d), noise sigma2; same seed -> same value.",
+    check=_same_length))
+
+
+def _flow_result(d, L, sigma2, omega0, mu0, t_max):
+    r = integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, n_eval=2)
+    return {"omega": r.omega[-1].tolist(), "mu": r.mu[-1].tolist(), "loss": float(r.loss[-1]),
+            "effective_step": float(r.effective_step[-1]), "converged": bool(r.converged),
+            "iterations": r.iterations, "residual": r.residual}
+
+
+def _flow_check(inputs):
+    if len(inputs["omega0"]) != len(inputs["mu0"]):
+        raise ValueError(f"omega0 and mu0 must have the same length (one entry per head), got "
+                         f"{len(inputs['omega0'])} and {len(inputs['mu0'])}")
+
+
+register(Result(
+    "softmax.reduced_flow",
+    "State at t_max of the gradient flow on L~(omega, mu) (scipy solve_ivp, LSODA + exact Jacobian)",
+    (integer("d", 1, doc="dimension"), integer("L", 1, doc="prompt length"),
+     real("sigma2", 0, doc="noise variance"), vector("omega0", doc="initial KQ scales"),
+     vector("mu0", doc="initial OV entries"),
+     real("t_max", 0, 1e7, lo_open=True, doc="flow time (paper convention, full L~)")),
+    _flow_result,
+    Reference(_REF.paper, "gradient flow on the approximate loss, digest §4.1-4.3", _REF.arxiv),
+    status="numerical", status_note="solve_ivp LSODA, rtol 1e-8, atol 1e-10",
+    outputs=("omega", "mu", "loss", "effective_step", "converged", "iterations", "residual"),
+    definition="d(omega, mu)/dt = -grad L~(omega, mu) from (omega0, mu0); see softmax.approx_loss.",
+    check=_flow_check))
