@@ -1,0 +1,289 @@
+"""mmicl data: determinism, layout, burstiness, label swaps, Zipf law, multimodal pairing, bad input."""
+
+import itertools
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from numerics import mmicl_data as md
+from theory import mmicl as tm
+from theory.registry import get
+
+
+def _uni(**kw):
+    base = dict(K=256, L=8, N=8, D=5, B=2, p_B=0.6, p_C=0.3, alpha=1.0, K_c=16, ape=20)
+    base.update(kw)
+    return md.GMMTask(md.GMMConfig(**base), seed=3)
+
+
+def _mm(**kw):
+    base = dict(K1=256, K2=64, L1=8, L2=4, N=8, D1=6, D2=5, B=2, p_B=0.6, p_C=0.3, alpha1=1.0,
+                alpha2=0.5, K_c1=16, ape=30)
+    base.update(kw)
+    return md.MMTask(md.MMConfig(**base), seed=4)
+
+
+# ----------------------------------------------------------------------------- determinism
+def test_same_seed_same_batch_and_different_seed_differs():
+    t = _uni()
+    a, b = (t.sample(64, np.random.default_rng(11)) for _ in range(2))
+    for f in ("tokens", "target", "labels", "classes", "novel", "bursty", "shift"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    c = t.sample(64, np.random.default_rng(12))
+    assert not np.array_equal(a.tokens, c.tokens)
+    # the task itself is a function of its seed
+    assert np.array_equal(_uni().mu, t.mu) and np.array_equal(_uni().lam, t.lam)
+    m = _mm()
+    x, y = (m.sample(32, np.random.default_rng(5)) for _ in range(2))
+    for f in ("x1", "x2", "label_tokens", "target", "labels", "classes1", "classes2", "onehot"):
+        assert np.array_equal(getattr(x, f), getattr(y, f)), f
+    s1, s2 = t.eval_sets(50, seed=2), t.eval_sets(50, seed=2)
+    assert all(np.array_equal(s1[k].tokens, s2[k].tokens) for k in md.EVAL_SETS)
+
+
+# ---------------------------------------------------------------------------------- layout
+def test_unimodal_layout_and_token_contents():
+    t = _uni(eps=0.0, p_C=0.0)
+    b = t.sample(40, np.random.default_rng(0))
+    c, lay = t.config, b.layout
+    assert b.tokens.shape == (40, 2 * c.N + 1, c.ape + c.D) and b.tokens.dtype == np.float32
+    assert lay.item_pos.tolist() == list(range(0, 16, 2)) and lay.query_pos == 16
+    P = c.ape
+    # eps = 0: items are exactly the prototypes, labels exactly the label vectors
+    np.testing.assert_array_equal(b.tokens[:, lay.item_pos, P:], t.mu[b.classes[:, :-1]])
+    np.testing.assert_array_equal(b.tokens[:, lay.query_pos, P:], t.mu[b.classes[:, -1]])
+    np.testing.assert_array_equal(b.tokens[:, lay.label_pos, P:], t.lam[b.labels])
+    np.testing.assert_array_equal(b.labels, b.classes[:, :-1] % c.L)
+    np.testing.assert_array_equal(b.target, b.classes[:, -1] % c.L)
+    # APE: one-hot e_{shift + t}, shift in [0, P - T]
+    oh = b.tokens[:, :, :P]
+    assert np.all(oh.sum(-1) == 1)
+    np.testing.assert_array_equal(oh.argmax(-1), b.shift[:, None] + np.arange(c.T))
+    assert b.shift.min() >= 0 and b.shift.max() <= P - c.T
+    # no APE: the feature sequence only
+    b0 = _uni(ape=0).sample(3, np.random.default_rng(0))
+    assert b0.tokens.shape == (3, 17, 5) and b0.shift is None
+
+
+def test_item_noise_scale():
+    """x = (mu + eps eta)/sqrt(1 + eps^2), eta ~ N(0, I/D): per-coordinate residual variance."""
+    t = _uni(D=40, eps=0.5, p_C=0.0, p_B=1.0, ape=0, dtype="float64")
+    b = t.sample(500, np.random.default_rng(1))
+    x = b.tokens[:, b.layout.item_pos]
+    r = x * np.sqrt(1.25) - t.mu[b.classes[:, :-1]]
+    v = r.var()  # 500*8*40 = 160000 samples of N(0, eps^2/D)
+    se = 0.25 / 40 * np.sqrt(2 / r.size)
+    assert abs(v - 0.25 / 40) < 4 * se
+
+
+# ------------------------------------------------------------------------------ burstiness
+def test_burstiness_counts_and_kinds():
+    t = _uni(B=4, p_B=0.5, p_C=0.25)
+    b = t.sample(400, np.random.default_rng(2))
+    N, K = t.config.N, t.config.K
+    assert abs(b.novel.mean() - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 400)
+    for i in range(len(b)):
+        cls, cnt = np.unique(b.classes[i, :N], return_counts=True)
+        if b.bursty[i]:
+            assert np.all(cnt % 4 == 0), (i, cnt)      # each base draw tiled B times
+            assert b.classes[i, N] in cls               # query from a context slot
+        if b.novel[i]:
+            assert np.all(b.classes[i] >= K) and b.bursty[i]
+        else:
+            assert np.all(b.classes[i] < K)
+    # B = 0: non-bursty training, novel sequences use B = N/2
+    t0 = _uni(B=0, p_B=1.0, p_C=0.5)
+    b0 = t0.sample(200, np.random.default_rng(3))
+    assert not np.any(b0.bursty & ~b0.novel)
+    for row in b0.classes[b0.novel]:
+        assert np.all(np.unique(row[:N], return_counts=True)[1] % 4 == 0)
+
+
+def test_eval_sets_kinds_and_swapped_labels():
+    t = _uni()
+    L, N = t.config.L, t.config.N
+    s = t.eval_sets(300, seed=5)
+    assert s["IC"].novel.all() and s["IC"].bursty.all()
+    assert not s["IC2"].novel.any() and s["IC2"].bursty.all()
+    assert not s["IW"].novel.any() and not s["IW"].bursty.any()
+    # swapped-label set: every label shifted by one, target included; classes untouched
+    ic2 = s["IC2"]
+    np.testing.assert_array_equal(ic2.labels, (ic2.classes[:, :N] % L + 1) % L)
+    np.testing.assert_array_equal(ic2.target, (ic2.classes[:, N] % L + 1) % L)
+    np.testing.assert_array_equal(ic2.tokens[:, ic2.layout.label_pos, t.config.ape:],
+                                  t.lam[ic2.labels])
+    assert ic2.match.any(1).all()  # bursty: the (shifted) target label is in context
+    for nm in ("IC", "IW", "test"):
+        np.testing.assert_array_equal(s[nm].labels, s[nm].classes[:, :N] % L)
+    with pytest.raises(ValueError, match="eval set 'XX' is unknown"):
+        t.eval_set("XX", 3, np.random.default_rng(0))
+
+
+# ---------------------------------------------------------------------------------- Zipf
+def _within_4se(counts, p):
+    n = counts.sum()
+    f = counts / n
+    se = np.sqrt(p * (1 - p) / n)
+    return np.abs(f - p) <= 4 * se
+
+
+def test_zipf_class_frequencies_match_law():
+    t = _uni(K=32, L=4, alpha=1.3, B=0, p_C=0.0)
+    b = t.sample(20000, np.random.default_rng(6))
+    counts = np.bincount(b.classes.ravel(), minlength=32)
+    assert _within_4se(counts, md.zipf_probs(32, 1.3)).all()
+    assert not _within_4se(counts, md.zipf_probs(32, 1.2)).all()  # the test can fail
+    # bursty base draws follow the same law (each is tiled B = 2 times)
+    tb = _uni(K=32, L=4, alpha=1.3, B=2, p_B=1.0, p_C=0.0)
+    bb = tb.sample(20000, np.random.default_rng(7))
+    counts = np.bincount(bb.classes[:, :-1].ravel(), minlength=32) // 2
+    assert _within_4se(counts, md.zipf_probs(32, 1.3)).all()
+
+
+def test_conditional_pairing_law():
+    """M1 partner of an M2 class with label l: P(k1 | l) ∝ P1(k1) on {k1 = l mod L1}."""
+    m = _mm(K1=32, L1=4, L2=2, K2=8, alpha1=1.5, p_B=1.0, p_C=0.0, B=4)
+    b = m.sample(20000, np.random.default_rng(8))
+    k1, k2 = b.classes1[:, :-1], b.classes2[:, :-1]
+    np.testing.assert_array_equal(k1 % 4, k2 % 2)
+    np.testing.assert_array_equal(b.labels, k2 % 2)
+    P1 = md.zipf_probs(32, 1.5)
+    for lab in range(2):
+        # every base pair is tiled exactly B = 4 times: counts / 4 are the base-draw counts
+        counts = np.bincount(k1[(k2 % 2) == lab], minlength=32)[lab::4] // 4
+        p = P1[lab::4] / P1[lab::4].sum()
+        assert _within_4se(counts, p).all(), lab
+        q = md.zipf_probs(32, 1.0)[lab::4]  # a wrong exponent is detected
+        assert not _within_4se(counts, q / q.sum()).all()
+
+
+# ---------------------------------------------------------------------------- multimodal
+def test_multimodal_layout_labels_and_assembly():
+    m = _mm(eps1=0.0, eps2=0.0)
+    c = m.config
+    b = m.sample(64, np.random.default_rng(9))
+    N = c.N
+    assert b.x1.shape == (64, N + 1, 6) and b.x2.shape == (64, N + 1, 5)
+    assert b.label_tokens.shape == (64, N, 6) and b.onehot.shape == (64, 3 * N + 2, 30)
+    lay = b.layout
+    assert lay.T == 26 and lay.query_pos == 25 and lay.query1_pos == 24
+    assert lay.item_pos.tolist() == [0, 3, 6, 9, 12, 15, 18, 21]
+    assert lay.item2_pos.tolist() == [1, 4, 7, 10, 13, 16, 19, 22]
+    assert lay.label_pos.tolist() == [2, 5, 8, 11, 14, 17, 20, 23]
+    np.testing.assert_array_equal(b.labels, b.classes2[:, :N] % c.L2)  # shared labels
+    np.testing.assert_array_equal(b.target, b.classes2[:, N] % c.L2)
+    br = b.bursty  # bursty pairs share the label; queries are a context pair
+    np.testing.assert_array_equal(b.classes1[br] % c.L1, b.classes2[br] % c.L2)
+    for i in np.flatnonzero(br):
+        pairs = set(zip(b.classes1[i, :N], b.classes2[i, :N]))
+        assert (b.classes1[i, N], b.classes2[i, N]) in pairs
+    np.testing.assert_array_equal(b.x1[~b.novel], m.mu1[b.classes1[~b.novel]])
+    np.testing.assert_array_equal(b.x2[~b.novel], m.nu[b.classes2[~b.novel]])
+    assert np.all(b.classes1[b.novel] >= c.K1) and np.all(b.classes2[b.novel] >= c.K2)
+    proj = np.ones((64, N + 1, 6), np.float32)
+    tok = b.tokens(proj)
+    assert tok.shape == (64, 26, 36)
+    np.testing.assert_array_equal(tok[:, lay.item2_pos, 30:], 1.0)
+    np.testing.assert_array_equal(tok[:, 25, 30:], 1.0)
+    np.testing.assert_array_equal(tok[:, lay.item_pos, 30:], b.x1[:, :N])
+    np.testing.assert_array_equal(tok[:, 24, 30:], b.x1[:, N])
+    np.testing.assert_array_equal(tok[:, lay.label_pos, 30:], m.lam[b.labels])
+    np.testing.assert_array_equal(tok[:, :, :30], b.onehot)
+    with pytest.raises(ValueError, match="project M2 to D1 = 6"):
+        b.tokens()
+    # swapped labels stay within the L2 secondary labels
+    s = m.eval_set("IC2", 200, np.random.default_rng(1))
+    np.testing.assert_array_equal(s.labels, (s.classes2[:, :N] % c.L2 + 1) % c.L2)
+
+
+def test_joint_label_control_and_stage1_coupling():
+    m = _mm(joint=True, L1=8, L2=4, K1=64, K2=32, K_c1=8, p_C=0.3)
+    b = m.sample(200, np.random.default_rng(10))
+    g1, g2 = b.classes1 % 2, b.classes2 % 4
+    np.testing.assert_array_equal(np.concatenate([b.labels, b.target[:, None]], 1), g1 * 4 + g2)
+    # the two modalities are independent in the joint control: both groups vary freely
+    assert len(set(zip(g1.ravel(), g2.ravel()))) == 8
+    # M1 prototypes and labels are bit-identical to the stage-1 task with the same seed
+    sh = _mm()
+    st1 = md.GMMTask(sh.config.unimodal(), seed=4)
+    assert np.array_equal(sh.mu1, st1.mu) and np.array_equal(sh.lam, st1.lam)
+    assert md.MMConfig().K_c2 == 16 == tm.novel_m2_classes(8192, 256, 16)
+
+
+# ---------------------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("kw,msg", [
+    (dict(K=100, L=32), "K = 100 must be a positive multiple of L = 32"),
+    (dict(N=8, B=3), "N = 8 is not divisible by B = 3"),
+    (dict(N=8, B=8), "B = 8 must be smaller than N = 8"),
+    (dict(p_B=1.5), r"p_B = 1.5 is outside the allowed range \[0, 1\]"),
+    (dict(p_C=-0.1), r"p_C = -0.1 is outside the allowed range \[0, 1\]"),
+    (dict(eps=-1.0), r"eps = -1.0 is outside the allowed range \[0, inf\)"),
+    (dict(ape=10), "ape = 10 is too short for T = 2N\\+1 = 17"),
+    (dict(N=2.5), "N = 2.5 must be an integer"),
+])
+def test_config_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        md.GMMConfig(**kw)
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(L1=32, L2=5), "L2 = 5 must divide L1 = 32"),
+    (dict(K2=100), "K2 = 100 must be a positive multiple of L2 = 16"),
+    (dict(B=3), "N = 8 is not divisible by B = 3"),
+    (dict(p_B=2.0), r"p_B = 2.0 is outside the allowed range \[0, 1\]"),
+    (dict(K_c1=100), "K_c1 = 100 must be a positive multiple of L1 = 32"),
+])
+def test_mm_config_errors(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        md.MMConfig(**kw)
+
+
+def test_bad_input_via_console_script(iclc):
+    for args, frag in [
+            (["K=100", "L=32", "N=8"], "K = 100 must be a positive multiple of L = 32"),
+            (["K=128", "L=32", "N=8", "B=3"], "N = 8 is not divisible by B = 3"),
+            (["K=128", "L=32", "N=8", "p_B=1.5"], "p_B = 1.5 is outside the allowed domain")]:
+        r = iclc("eval", "mmicl.p_query_in_context", *args)
+        assert r.returncode == 2, (r.stdout, r.stderr)
+        line = r.stderr.strip()
+        assert line.startswith("error: ") and "\n" not in line and frag in line, line
+
+
+# -------------------------------------------------------------------- closed forms, exactly
+def _enumerate_bursty(L, m):
+    """Brute force over all L^m label tuples of the m base draws (query = draw 0 by symmetry)."""
+    acc_d = acc_slot = cla = Fraction(0)
+    for tup in itertools.product(range(L), repeat=m):
+        D = len(set(tup))
+        acc_d += Fraction(1, D)
+        acc_slot += Fraction(sum(t == tup[0] for t in tup), m)
+        cla += Fraction(D, L)
+    n = L ** m
+    return acc_d / n, acc_slot / n, cla / n
+
+
+@pytest.mark.parametrize("L,N,B", [(3, 4, 1), (4, 6, 2), (5, 8, 2), (2, 9, 3)])
+def test_uniform_reference_levels_vs_enumeration(L, N, B):
+    m = N // B
+    acc_d, acc_slot, cla = _enumerate_bursty(L, m)
+    assert tm.distinct_label_accuracy(L, m) == acc_d
+    r = get("mmicl.distinct_label_accuracy")(L=L, N=N, B=B)
+    assert r["accuracy"] == pytest.approx(float(acc_d), rel=1e-14)
+    assert r["expected_distinct"] == pytest.approx(float(cla * L), rel=1e-14)
+    assert get("mmicl.copy_slot_uniform")(L=L, N=N, B=B) == pytest.approx(float(acc_slot), 1e-14)
+    assert get("mmicl.random_guess_cla")(L=L, N=N, B=B) == pytest.approx(float(cla), rel=1e-14)
+    # the Zipf-law form reduces to the uniform one at alpha = 0 (bursty and novel branches)
+    zs = md.copy_slot_accuracy(K=4 * L, L=L, N=N, alpha=0.0, B=B, p_B=1.0, p_C=0.0, K_c=L)
+    assert zs["value"] == pytest.approx(float(acc_slot), rel=1e-13)
+    assert zs["novel"] == pytest.approx(float(acc_slot), rel=1e-13)
+
+
+def test_p_query_in_context_vs_enumeration():
+    K, N, alpha = 4, 3, 1.0
+    P = md.zipf_probs(K, alpha)
+    r = sum(P[q] * np.prod([P[k] for k in ctx]) for q in range(K)
+            for ctx in itertools.product(range(K), repeat=N) if q in ctx)
+    got = md.p_query_in_context(K, N, alpha, B=0, p_B=1.0, p_C=0.2)
+    assert got["nonbursty"] == pytest.approx(r, rel=1e-13)
+    assert got["value"] == pytest.approx(0.2 + 0.8 * r, rel=1e-13)  # B = 0 forces p_B' = 0
