@@ -240,14 +240,30 @@ def test_mm_config_errors(kw, msg):
 
 
 def test_bad_input_via_console_script(iclc):
+    """Cross-input constraint (registry ``check=``) and a declared domain, via the real script."""
     for args, frag in [
             (["K=100", "L=32", "N=8"], "K = 100 must be a positive multiple of L = 32"),
-            (["K=128", "L=32", "N=8", "B=3"], "N = 8 is not divisible by B = 3"),
             (["K=128", "L=32", "N=8", "p_B=1.5"], "p_B = 1.5 is outside the allowed domain")]:
         r = iclc("eval", "mmicl.p_query_in_context", *args)
         assert r.returncode == 2, (r.stdout, r.stderr)
         line = r.stderr.strip()
         assert line.startswith("error: ") and "\n" not in line and frag in line, line
+        assert r.stdout == ""
+
+
+@pytest.mark.parametrize("rid,kw,frag", [
+    ("mmicl.p_query_in_context", dict(K=128, N=8, B=3), "N = 8 is not divisible by B = 3"),
+    ("mmicl.copy_slot_accuracy", dict(K=128, N=8, B=8), "B = 8 must be smaller than N = 8"),
+    ("mmicl.copy_slot_accuracy", dict(K=128, N=8, p_C=-0.5), "p_C = -0.5 is outside"),
+    ("mmicl.distinct_label_accuracy", dict(L=8, N=8, B=0), "B = 0 is outside"),
+    ("mmicl.random_guess_cla", dict(L=8, N=8, B=3), "N = 8 is not divisible by B = 3"),
+    ("mmicl.novel_m2_classes", dict(K1=64, K2=100, L2=16), "K2 = 100 must be a multiple"),
+])
+def test_bad_input_in_catalogue(rid, kw, frag):
+    """The same validation the CLI turns into ``error: ...`` and exit 2."""
+    with pytest.raises(ValueError, match=frag) as e:
+        get(rid).evaluate(**kw)
+    assert str(e.value).startswith(rid + ": ")
 
 
 # -------------------------------------------------------------------- closed forms, exactly
@@ -287,3 +303,31 @@ def test_p_query_in_context_vs_enumeration():
     got = md.p_query_in_context(K, N, alpha, B=0, p_B=1.0, p_C=0.2)
     assert got["nonbursty"] == pytest.approx(r, rel=1e-13)
     assert got["value"] == pytest.approx(0.2 + 0.8 * r, rel=1e-13)  # B = 0 forces p_B' = 0
+
+
+# ------------------------------------------------------------ Monte Carlo checks (verify)
+def test_data_checks_pass_quick():
+    from validation.checks import load_checks, run_one
+    for cid in ("mmicl.data.query_in_context", "mmicl.data.copy_slot",
+                "mmicl.data.distinct_labels"):
+        rep = run_one(load_checks()[cid], quick=True, seed=1)
+        assert rep.status == "passed", rep.text()
+
+
+@pytest.mark.parametrize("rid,cid,key,delta", [
+    ("mmicl.p_query_in_context", "mmicl.data.query_in_context", "value", 0.02),
+    ("mmicl.distinct_label_accuracy", "mmicl.data.distinct_labels", "accuracy", 0.005)])
+def test_data_checks_fail_on_perturbed_theory(monkeypatch, rid, cid, key, delta):
+    """A formula that is off by ``delta`` (a few quick-mode tolerances) is caught."""
+    from validation.checks import load_checks, run_one
+    res = get(rid)
+    orig = res.func
+
+    def perturbed(**kw):
+        v = dict(orig(**kw))
+        v[key] += delta
+        return v
+
+    monkeypatch.setattr(res, "func", perturbed)
+    rep = run_one(load_checks()[cid], quick=True, seed=1)
+    assert rep.status == "failed", rep.text()

@@ -1,0 +1,127 @@
+"""Closed-form reference levels of the mmicl task vs its sampler (``iclc verify mmicl.data``).
+
+Theory values come from the catalogue (:func:`theory.registry.evaluate`), measurements from
+:mod:`numerics.mmicl_data` batches, so a wrong formula *or* a wrong sampler fails the check
+(tests/test_mmicl_data.py perturbs the catalogue and sees it fail).  Tolerance: 4 Monte Carlo
+standard errors of the per-sequence mean (sample standard deviation / sqrt(n)).
+NumPy only; the feature dimension is kept tiny because only the class/label bookkeeping matters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from numerics.linear import mc_mean
+from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
+from theory.registry import evaluate
+from validation.checks import Outcome, check, compare
+
+# (K, L, N, alpha, B, p_B, p_C): IW-like, Zipf mixture, uniform bursty+novel, B = 0 with novel
+UNI_CONFIGS = [(64, 8, 8, 1.0, 0, 1.0, 0.0), (256, 16, 8, 1.0, 2, 0.5, 0.2),
+               (4096, 32, 8, 0.0, 4, 0.7, 0.3), (128, 32, 6, 0.5, 0, 1.0, 0.4)]
+
+
+def _query_in_context(classes: np.ndarray) -> np.ndarray:
+    return (classes[:, :-1] == classes[:, -1:]).any(1).astype(float)
+
+
+def _sizes(quick: bool) -> int:
+    return 20_000 if quick else 400_000
+
+
+def _batches(sampler, n: int, chunk: int = 20_000):
+    """Generate ``n`` sequences in chunks (novel prototypes are redrawn per chunk, as per batch)."""
+    left = n
+    while left > 0:
+        m = min(chunk, left)
+        yield sampler(m)
+        left -= m
+
+
+@check("mmicl.data.query_in_context", "P(query class in context) over the training mixture "
+       "(Zipf, B, p_B, p_C): finite-sum formula vs the sampler")
+def query_in_context_check(quick: bool, seed: int) -> Outcome:
+    rng = np.random.default_rng(seed)
+    n = 2 * _sizes(quick)
+    out = Outcome(facts={"sequences_per_config": n, "seed": seed, "D": 4})
+    for K, L, N, a, B, pB, pC in UNI_CONFIGS:
+        th = evaluate("mmicl.p_query_in_context", K=K, L=L, N=N, alpha=a, B=B, p_B=pB,
+                      p_C=pC).value["value"]
+        task = GMMTask(GMMConfig(K=K, L=L, N=N, D=4, B=B, alpha=a, p_B=pB, p_C=pC), seed=seed)
+        hits = np.concatenate([_query_in_context(b.classes)
+                               for b in _batches(lambda m: task.sample(m, rng), n)])
+        est = mc_mean(hits)
+        out.comparisons.append(compare(f"K={K} N={N} alpha={a} B={B} p_B={pB} p_C={pC}", th,
+                                       est.mean, est.stderr))
+    return out
+
+
+@check("mmicl.data.copy_slot", "copy-a-random-context-label accuracy E|M|/N: closed forms vs "
+       "unimodal and multimodal sampler (IC, IC2, IW, training mixture)")
+def copy_slot_check(quick: bool, seed: int) -> Outcome:
+    rng = np.random.default_rng(seed)
+    n = _sizes(quick)
+    out = Outcome(facts={"sequences_per_config": n, "seed": seed})
+
+    def measure(batches):
+        est = mc_mean(np.concatenate([b.match.mean(1) for b in batches]))
+        return est.mean, est.stderr
+
+    # unimodal IC set (uniform novel labels): the symbolic expression
+    c = GMMConfig(K=1024, L=32, N=8, D=4, B=2)
+    task = GMMTask(c, seed=seed)
+    th = evaluate("mmicl.copy_slot_uniform", L=32, N=8, B=2).value
+    m, se = measure(_batches(lambda k: task.eval_set("IC", k, rng), n))
+    out.comparisons.append(compare("unimodal IC set, L=32 N=8 B=2", th, m, se))
+    # unimodal training mixture with Zipf classes, and the swapped-label set
+    for K, L, N, a, B, pB, pC in UNI_CONFIGS[1:]:
+        th = evaluate("mmicl.copy_slot_accuracy", K=K, L=L, N=N, alpha=a, B=B, p_B=pB, p_C=pC,
+                      K_c=128).value
+        task = GMMTask(GMMConfig(K=K, L=L, N=N, D=4, B=B, alpha=a, p_B=pB, p_C=pC), seed=seed)
+        m, se = measure(_batches(lambda k: task.sample(k, rng), n))
+        out.comparisons.append(compare(f"train K={K} L={L} alpha={a} B={B} p_B={pB} p_C={pC}",
+                                       th["value"], m, se))
+    task = GMMTask(GMMConfig(K=256, L=16, N=8, D=4, B=2, alpha=1.0), seed=seed)
+    th = evaluate("mmicl.copy_slot_accuracy", K=256, L=16, N=8, alpha=1.0, B=2).value
+    m, se = measure(_batches(lambda k: task.eval_set("IC2", k, rng), n))
+    out.comparisons.append(compare("IC2 (swapped) K=256 L=16 alpha=1 B=2", th["bursty"], m, se))
+    # multimodal (shared labels): the target and context labels are l2(k2), so the same law with
+    # (K2, L2, alpha2, K_c2) -- checks the pairing and the novel M2 classes
+    mc = MMConfig(K1=1024, K2=128, L1=16, L2=8, N=8, D1=4, D2=3, B=4, alpha1=1.0, alpha2=0.7,
+                  p_B=0.6, p_C=0.25, K_c1=32)
+    mt = MMTask(mc, seed=seed)
+    for name, pB, pC in (("train", mc.p_B, mc.p_C), ("IC", 1.0, 1.0), ("IW", 0.0, 0.0)):
+        th = evaluate("mmicl.copy_slot_accuracy", K=mc.K2, L=mc.L2, N=mc.N, alpha=mc.alpha2,
+                      B=mc.B, p_B=pB, p_C=pC, K_c=mc.K_c2).value["value"]
+        if name == "train":
+            gen = _batches(lambda k: mt.sample(k, rng), n)
+        else:
+            gen = _batches(lambda k: mt.eval_set(name, k, rng), n)
+        m, se = measure(gen)
+        out.comparisons.append(compare(f"multimodal {name} K2={mc.K2} L2={mc.L2} "
+                                       f"alpha2={mc.alpha2} K_c2={mc.K_c2}", th, m, se))
+    return out
+
+
+@check("mmicl.data.distinct_labels", "IC set: E[1/#distinct labels] (pick-a-distinct-label "
+       "accuracy), E[#distinct], and the CLA of a uniform guess vs the sampler")
+def distinct_labels_check(quick: bool, seed: int) -> Outcome:
+    rng = np.random.default_rng(seed)
+    n = _sizes(quick)
+    out = Outcome(facts={"sequences_per_config": n, "seed": seed})
+    for L, N, B in ((32, 8, 1), (32, 8, 2), (8, 12, 3)):
+        task = GMMTask(GMMConfig(K=4 * L, L=L, N=N, D=4, B=B, K_c=128), seed=seed)
+        D = np.concatenate([
+            1.0 + (np.diff(np.sort(b.labels, axis=1), axis=1) != 0).sum(1) for b in _batches(lambda k: task.eval_set("IC", k, rng), n)])
+        guess = rng.integers(0, L, size=D.size)  # a uniform guess, scored by CLA
+        labs = np.concatenate([b.labels for b in
+                               _batches(lambda k: task.eval_set("IC", k, rng), n)])
+        cla_hits = (labs == guess[:, None]).any(1).astype(float)
+        th = evaluate("mmicl.distinct_label_accuracy", L=L, N=N, B=B).value
+        for nm, t, s in (("E[1/D]", th["accuracy"], mc_mean(1.0 / D)),
+                         ("E[D]", th["expected_distinct"], mc_mean(D)),
+                         ("uniform-guess CLA",
+                          evaluate("mmicl.random_guess_cla", L=L, N=N, B=B).value,
+                          mc_mean(cla_hits))):
+            out.comparisons.append(compare(f"{nm} L={L} N={N} B={B}", t, s.mean, s.stderr))
+    return out
