@@ -100,6 +100,14 @@ def copy_slot_check(quick: bool, seed: int) -> Outcome:
         m, se = measure(gen)
         out.comparisons.append(compare(f"multimodal {name} K2={mc.K2} L2={mc.L2} "
                                        f"alpha2={mc.alpha2} K_c2={mc.K_c2}", th, m, se))
+    # joint-label control, alpha = 0: labels g1 G2 + g2 are uniform on L1 = G1 G2 values, so the
+    # bursty (IC2, swapped mod L1) and novel (IC) sets follow the uniform law with L = L1
+    jc = MMConfig(K1=256, K2=64, L1=16, L2=4, N=8, D1=4, D2=3, B=2, joint=True, K_c1=32)
+    jt = MMTask(jc, seed=seed)
+    th = evaluate("mmicl.copy_slot_uniform", L=jc.L1, N=jc.N, B=jc.B).value
+    for name in ("IC", "IC2"):
+        m, se = measure(_batches(lambda k: jt.eval_set(name, k, rng), n))
+        out.comparisons.append(compare(f"joint-label {name} G1=4 G2=4 (L=16) B=2", th, m, se))
     return out
 
 
