@@ -20,7 +20,8 @@ A sequence is
   times, shuffled; the query is the class of a uniformly random context slot;
 * otherwise *non-bursty*: ``N`` context classes and the query class i.i.d. from ``P``.
 
-``B = 0`` means non-bursty (``p_B`` is treated as 0) and novel sequences then use ``B = N/2``.
+``B = 0`` means non-bursty (``p_B`` is treated as 0) and novel sequences then use ``B = N/2``
+(as do the bursty swapped-label ``IC2`` sequences, which need a burstiness).
 
 Unimodal token layout (what :class:`UniBatch` holds)
 ----------------------------------------------------
@@ -496,7 +497,8 @@ class GMMTask:
         # trained bursty
         ib = np.flatnonzero(bursty)
         if ib.size:
-            (ctx, q), = _tile_shuffle(rng, self.sampler.draw(rng, (ib.size, N // c.B)), c.B)
+            Bb = c.B or c.B_novel  # an explicit p_B > 0 with B = 0 uses N/2, like novel sequences
+            (ctx, q), = _tile_shuffle(rng, self.sampler.draw(rng, (ib.size, N // Bb)), Bb)
             classes[ib, :N], classes[ib, N] = ctx, q
         # trained non-bursty
         inb = np.flatnonzero(~bursty & ~novel)
@@ -534,7 +536,7 @@ class GMMTask:
         if name == "IC":
             return self.sample(S, rng, p_B=1.0, p_C=1.0, name=name)
         if name == "IC2":
-            return self.sample(S, rng, p_B=1.0 if self.config.B else 0.0, p_C=0.0, swap=True,
+            return self.sample(S, rng, p_B=1.0, p_C=0.0, swap=True,
                                name=name)
         if name == "IW":
             return self.sample(S, rng, p_B=0.0, p_C=0.0, name=name)
@@ -646,10 +648,11 @@ class MMTask:
 
         ib = np.flatnonzero(bursty)
         if ib.size:
-            b1, b2 = pairs(ib.size, N // c.B, lambda s: self.s2.draw(rng, s),
+            Bb = c.B or c.B_novel
+            b1, b2 = pairs(ib.size, N // Bb, lambda s: self.s2.draw(rng, s),
                            lambda lab: self.s1.draw_given_label(rng, lab),
                            lambda s: self.s1.draw(rng, s))
-            (c2, q2), (c1, q1) = _tile_shuffle(rng, b2, c.B, b1)
+            (c2, q2), (c1, q1) = _tile_shuffle(rng, b2, Bb, b1)
             k1[ib, :N], k1[ib, N], k2[ib, :N], k2[ib, N] = c1, q1, c2, q2
         inb = np.flatnonzero(~bursty & ~novel)
         if inb.size:  # M1 and M2 independent, no within-exemplar label consistency
@@ -686,7 +689,7 @@ class MMTask:
         if name == "IC":
             return self.sample(S, rng, p_B=1.0, p_C=1.0, name=name)
         if name == "IC2":
-            return self.sample(S, rng, p_B=1.0 if self.config.B else 0.0, p_C=0.0, swap=True,
+            return self.sample(S, rng, p_B=1.0, p_C=0.0, swap=True,
                                name=name)
         if name == "IW":
             return self.sample(S, rng, p_B=0.0, p_C=0.0, name=name)

@@ -98,6 +98,10 @@ def test_burstiness_counts_and_kinds():
     assert not np.any(b0.bursty & ~b0.novel)
     for row in b0.classes[b0.novel]:
         assert np.all(np.unique(row[:N], return_counts=True)[1] % 4 == 0)
+    ic2 = t0.eval_set("IC2", 50, np.random.default_rng(4))  # swapped set stays bursty (B = N/2)
+    assert ic2.bursty.all() and not ic2.novel.any()
+    for row in ic2.classes:
+        assert np.all(np.unique(row[:N], return_counts=True)[1] % 4 == 0)
 
 
 def test_eval_sets_kinds_and_swapped_labels():

@@ -112,6 +112,9 @@ def test_multimodal_positions():
     assert mm.tiia(A, match, lay.item2_pos, lay.query_pos)[0, 0] == 1.0
     assert mm.tiia(A, match, lay.item_pos, lay.query_pos)[0, 0] == 0.0
     assert mm.label_to_item(A, lay.label_pos, lay.item_pos)[0, 0] == 1.0  # label 3i+2 -> M1 3i
+    out = mm.circuit_metrics([A], match, lay)  # one layer, (S=1, H=1, T, T)
+    assert out["tiia2"][0, 0] == 1.0 and out["tiia"][0, 0] == 0.0 and out["ila"][0, 0] == 1.0
+    assert out["tla"][0, 0] == 0.0 and out["ind"][0, 0] == 0.0
 
 
 def test_cla_and_accuracy():
