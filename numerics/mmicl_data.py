@@ -20,8 +20,8 @@ A sequence is
   times, shuffled; the query is the class of a uniformly random context slot;
 * otherwise *non-bursty*: ``N`` context classes and the query class i.i.d. from ``P``.
 
-``B = 0`` means non-bursty (``p_B`` is treated as 0) and novel sequences then use ``B = N/2``
-(as do the bursty swapped-label ``IC2`` sequences, which need a burstiness).
+``B = 0`` means non-bursty (``p_B`` is treated as 0); novel sequences, and the bursty
+swapped-label ``IC2`` set, then use ``B = N/2`` (:func:`novel_burstiness` for odd ``N``).
 
 Unimodal token layout (what :class:`UniBatch` holds)
 ----------------------------------------------------
@@ -94,7 +94,7 @@ from theory.registry import PAPERS, Result, integer, real, register
 
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
-           "label_probs", "p_query_in_context", "copy_slot_accuracy", "ape_onehot"]
+           "label_probs", "novel_burstiness", "p_query_in_context", "copy_slot_accuracy", "ape_onehot"]
 
 EVAL_SETS = ("IC", "IC2", "IW", "test")
 _REF = PAPERS["mmicl"]
@@ -126,6 +126,20 @@ def _check_real(name: str, value, lo: float = 0.0) -> float:
 
 def _fmt(v) -> str:
     return "inf" if v == math.inf else f"{v:g}"
+
+
+def novel_burstiness(N: int, B: int) -> int:
+    """Burstiness of the bursty sequences of a ``B = 0`` config (novel and swapped-label sets).
+
+    The authors use ``N/2`` (digest §1.3); for odd ``N`` (where ``N/2`` does not tile) the largest
+    divisor of ``N`` not above ``N/2`` is used (1 for prime ``N``; 1 for ``N = 1``).
+
+    >>> novel_burstiness(8, 0), novel_burstiness(8, 2), novel_burstiness(9, 0), novel_burstiness(7, 0)
+    (4, 2, 3, 1)
+    """
+    if B:
+        return B
+    return max([d for d in range(1, N // 2 + 1) if N % d == 0] or [1])
 
 
 # ------------------------------------------------------------------------------------- configs
@@ -211,8 +225,8 @@ class GMMConfig:
 
     @property
     def B_novel(self) -> int:
-        """Burstiness of novel sequences: ``B``, or ``N/2`` when ``B = 0`` (digest §1.3)."""
-        return self.B if self.B else max(self.N // 2, 1)
+        """Burstiness of novel sequences: ``B``, or :func:`novel_burstiness` when ``B = 0``."""
+        return novel_burstiness(self.N, self.B)
 
 
 @dataclass(frozen=True)
@@ -298,7 +312,7 @@ class MMConfig:
 
     @property
     def B_novel(self) -> int:
-        return self.B if self.B else max(self.N // 2, 1)
+        return novel_burstiness(self.N, self.B)
 
     @property
     def n_labels(self) -> int:
@@ -754,7 +768,7 @@ def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float,
     S2 = float(np.sum(label_probs(K, L, alpha) ** 2))
     S2c = _sum_sq_novel_labels(K_c, L)
     pb = 0.0 if B == 0 else p_B
-    Bn = B if B else max(N // 2, 1)
+    Bn = novel_burstiness(N, B)
     bursty = (B / N + (1 - B / N) * S2) if B else S2
     novel = Bn / N + (1 - Bn / N) * S2c
     return {"value": p_C * novel + (1 - p_C) * (pb * bursty + (1 - pb) * S2),

@@ -335,3 +335,53 @@ def test_data_checks_fail_on_perturbed_theory(monkeypatch, rid, cid, key, delta)
     monkeypatch.setattr(res, "func", perturbed)
     rep = run_one(load_checks()[cid], quick=True, seed=1)
     assert rep.status == "failed", rep.text()
+
+
+# ---------------------------------------------------------------- properties over configs
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def _uni_configs(draw):
+    L = draw(st.integers(1, 6))
+    N = draw(st.integers(1, 9))
+    B = draw(st.sampled_from([0] + [d for d in range(1, N) if N % d == 0]))
+    return md.GMMConfig(K=L * draw(st.integers(1, 5)), L=L, N=N, D=draw(st.integers(1, 3)), B=B,
+                        alpha=draw(st.sampled_from([0.0, 1.0])), p_B=draw(st.sampled_from([0, .5, 1])),
+                        p_C=draw(st.sampled_from([0, .5, 1])), K_c=draw(st.integers(1, 7)),
+                        ape=draw(st.sampled_from([0, 2 * N + 1, 2 * N + 4])))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_uni_configs(), st.integers(0, 2**32 - 1))
+def test_unimodal_invariants_over_configs(c, seed):
+    t = md.GMMTask(c, seed=1)
+    b = t.sample(7, np.random.default_rng(seed))
+    N, K, L = c.N, c.K, c.L
+    assert b.tokens.shape == (7, 2 * N + 1, c.ape + c.D) and np.isfinite(b.tokens).all()
+    np.testing.assert_array_equal(b.labels, b.classes[:, :N] % L)
+    assert ((b.classes < K) | b.novel[:, None]).all() and (b.classes[b.novel] >= K).all()
+    for i in np.flatnonzero(b.bursty):
+        Bb = c.B_novel if (b.novel[i] or c.B == 0) else c.B
+        assert np.all(np.unique(b.classes[i, :N], return_counts=True)[1] % Bb == 0)
+        assert b.classes[i, N] in b.classes[i, :N]
+    for nm in md.EVAL_SETS:
+        assert len(t.eval_set(nm, 3, np.random.default_rng(seed))) == 3
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 8), st.booleans(),
+       st.sampled_from([0.0, 1.0]), st.integers(0, 2**32 - 1))
+def test_multimodal_invariants_over_configs(L2, G1, N, joint, alpha, seed):
+    B = max([d for d in range(1, N) if N % d == 0] or [0])
+    c = md.MMConfig(K1=2 * L2 * G1, K2=3 * L2, L1=L2 * G1, L2=L2, N=N, D1=2, D2=3, B=B,
+                    alpha1=alpha, alpha2=alpha, p_B=0.5, p_C=0.5, K_c1=L2 * G1, joint=joint)
+    t = md.MMTask(c, seed=2)
+    b = t.sample(6, np.random.default_rng(seed))
+    assert b.x1.shape == (6, N + 1, 2) and b.x2.shape == (6, N + 1, 3)
+    all_lab = np.concatenate([b.labels, b.target[:, None]], 1)
+    np.testing.assert_array_equal(all_lab, t.label_of(b.classes1, b.classes2))
+    assert all_lab.max() < (c.L1 if joint else c.L2)
+    if not joint:
+        br = b.bursty
+        np.testing.assert_array_equal(b.classes1[br] % c.L1, b.classes2[br] % c.L2)
