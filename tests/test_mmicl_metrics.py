@@ -151,3 +151,25 @@ def test_circuit_metrics_on_a_batch():
 def test_bad_inputs(call, msg):
     with pytest.raises(ValueError, match=msg):
         call()
+
+
+def test_identities_on_random_causal_attention():
+    """Random softmax attention: bounds, and TLA = |M| TILA + |M^c| (TILA - IndStrength)."""
+    rng = np.random.default_rng(3)
+    S, H = 200, 2
+    logits = rng.normal(size=(S, H, T, T)) * 2
+    logits = np.where(np.tril(np.ones((T, T), bool)), logits, -np.inf)
+    A = np.exp(logits - logits.max(-1, keepdims=True))
+    A /= A.sum(-1, keepdims=True)
+    match = rng.random((S, N)) < 0.3
+    match[0] = True  # an all-matched sequence: M^c empty
+    ti = mm.tila(A, match, LAY.label_pos)
+    ind = mm.induction_strength(A, match, LAY.label_pos)
+    tl = mm.tla(A, LAY.label_pos)
+    k = match.sum(1)[:, None]
+    both = (k > 0) & (k < N)
+    np.testing.assert_allclose(np.where(both, k * ti + (N - k) * (ti - ind), tl), tl, rtol=1e-12)
+    assert np.all((0 <= ti) & (ti <= 1) & (0 <= tl) & (tl <= 1 + 1e-12) & (np.abs(ind) <= 1))
+    np.testing.assert_allclose(ind[0], ti[0])  # empty complement contributes 0
+    pt = mm.previous_token_strength(A)
+    assert pt.shape == (S, H) and np.all((pt > 0) & (pt < 1))
