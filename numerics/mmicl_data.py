@@ -57,7 +57,10 @@ sequence is ``[x1_0, P(x2_0), lambda_0, ..., x1_{N-1}, P(x2_{N-1}), lambda_{N-1}
 
 :meth:`MMBatch.tokens` assembles the ``(batch, T, P + D1)`` array for a given projection of
 ``x2`` (NumPy; a torch model does the same with index assignment at these positions), with the same
-optional APE block.
+optional APE block (``batch.onehot (batch, T, P)``, ``batch.shift``).  Labels: ``k2 mod L2`` of the
+pair's M2 class (shared labels; ``lambda`` from M1's label table, output head of size ``L1``), or
+``(k1 mod G1) L2 + k2 mod L2`` in the joint-label control.  The target is the query pair's label;
+the swapped-label set shifts labels modulo ``L2`` (shared) or ``L1`` (joint).
 
 Integer bookkeeping for the metrics (:mod:`numerics.mmicl_metrics`): ``labels (batch, N)`` context
 labels, ``target (batch,)``, ``match = labels == target[:, None]`` (the set ``M``, a *label* match),
@@ -80,6 +83,12 @@ True
 Traceback (most recent call last):
 ...
 ValueError: K = 100 must be a positive multiple of L = 32 (each label is shared by K/L classes)
+
+References
+----------
+Huang, Roth, Bouniot, Xu, Akata (2026), arXiv 2601.20796, and the authors' ``dataset.py``
+(``ICLDataset``, ``MMDataset``, ``get_mm_mus_label_class[_joint]``) as summarised in the digest
+§1.3-1.4; Reddy (2023), arXiv 2312.03002 (the unimodal task).
 """
 
 from __future__ import annotations
@@ -94,7 +103,8 @@ from theory.registry import PAPERS, Result, integer, real, register
 
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
-           "label_probs", "novel_burstiness", "p_query_in_context", "copy_slot_accuracy", "ape_onehot"]
+           "label_probs", "novel_burstiness", "p_query_in_context", "copy_slot_accuracy",
+           "ape_onehot"]
 
 EVAL_SETS = ("IC", "IC2", "IW", "test")
 _REF = PAPERS["mmicl"]
@@ -134,8 +144,8 @@ def novel_burstiness(N: int, B: int) -> int:
     The authors use ``N/2`` (digest §1.3); for odd ``N`` (where ``N/2`` does not tile) the largest
     divisor of ``N`` not above ``N/2`` is used (1 for prime ``N``; 1 for ``N = 1``).
 
-    >>> novel_burstiness(8, 0), novel_burstiness(8, 2), novel_burstiness(9, 0), novel_burstiness(7, 0)
-    (4, 2, 3, 1)
+    >>> [novel_burstiness(N, B) for N, B in ((8, 0), (8, 2), (9, 0), (7, 0))]
+    [4, 2, 3, 1]
     """
     if B:
         return B

@@ -119,11 +119,10 @@ def distinct_labels_check(quick: bool, seed: int) -> Outcome:
     out = Outcome(facts={"sequences_per_config": n, "seed": seed})
     for L, N, B in ((32, 8, 1), (32, 8, 2), (8, 12, 3)):
         task = GMMTask(GMMConfig(K=4 * L, L=L, N=N, D=4, B=B, K_c=128), seed=seed)
-        D = np.concatenate([
-            1.0 + (np.diff(np.sort(b.labels, axis=1), axis=1) != 0).sum(1) for b in _batches(lambda k: task.eval_set("IC", k, rng), n)])
-        guess = rng.integers(0, L, size=D.size)  # a uniform guess, scored by CLA
         labs = np.concatenate([b.labels for b in
                                _batches(lambda k: task.eval_set("IC", k, rng), n)])
+        D = 1.0 + (np.diff(np.sort(labs, axis=1), axis=1) != 0).sum(1)  # distinct labels per row
+        guess = rng.integers(0, L, size=D.size)  # a uniform guess, scored by CLA
         cla_hits = (labs == guess[:, None]).any(1).astype(float)
         th = evaluate("mmicl.distinct_label_accuracy", L=L, N=N, B=B).value
         for nm, t, s in (("E[1/D]", th["accuracy"], mc_mean(1.0 / D)),
