@@ -234,8 +234,12 @@ def circuit_metrics(attn: Sequence, match, layout, logits=None, labels=None, tar
     """
     out = {k: [] for k in METRIC_NAMES}
     mm = getattr(layout, "item2_pos", None) is not None
-    for A in attn:
+    S = np.shape(match)[0] if np.ndim(match) == 2 else None
+    for layer, A in enumerate(attn):
         A = _attn(A)
+        if A.ndim != 4 or A.shape[0] != S:
+            raise ValueError(f"layer {layer + 1}: attention has shape {A.shape}; expected "
+                             f"(S, heads, T, T) with S = {S} sequences, as in match (S, N)")
         q = layout.query_pos
         out["prev1"].append(previous_token_strength(A, 1).mean(0))
         out["prev2"].append(previous_token_strength(A, 2).mean(0))

@@ -147,6 +147,8 @@ def test_circuit_metrics_on_a_batch():
     (lambda: mm.tila(np.zeros((2, 1, 5, 5)), np.ones((3, 2), bool), [1, 3]), "does not broadcast"),
     (lambda: mm.tila(np.zeros((1, 1, 5, 5)), np.ones((1, 2)), [1, 3]), "must be a boolean"),
     (lambda: mm.tla(np.zeros((1, 5, 5)), [1, 3], query_pos=9), "query_pos = 9 is outside"),
+    (lambda: mm.circuit_metrics([np.zeros((1, 17, 17))], np.ones((4, 8), bool), LAY),
+     r"layer 1: attention has shape \(1, 17, 17\); expected \(S, heads, T, T\) with S = 4"),
 ])
 def test_bad_inputs(call, msg):
     with pytest.raises(ValueError, match=msg):
