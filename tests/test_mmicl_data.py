@@ -273,20 +273,23 @@ def test_bad_input_in_catalogue(rid, kw, frag):
 # -------------------------------------------------------------------- closed forms, exactly
 def _enumerate_bursty(L, m):
     """Brute force over all L^m label tuples of the m base draws (query = draw 0 by symmetry)."""
-    acc_d = acc_slot = cla = Fraction(0)
+    acc_d = acc_slot = cla = inv_m = Fraction(0)
     for tup in itertools.product(range(L), repeat=m):
         D = len(set(tup))
         acc_d += Fraction(1, D)
         acc_slot += Fraction(sum(t == tup[0] for t in tup), m)
         cla += Fraction(D, L)
+        inv_m += Fraction(1, sum(t == tup[0] for t in tup))  # B |M| = matches among draws
     n = L ** m
-    return acc_d / n, acc_slot / n, cla / n
+    return acc_d / n, acc_slot / n, cla / n, inv_m / n
 
 
 @pytest.mark.parametrize("L,N,B", [(3, 4, 1), (4, 6, 2), (5, 8, 2), (2, 9, 3)])
 def test_uniform_reference_levels_vs_enumeration(L, N, B):
     m = N // B
-    acc_d, acc_slot, cla = _enumerate_bursty(L, m)
+    acc_d, acc_slot, cla, inv_m = _enumerate_bursty(L, m)
+    # ideal induction head: E[1/|M|] with |M| = B x (draws sharing the query's label)
+    assert get("mmicl.ideal_tila")(L=L, N=N, B=B) == pytest.approx(float(inv_m / B), rel=1e-14)
     assert tm.distinct_label_accuracy(L, m) == acc_d
     r = get("mmicl.distinct_label_accuracy")(L=L, N=N, B=B)
     assert r["accuracy"] == pytest.approx(float(acc_d), rel=1e-14)
@@ -313,7 +316,7 @@ def test_p_query_in_context_vs_enumeration():
 def test_data_checks_pass_quick():
     from validation.checks import load_checks, run_one
     for cid in ("mmicl.data.query_in_context", "mmicl.data.copy_slot",
-                "mmicl.data.distinct_labels"):
+                "mmicl.data.distinct_labels", "mmicl.data.ideal_induction"):
         rep = run_one(load_checks()[cid], quick=True, seed=1)
         assert rep.status == "passed", rep.text()
 

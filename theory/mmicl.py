@@ -15,6 +15,8 @@ of ``L`` classes (the novel-class ICL set; ``alpha = 0``) the ``m`` labels are i
 * copying the label of a uniformly random context slot is right with probability
   ``E|M|/N = 1/m + (1 - 1/m)/L`` (the query's ``B`` copies plus ``B`` per other draw sharing its
   label): :func:`copy_slot_uniform_expr`;
+* an ideal induction head (all query attention on the matching label slots) has
+  ``TILA = IndStrength = 1/|M|``, in expectation ``(L/N)(1 - (1 - 1/L)^m)``: :func:`ideal_tila_expr`;
 * picking uniformly among the *distinct* context labels is right with probability
   ``E[1/D] = sum_d C(L, d) d! S(m, d) / (d L^m)`` (occupancy law with Stirling numbers of the
   second kind ``S``): :func:`distinct_label_accuracy` ("≈ B/N" of the digest, exactly).
@@ -40,7 +42,7 @@ import sympy as sp
 from theory.registry import PAPERS, Reference, Result, integer, register, register_symbolic
 
 __all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",
-           "distinct_label_accuracy", "distinct_label_law", "novel_m2_classes"]
+           "ideal_tila_expr", "distinct_label_accuracy", "distinct_label_law", "novel_m2_classes"]
 
 L_, N_, B_ = sp.symbols("L N B", positive=True, integer=True)
 _REF = PAPERS["mmicl"]
@@ -99,6 +101,23 @@ def copy_slot_uniform_expr():
     return 1 / m + (1 - 1 / m) / L_
 
 
+@functools.lru_cache(maxsize=None)
+def ideal_tila_expr():
+    """TILA (= IndStrength) of an ideal induction head on bursty uniform-label sequences.
+
+    A head that puts all of the query's attention on the matching label slots has
+    ``TILA = 1/|M|`` whatever the split, so its expected TILA is ``E[1/|M|]``: the largest value
+    TILA can reach.  With ``|M| = B (1 + X)``, ``X ~ Binomial(m - 1, 1/L)`` (other base draws
+    sharing the query's label) and ``E[1/(1+X)] = (1 - (1-p)^m)/(m p)``:
+    ``E[1/|M|] = (L/N) (1 - (1 - 1/L)^(N/B))``, which also equals ``E[D]/N``.
+
+    References
+    ----------
+    Digest §3.1 (TILA, IndStrength, the label-match set M) and §3.2; arXiv 2601.20796.
+    """
+    return L_ / N_ * (1 - (1 - 1 / L_) ** (N_ / B_))
+
+
 def distinct_label_law(L: int, m: int) -> dict:
     """Exact law of the number ``D`` of distinct values among ``m`` i.i.d. uniform draws from ``L``:
     ``P(D = d) = C(L, d) d! S(m, d) / L^m`` (classical occupancy; Feller, Vol. I, §II.11).
@@ -154,6 +173,12 @@ register_symbolic(
     "uniform labels, e.g. the IC set)", _LNB, copy_slot_uniform_expr, lambda: (L_, N_, B_),
     _ref("digest §1.3 ('any context label'), §3.2"),
     check=_bursty_check)
+
+
+register_symbolic(
+    "mmicl.ideal_tila", "largest expected TILA (= IndStrength): an ideal induction head on bursty "
+    "uniform-label sequences, E[1/|M|]", _LNB, ideal_tila_expr, lambda: (L_, N_, B_),
+    _ref("digest §3.1 (TILA, IndStrength), §3.2"), check=_bursty_check)
 
 
 def _distinct(L, N, B):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from numerics.linear import mc_mean
+from numerics import mmicl_metrics as mmet
 from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
 from theory.registry import evaluate
 from validation.checks import Outcome, check, compare
@@ -131,4 +132,48 @@ def distinct_labels_check(quick: bool, seed: int) -> Outcome:
                           evaluate("mmicl.random_guess_cla", L=L, N=N, B=B).value,
                           mc_mean(cla_hits))):
             out.comparisons.append(compare(f"{nm} L={L} N={N} B={B}", t, s.mean, s.stderr))
+    return out
+
+
+def _ideal_induction_attention(batch) -> np.ndarray:
+    """``(S, 1, T, T)``: causal-uniform rows, except the query row, which is uniform over the
+    matching label slots (an ideal induction head)."""
+    lay = batch.layout
+    S, T = len(batch), lay.T
+    A = np.broadcast_to(np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None], (S, 1, T, T)).copy()
+    m = batch.match.astype(float)
+    A[:, 0, lay.query_pos, :] = 0.0
+    A[:, 0, lay.query_pos, lay.label_pos] = m / m.sum(1, keepdims=True)
+    return A
+
+
+@check("mmicl.data.ideal_induction", "ideal induction head on sampled IC sets: TILA and "
+       "IndStrength (numerics.mmicl_metrics) vs E[1/|M|] = (L/N)(1 - (1 - 1/L)^(N/B))")
+def ideal_induction_check(quick: bool, seed: int) -> Outcome:
+    """Exercises sampler and metrics together: the match sets come from sampled IC batches
+    (unimodal and multimodal), the metric values from the metric functions."""
+    rng = np.random.default_rng(seed)
+    n = 5_000 if quick else 100_000
+    out = Outcome(facts={"sequences_per_config": n, "seed": seed})
+    cases = [("unimodal", GMMTask(GMMConfig(K=1024, L=32, N=8, D=2, B=2), seed=seed), 32),
+             ("unimodal", GMMTask(GMMConfig(K=64, L=8, N=12, D=2, B=3), seed=seed), 8),
+             ("multimodal", MMTask(MMConfig(K1=512, K2=64, L1=16, L2=8, N=8, D1=2, D2=2, B=2,
+                                            K_c1=32), seed=seed), 8)]
+    for kind, task, L in cases:
+        c = task.config
+        ti, ind, tl = [], [], []
+        for b in _batches(lambda k: task.eval_set("IC", k, rng), n, chunk=2_500):
+            A = _ideal_induction_attention(b)
+            ti.append(mmet.tila(A, b.match, b.layout.label_pos, b.layout.query_pos)[:, 0])
+            ind.append(mmet.induction_strength(A, b.match, b.layout.label_pos,
+                                               b.layout.query_pos)[:, 0])
+            tl.append(mmet.tla(A, b.layout.label_pos, b.layout.query_pos)[:, 0])
+        th = evaluate("mmicl.ideal_tila", L=L, N=c.N, B=c.B).value
+        for nm, v in (("TILA", ti), ("IndStrength", ind)):
+            e = mc_mean(np.concatenate(v))
+            out.comparisons.append(compare(f"{kind} {nm} L={L} N={c.N} B={c.B}", th, e.mean,
+                                           e.stderr))
+        dev = float(np.abs(np.concatenate(tl) - 1.0).max())
+        out.comparisons.append(compare(f"{kind} max |TLA - 1| (all mass on labels)", 0.0, dev,
+                                       0.0, allowance=1e-12, allowance_rule="float64 rounding"))
     return out
