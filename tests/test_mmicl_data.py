@@ -323,7 +323,8 @@ def test_data_checks_pass_quick():
 
 @pytest.mark.parametrize("rid,cid,key,delta", [
     ("mmicl.p_query_in_context", "mmicl.data.query_in_context", "value", 0.02),
-    ("mmicl.distinct_label_accuracy", "mmicl.data.distinct_labels", "accuracy", 0.005)])
+    ("mmicl.distinct_label_accuracy", "mmicl.data.distinct_labels", "accuracy", 0.005),
+    ("mmicl.ideal_tila", "mmicl.data.ideal_induction", None, 0.02)])
 def test_data_checks_fail_on_perturbed_theory(monkeypatch, rid, cid, key, delta):
     """A formula that is off by ``delta`` (a few quick-mode tolerances) is caught."""
     from validation.checks import load_checks, run_one
@@ -331,6 +332,8 @@ def test_data_checks_fail_on_perturbed_theory(monkeypatch, rid, cid, key, delta)
     orig = res.func
 
     def perturbed(**kw):
+        if key is None:
+            return orig(**kw) + delta
         v = dict(orig(**kw))
         v[key] += delta
         return v
