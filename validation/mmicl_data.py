@@ -54,6 +54,20 @@ def query_in_context_check(quick: bool, seed: int) -> Outcome:
         est = mc_mean(hits)
         out.comparisons.append(compare(f"K={K} N={N} alpha={a} B={B} p_B={pB} p_C={pC}", th,
                                        est.mean, est.stderr))
+    # multimodal IW set: M1 and M2 classes are drawn independently, each modality by its own law
+    mc = MMConfig(K1=64, K2=32, L1=8, L2=4, N=6, D1=2, D2=2, B=3, alpha1=1.0, alpha2=0.3,
+                  K_c1=8)
+    mt = MMTask(mc, seed=seed)
+    b1, b2 = [], []
+    for b in _batches(lambda k: mt.eval_set("IW", k, rng), n):
+        b1.append(_query_in_context(b.classes1))
+        b2.append(_query_in_context(b.classes2))
+    for nm, K, L, a, hits in (("M1", mc.K1, mc.L1, mc.alpha1, b1), ("M2", mc.K2, mc.L2, mc.alpha2,
+                                                                       b2)):
+        th = evaluate("mmicl.p_query_in_context", K=K, L=L, N=mc.N, alpha=a, B=0).value
+        est = mc_mean(np.concatenate(hits))
+        out.comparisons.append(compare(f"multimodal IW, {nm} K={K} N={mc.N} alpha={a}",
+                                       th["nonbursty"], est.mean, est.stderr))
     return out
 
 
