@@ -290,6 +290,7 @@ def test_uniform_reference_levels_vs_enumeration(L, N, B):
     acc_d, acc_slot, cla, inv_m = _enumerate_bursty(L, m)
     # ideal induction head: E[1/|M|] with |M| = B x (draws sharing the query's label)
     assert get("mmicl.ideal_tila")(L=L, N=N, B=B) == pytest.approx(float(inv_m / B), rel=1e-14)
+    assert inv_m / B == cla * L / N  # E[1/|M|] = E[D]/N, exactly
     assert tm.distinct_label_accuracy(L, m) == acc_d
     r = get("mmicl.distinct_label_accuracy")(L=L, N=N, B=B)
     assert r["accuracy"] == pytest.approx(float(acc_d), rel=1e-14)
