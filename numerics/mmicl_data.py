@@ -104,7 +104,7 @@ from theory.registry import PAPERS, Result, integer, real, register
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
            "label_probs", "novel_burstiness", "p_query_in_context", "copy_slot_accuracy",
-           "ape_onehot"]
+           "ape_onehot", "step_rng"]
 
 EVAL_SETS = ("IC", "IC2", "IW", "test")
 _REF = PAPERS["mmicl"]
@@ -452,6 +452,20 @@ def ape_onehot(rng: np.random.Generator, n: int, T: int, P: int, dtype="float32"
     t = np.arange(T)
     oh[np.arange(n)[:, None], t[None, :], shift[:, None] + t[None, :]] = 1
     return oh, shift
+
+
+def step_rng(seed: int, step: int) -> np.random.Generator:
+    """The generator of training step ``step`` of a run with data seed ``seed``.
+
+    ``default_rng(SeedSequence([seed, step]))``: the batch of every step is a pure function of
+    ``(seed, step)``, so a run resumed from a checkpoint at step ``t`` sees exactly the batches of
+    an uninterrupted run, without storing generator state.
+
+    >>> t = GMMTask(GMMConfig(K=8, L=4, N=4, D=2), seed=0)
+    >>> bool((t.sample(2, step_rng(5, 10)).tokens == t.sample(2, step_rng(5, 10)).tokens).all())
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(step)]))
 
 
 def _kinds(rng, n: int, p_B: float, p_C: float):
