@@ -369,8 +369,15 @@ def zipf_probs(K: int, alpha: float) -> np.ndarray:
     >>> zipf_probs(3, 1.0).round(4).tolist()
     [0.5455, 0.2727, 0.1818]
     """
-    w = np.arange(1, K + 1, dtype=float) ** (-float(alpha))
+    w = _zipf_weights(K, alpha)
     return w / w.sum()
+
+
+def _zipf_weights(K: int, alpha: float) -> np.ndarray:
+    """``(k/k_0)^-alpha`` for ``k = 1..K``, rescaled by any positive constant; computed in logs
+    so that large ``alpha`` cannot underflow a whole row to zero."""
+    logw = -float(alpha) * np.log(np.arange(1, K + 1, dtype=float))
+    return np.exp(logw - logw.max())
 
 
 def label_probs(K: int, L: int, alpha: float) -> np.ndarray:
@@ -392,7 +399,11 @@ class _ClassSampler:
         p = zipf_probs(K, alpha)
         self.cdf = np.cumsum(p)
         self.cdf[-1] = 1.0
-        per = p.reshape(K // G, G).T  # (G, K/G): row l holds P(l + G j)
+        # (G, K/G): row l holds P(l + G j) up to a row constant; rescaled per row in logs so a
+        # row whose probabilities all underflow (huge alpha) still has its own conditional law
+        logw = -float(alpha) * np.log(np.arange(1, K + 1, dtype=float))
+        per = logw.reshape(K // G, G).T
+        per = np.exp(per - per.max(1, keepdims=True))
         c = np.cumsum(per / per.sum(1, keepdims=True), axis=1)
         c[:, -1] = 1.0
         self.flat = (c + np.arange(G)[:, None]).ravel()

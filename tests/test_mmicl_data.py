@@ -392,3 +392,16 @@ def test_multimodal_invariants_over_configs(L2, G1, N, joint, alpha, seed):
     if not joint:
         br = b.bursty
         np.testing.assert_array_equal(b.classes1[br] % c.L1, b.classes2[br] % c.L2)
+
+
+def test_extreme_zipf_exponent_is_finite_and_conditional_law_defined():
+    """alpha = 2000 underflows k^-alpha for k >= 2; the laws stay finite and normalised."""
+    p = md.zipf_probs(64, 2000.0)
+    assert p[0] == 1.0 and np.isfinite(p).all()
+    m = _mm(K1=64, L1=8, L2=4, K2=16, alpha1=2000.0, alpha2=2000.0, p_B=1.0, p_C=0.0)
+    b = m.sample(50, np.random.default_rng(0))
+    # every M2 draw is class 0 (label 0); its M1 partner is the most likely class of label 0
+    assert (b.classes2 == 0).all() and (b.classes1 == 0).all()
+    s = md._ClassSampler(64, 8, 2000.0)
+    k = s.draw_given_label(np.random.default_rng(1), np.arange(8).repeat(5))
+    np.testing.assert_array_equal(k, np.arange(8).repeat(5))  # smallest class of each label
