@@ -770,7 +770,8 @@ def p_query_in_context(K: int, N: int, alpha: float, B: int, p_B: float, p_C: fl
     0.4375
     """
     P = zipf_probs(K, alpha)
-    r = float(np.sum(P * -np.expm1(N * np.log1p(-P)))) if K > 1 else 1.0
+    with np.errstate(divide="ignore"):  # P(k) = 1 (huge alpha): log1p(-1) = -inf, term = 1
+        r = float(np.sum(P * -np.expm1(N * np.log1p(-P))))
     pb = 0.0 if B == 0 else p_B
     return {"value": p_C + (1 - p_C) * (pb + (1 - pb) * r), "nonbursty": r}
 

@@ -311,6 +311,9 @@ def test_p_query_in_context_vs_enumeration():
     got = md.p_query_in_context(K, N, alpha, B=0, p_B=1.0, p_C=0.2)
     assert got["nonbursty"] == pytest.approx(r, rel=1e-13)
     assert got["value"] == pytest.approx(0.2 + 0.8 * r, rel=1e-13)  # B = 0 forces p_B' = 0
+    # degenerate laws: one class, or all mass on class 0 -> the query is always in context
+    assert md.p_query_in_context(1, 3, 0.0, 0, 1.0, 0.0)["nonbursty"] == 1.0
+    assert md.p_query_in_context(64, 3, 5000.0, 0, 1.0, 0.0)["nonbursty"] == 1.0
 
 
 # ------------------------------------------------------------ Monte Carlo checks (verify)
