@@ -27,20 +27,32 @@ def compute(quick: bool, seed: int) -> FigureData:
     specs = [("mm", (quick, K2, init, seed)) for init in (True, False) for K2 in grid]
     res = mmicl.runs(specs)
     S = cfg["train2"].eval_size
-    cols = {k: [] for k in ("init", "K2", "IC", "IC_se", "IC2", "IW", "IW_se", "steps")}
-    for (_, a), r in zip(specs, res):
-        f = r.final()
-        cols["init"].append("pretrained" if a[2] else "early fusion")
-        cols["K2"].append(a[1])
+    budget = cfg["train2"].steps
+    cols = {k: [] for k in ("panel", "init", "K2", "step", "IC", "IC_se", "IC2", "IW", "IW_se")}
+
+    def add(panel, init, K2, f):
+        cols["panel"].append(panel)
+        cols["init"].append(init)
+        cols["K2"].append(K2)
+        cols["step"].append(f["step"])
         for k in ("IC", "IC2", "IW"):
             cols[k].append(f[k])
         cols["IC_se"].append(mmicl._se(f["IC"], S))
         cols["IW_se"].append(mmicl._se(f["IW"], S))
-        cols["steps"].append(f["step"])
+
+    for (_, a), r in zip(specs, res):
+        name = "pretrained" if a[2] else "early fusion"
+        # the comparison at equal stage-2 budget; early fusion's final point as well
+        add("vs K2", name, a[1], mmicl.at_step(r, budget))
+        if not a[2]:
+            add("vs K2 (final)", name, a[1], r.final())
+        if a[1] == 256:
+            for h in r.history:
+                add("training, K2=256", name, a[1], h)
     pre = mmicl.pretrained(quick, seed).final()
     meta = {"config": mmicl._describe(cfg), "K1": cfg["K1"], "L2": cfg["L2"], "D2": cfg["D2"],
             "B": cfg["B2"], "seed": seed, "K2_grid": list(grid), "eval_sequences": S,
-            "steps_pretrained": cfg["train2"].steps, "steps_scratch": cfg["train2_scratch"].steps,
+            "steps_pretrained": budget, "steps_scratch": cfg["train2_scratch"].steps,
             "stage1_final": {k: pre[k] for k in ("IC", "IW")}, "chance": 1 / cfg["L2"],
             "copy_baseline": mmicl.copy_baseline(cfg["L2"], cfg["N"], cfg["B2"]),
             "mode": "quick: reduced CPU configuration" if quick else "full: paper"}
@@ -52,24 +64,38 @@ def plot(data: FigureData):
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for init, color in (("pretrained", "C0"), ("early fusion", "C1")):
-        s = c["init"] == init
+        s = (c["panel"] == "vs K2") & (c["init"] == init)
         o = np.argsort(c["K2"][s])
         ax.errorbar(c["K2"][s][o], c["IC"][s][o], yerr=c["IC_se"][s][o], color=color, marker="o",
                     label=f"{init}: ICL")
         ax.errorbar(c["K2"][s][o], c["IW"][s][o], yerr=c["IW_se"][s][o], color=color, marker="s",
                     ls="--", mfc="none", label=f"{init}: IWL")
-    ax.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance 1/L2")
-    ax.axhline(m["copy_baseline"], color="0.3", lw=0.8, ls="-.",
-               label="copy a context label at random")
-    ax.set(xscale="log", xlabel="secondary-modality classes K2", ylabel="final accuracy",
-           ylim=(-0.02, 1.02))
+        f = (c["panel"] == "vs K2 (final)") & (c["init"] == init)
+        if f.any():
+            o = np.argsort(c["K2"][f])
+            ax.plot(c["K2"][f][o], c["IC"][f][o], color=color, marker="^", ls=":", lw=0.8,
+                    label=f"{init}: ICL after {m['steps_scratch']} steps")
+        t = (c["panel"] == "training, K2=256") & (c["init"] == init)
+        ax2.plot(c["step"][t], c["IC"][t], color=color, label=f"{init}: ICL")
+        ax2.plot(c["step"][t], c["IW"][t], color=color, ls="--", label=f"{init}: IWL")
+    for a in (ax, ax2):
+        a.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance 1/L2")
+        a.axhline(m["copy_baseline"], color="0.3", lw=0.8, ls="-.",
+                  label="copy a context label at random")
+        a.set(ylabel="accuracy", ylim=(-0.02, 1.02))
+    ax2.axvline(m["steps_pretrained"], color="0.6", lw=0.8)
+    ax.set(xscale="log", xlabel="secondary-modality classes K2")
     ax.set_xticks(m["K2_grid"], [str(k) for k in m["K2_grid"]])
-    ax.set_title(f"Multimodal ICL: decoder pretrained on K1 = {m['K1']} classes vs early fusion\n"
-                 f"B = {m['B']}, D2 = {m['D2']}, stage 2: {m['steps_pretrained']} steps "
-                 f"(pretrained), {m['steps_scratch']} (scratch)", fontsize=8)
-    ax.legend(fontsize=7, loc="center right")
+    ax.set_title(f"after {m['steps_pretrained']} stage-2 steps; decoder pretrained on K1 = "
+                 f"{m['K1']} classes vs early fusion\nB = {m['B']}, D2 = {m['D2']}, "
+                 f"seed {m['seed']}", fontsize=8)
+    ax2.set(xlabel="stage-2 step")
+    ax2.set_title("K2 = 256 over training (grey line: the equal-budget point)", fontsize=8)
+    ax.legend(fontsize=6, loc="center right")
+    ax2.legend(fontsize=6, loc="center right")
+    fig.suptitle(m["config"], fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -222,3 +222,29 @@ def test_train_config_errors():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="steps"):
         TrainConfig(steps=0)
+
+
+def test_logs_and_checkpoints_per_eval_step(tmp_path):
+    import json
+
+    from numerics.mmicl_data import GMMConfig
+    from validation.mmicl_train import TrainConfig, train_stage1
+
+    run = train_stage1(GMMConfig(K=32, L=8, N=4, D=16, B=2),
+                       DecoderConfig(d_feat=16, n_labels=8, ape_len=9),
+                       TrainConfig(steps=20, batch=16, eval_every=10, eval_size=50,
+                                   snapshots=True), seed=3, out_dir=tmp_path)
+    log = json.loads((tmp_path / "history.json").read_text())
+    assert [h["step"] for h in log["history"]] == [10, 20] == sorted(run.snapshots)
+    ckpts = sorted(p.name for p in tmp_path.glob("ckpt_*.pt"))
+    assert ckpts == ["ckpt_0000010.pt", "ckpt_0000020.pt"]
+    state = torch.load(tmp_path / ckpts[-1])
+    assert all(torch.equal(state[k], run.state[k]) for k in state)
+    assert not list(tmp_path.glob("*.part"))
+    # a snapshot reloads into a model that reproduces the logged accuracy
+    from validation.mmicl_train import evaluate
+    from numerics.mmicl_data import GMMTask
+
+    task = GMMTask(GMMConfig(**run.task), run.task_seed)
+    ic = task.eval_sets(50, seed=run.train["eval_seed"])["IC"]
+    assert evaluate(run.load(10), ic)["acc"] == run.history[0]["IC"]

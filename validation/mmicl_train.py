@@ -357,21 +357,48 @@ def train_stage2(task_cfg: MMConfig, model_cfg: DecoderConfig, tc: TrainConfig, 
                      task_seed, hist, _clone_state(model), secs, snaps, summary)
 
 
-def _code_key() -> dict:
-    """Source hashes of every module a trained run depends on (cache invalidation)."""
-    import numerics.mmicl_data as data
-    import numerics.mmicl_metrics as metrics
+def _fingerprint(task, tc: TrainConfig) -> dict:
+    """What a run depends on outside this module, by *behaviour*: hashes of a training batch and
+    of the evaluation sets the run will draw, and of the circuit metrics on a fixed attention
+    pattern of the task's layout.  Editing documentation of the data or metric modules keeps the
+    cached runs; any change in what they compute invalidates them."""
+    import hashlib
+
+    from numerics import mmicl_metrics
+
+    h = hashlib.sha256()
+    b = task.sample(16, np.random.default_rng(12345))
+    sets = task.eval_sets(tc.eval_size, seed=tc.eval_seed)
+    for batch in [b] + [sets[k] for k in sorted(sets)]:
+        for name in ("tokens", "x1", "x2", "label_tokens", "target", "labels", "shift"):
+            a = getattr(batch, name, None)
+            if a is not None and not callable(a):
+                h.update(np.ascontiguousarray(a).tobytes())
+    ic = sets["IC"]
+    T = ic.layout.T
+    A = np.tril(np.random.default_rng(0).random((len(ic), 1, T, T)))
+    A /= A.sum(-1, keepdims=True)
+    met = mmicl_metrics.circuit_metrics([A, A[:, :, ::-1, ::-1].copy()], ic.match, ic.layout)
+    for k in sorted(met):
+        h.update(k.encode() + np.round(np.asarray(met[k], float), 12).tobytes())
+    return {"behaviour": h.hexdigest()[:20]}
+
+
+def _code_key(task_cfg, seed_task: int, tc: TrainConfig, mm: bool) -> dict:
+    """Source hash of the model module and the behaviour fingerprint of data and metrics."""
     import validation.mmicl_model as model
 
-    return {"data": source_hash(data), "model": source_hash(model),
-            "metrics": source_hash(metrics)}
+    task = (MMTask if mm else GMMTask)(task_cfg, seed=seed_task)
+    return {"model": source_hash(model), **_fingerprint(task, tc)}
 
 
 def stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
            task_seed: int | None = None, use_cache: bool = True) -> RunResult:
     """:func:`train_stage1`, cached on disk (shared by checks and figures)."""
+    ts = seed if task_seed is None else task_seed
     key = {"stage": 1, "task": asdict(task_cfg), "model": model_cfg.to_dict(), "train": asdict(tc),
-           "seed": seed, "task_seed": task_seed, "code": _code_key()}
+           "seed": seed, "task_seed": task_seed,
+           "code": _code_key(_check_uni(task_cfg, model_cfg), ts, tc, mm=False)}
     run = lambda: train_stage1(task_cfg, model_cfg, tc, seed, task_seed)  # noqa: E731
     return cached("mmicl-runs", key, run, code=train_stage1) if use_cache else run()
 
@@ -379,15 +406,18 @@ def stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed:
 def stage2(task_cfg: MMConfig, model_cfg: DecoderConfig | None, tc: TrainConfig, seed: int = 0,
            init: RunResult | None = None, task_seed: int | None = None,
            use_cache: bool = True) -> RunResult:
-    """:func:`train_stage2`, cached on disk; the key includes the stage-1 run's final weights'
-    configuration (its task, model, training settings and seed)."""
+    """:func:`train_stage2`, cached on disk; the key includes the stage-1 run it starts from (its
+    task, model, training settings, seed and final evaluation record)."""
     init_key = None if init is None else {"task": init.task, "model": init.model,
                                           "train": init.train, "seed": init.seed,
-                                          "task_seed": init.task_seed}
-    key = {"stage": 2, "task": asdict(task_cfg),
-           "model": None if model_cfg is None else model_cfg.to_dict(), "train": asdict(tc),
-           "seed": seed, "task_seed": task_seed, "init": init_key, "code": _code_key()}
+                                          "task_seed": init.task_seed, "final": init.final()}
     if init is None and model_cfg is None:
         raise ValueError("stage 2 from scratch needs a model configuration")
+    mcfg = init.model_config() if init is not None else model_cfg
+    ts = (init.task_seed if init is not None else seed) if task_seed is None else task_seed
+    key = {"stage": 2, "task": asdict(task_cfg),
+           "model": None if model_cfg is None else model_cfg.to_dict(), "train": asdict(tc),
+           "seed": seed, "task_seed": task_seed, "init": init_key,
+           "code": _code_key(_check_mm(task_cfg, mcfg), ts, tc, mm=True)}
     run = lambda: train_stage2(task_cfg, model_cfg, tc, seed, init, task_seed)  # noqa: E731
     return cached("mmicl-runs", key, run, code=train_stage2) if use_cache else run()
