@@ -104,7 +104,7 @@ from theory.registry import PAPERS, Result, integer, real, register
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
            "label_probs", "novel_burstiness", "p_query_in_context", "copy_slot_accuracy",
-           "ape_onehot", "step_rng"]
+           "ape_onehot", "step_rng", "bursty_label_stats"]
 
 EVAL_SETS = ("IC", "IC2", "IW", "test")
 _REF = PAPERS["mmicl"]
@@ -811,6 +811,37 @@ def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float,
             "bursty": bursty, "nonbursty": S2, "novel": novel}
 
 
+def bursty_label_stats(K: int, L: int, N: int, alpha: float, B: int) -> dict:
+    """Label statistics of bursty sequences of trained Zipf classes (``IC2``, bursty training).
+
+    With ``m = N/B`` i.i.d. base draws of label law ``q`` (:func:`label_probs`), the number of
+    distinct context labels has ``E[D] = sum_l (1 - (1 - q_l)^m)``.  Given the query's label
+    ``l``, ``|M| = B (1 + X)`` with ``X ~ Binomial(m - 1, q_l)``, and
+    ``E[1/(1+X)] = (1 - (1 - q_l)^m)/(m q_l)``, so the expected TILA of an ideal induction head is
+    ``E[1/|M|] = sum_l q_l (1 - (1-q_l)^m)/(B m q_l) = E[D]/N``.  Also returned: the CLA of a
+    uniform guess ``E[D]/L`` and the copy-a-random-slot accuracy ``1/m + (1 - 1/m) sum_l q_l^2``.
+    At ``alpha = 0`` these are :func:`theory.mmicl.ideal_tila_expr`,
+    :func:`theory.mmicl.random_guess_cla_expr` and :func:`theory.mmicl.copy_slot_uniform_expr`.
+
+    References
+    ----------
+    Digest §1.3 (bursty sampling), §3.1 (TILA, IndStrength, CLA), §3.2; arXiv 2601.20796.
+    """
+    q = label_probs(K, L, alpha)
+    m = N // B
+    with np.errstate(divide="ignore"):  # q_l = 1: log1p(-1) = -inf, term = 1
+        ED = float(np.sum(-np.expm1(m * np.log1p(-q))))
+    return {"expected_distinct": ED, "ideal_tila": ED / N, "random_guess_cla": ED / L,
+            "copy_slot": 1 / m + (1 - 1 / m) * float(np.sum(q * q))}
+
+
+def _bursty_check(inputs: dict) -> None:
+    _config_check(inputs)
+    if inputs["B"] == 0:
+        raise ValueError(f"B = 0 (non-bursty) has no bursty statistics; allowed: a divisor of N "
+                         f"in [1, {inputs['N'] - 1}]")
+
+
 def _config_check(inputs: dict) -> None:
     GMMConfig(**{k: v for k, v in inputs.items() if k in GMMConfig.__dataclass_fields__})
 
@@ -849,3 +880,17 @@ register(Result(
                "m_c = N/B_novel and the labels j mod L of K_c uniform classes\n"
                "value = p_C novel + (1 - p_C) (p_B' bursty + (1 - p_B') nonbursty)",
     check=_config_check))
+
+register(Result(
+    "mmicl.bursty_label_stats", "bursty sequences of trained Zipf classes: E[# distinct labels], "
+    "ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy",
+    _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
+    + _SEQ_PARAMS[1:4],
+    bursty_label_stats, replace(_REF, where="digest §1.3, §3.1, §3.2"), "exact",
+    "finite sums over the L labels",
+    outputs=("expected_distinct", "ideal_tila", "random_guess_cla", "copy_slot"),
+    definition="q_l = sum_{k = l mod L} P(k),  m = N/B\n"
+               "expected_distinct = E[D] = sum_l (1 - (1 - q_l)^m)\n"
+               "ideal_tila = E[1/|M|] = E[D]/N,  random_guess_cla = E[D]/L\n"
+               "copy_slot = 1/m + (1 - 1/m) sum_l q_l^2",
+    check=_bursty_check))

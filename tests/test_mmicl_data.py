@@ -408,3 +408,26 @@ def test_extreme_zipf_exponent_is_finite_and_conditional_law_defined():
     s = md._ClassSampler(64, 8, 2000.0)
     k = s.draw_given_label(np.random.default_rng(1), np.arange(8).repeat(5))
     np.testing.assert_array_equal(k, np.arange(8).repeat(5))  # smallest class of each label
+
+
+def test_bursty_label_stats_vs_enumeration_and_uniform_limit():
+    K, L, N, B, alpha = 12, 3, 6, 2, 1.2
+    q = md.label_probs(K, L, alpha)
+    m = N // B
+    ED = inv = 0.0
+    for tup in itertools.product(range(L), repeat=m):  # query = draw 0
+        w = np.prod(q[list(tup)])
+        ED += w * len(set(tup))
+        inv += w / (B * sum(t == tup[0] for t in tup))
+    st_ = get("mmicl.bursty_label_stats")(K=K, L=L, N=N, alpha=alpha, B=B)
+    assert st_["expected_distinct"] == pytest.approx(ED, rel=1e-13)
+    assert st_["ideal_tila"] == pytest.approx(inv, rel=1e-13)
+    assert st_["random_guess_cla"] == pytest.approx(ED / L, rel=1e-13)
+    assert st_["copy_slot"] == pytest.approx(
+        md.copy_slot_accuracy(K, L, N, alpha, B, 1.0, 0.0)["bursty"], rel=1e-14)
+    u = md.bursty_label_stats(K=64, L=32, N=8, alpha=0.0, B=2)
+    assert u["ideal_tila"] == pytest.approx(get("mmicl.ideal_tila")(L=32, N=8, B=2), rel=1e-13)
+    assert u["random_guess_cla"] == pytest.approx(get("mmicl.random_guess_cla")(L=32, N=8, B=2),
+                                                  rel=1e-13)
+    assert u["copy_slot"] == pytest.approx(get("mmicl.copy_slot_uniform")(L=32, N=8, B=2),
+                                           rel=1e-13)

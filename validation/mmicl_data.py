@@ -126,8 +126,8 @@ def copy_slot_check(quick: bool, seed: int) -> Outcome:
     return out
 
 
-@check("mmicl.data.distinct_labels", "IC set: E[1/#distinct labels] (pick-a-distinct-label "
-       "accuracy), E[#distinct], and the CLA of a uniform guess vs the sampler")
+@check("mmicl.data.distinct_labels", "IC sets: E[1/#distinct labels] (pick-a-distinct-label "
+       "accuracy), E[#distinct], CLA of a uniform guess; Zipf IC2: E[#distinct], CLA")
 def distinct_labels_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = _sizes(quick)
@@ -146,6 +146,17 @@ def distinct_labels_check(quick: bool, seed: int) -> Outcome:
                           evaluate("mmicl.random_guess_cla", L=L, N=N, B=B).value,
                           mc_mean(cla_hits))):
             out.comparisons.append(compare(f"{nm} L={L} N={N} B={B}", t, s.mean, s.stderr))
+    # trained Zipf classes (bursty IC2 set): E[D] and the uniform-guess CLA, non-uniform labels
+    task = GMMTask(GMMConfig(K=256, L=16, N=8, D=4, B=2, alpha=1.0), seed=seed)
+    labs = np.concatenate([b.labels for b in _batches(lambda k: task.eval_set("IC2", k, rng), n)])
+    D = 1.0 + (np.diff(np.sort(labs, axis=1), axis=1) != 0).sum(1)
+    guess = rng.integers(0, 16, size=D.size)
+    th = evaluate("mmicl.bursty_label_stats", K=256, L=16, N=8, alpha=1.0, B=2).value
+    for nm, t, e in (("E[D]", th["expected_distinct"], mc_mean(D)),
+                     ("uniform-guess CLA", th["random_guess_cla"],
+                      mc_mean((labs == guess[:, None]).any(1).astype(float)))):
+        out.comparisons.append(compare(f"{nm} IC2 Zipf K=256 L=16 alpha=1 N=8 B=2", t, e.mean,
+                                       e.stderr))
     return out
 
 
@@ -161,8 +172,8 @@ def _ideal_induction_attention(batch) -> np.ndarray:
     return A
 
 
-@check("mmicl.data.ideal_induction", "ideal induction head on sampled IC sets: TILA and "
-       "IndStrength (numerics.mmicl_metrics) vs E[1/|M|] = (L/N)(1 - (1 - 1/L)^(N/B))")
+@check("mmicl.data.ideal_induction", "ideal induction head on sampled IC sets and a Zipf IC2 "
+       "set: TILA and IndStrength (numerics.mmicl_metrics) vs E[1/|M|] = E[D]/N")
 def ideal_induction_check(quick: bool, seed: int) -> Outcome:
     """Exercises sampler and metrics together: the match sets come from sampled IC batches
     (unimodal and multimodal), the metric values from the metric functions."""
@@ -173,16 +184,24 @@ def ideal_induction_check(quick: bool, seed: int) -> Outcome:
              ("unimodal", GMMTask(GMMConfig(K=64, L=8, N=12, D=2, B=3), seed=seed), 8),
              ("multimodal", MMTask(MMConfig(K1=512, K2=64, L1=16, L2=8, N=8, D1=2, D2=2, B=2,
                                             K_c1=32), seed=seed), 8)]
+    # trained Zipf classes, bursty swapped-label set: the Zipf form (E[D]/N)
+    cases.append(("unimodal IC2 Zipf alpha=1 K=256",
+                  GMMTask(GMMConfig(K=256, L=16, N=8, D=2, B=2, alpha=1.0), seed=seed), 16))
     for kind, task, L in cases:
         c = task.config
         ti, ind, tl = [], [], []
-        for b in _batches(lambda k: task.eval_set("IC", k, rng), n, chunk=2_500):
+        name = "IC2" if "IC2" in kind else "IC"
+        for b in _batches(lambda k: task.eval_set(name, k, rng), n, chunk=2_500):
             A = _ideal_induction_attention(b)
             ti.append(mmet.tila(A, b.match, b.layout.label_pos, b.layout.query_pos)[:, 0])
             ind.append(mmet.induction_strength(A, b.match, b.layout.label_pos,
                                                b.layout.query_pos)[:, 0])
             tl.append(mmet.tla(A, b.layout.label_pos, b.layout.query_pos)[:, 0])
-        th = evaluate("mmicl.ideal_tila", L=L, N=c.N, B=c.B).value
+        if name == "IC2":
+            th = evaluate("mmicl.bursty_label_stats", K=c.K, L=L, N=c.N, alpha=c.alpha,
+                          B=c.B).value["ideal_tila"]
+        else:
+            th = evaluate("mmicl.ideal_tila", L=L, N=c.N, B=c.B).value
         for nm, v in (("TILA", ti), ("IndStrength", ind)):
             e = mc_mean(np.concatenate(v))
             out.comparisons.append(compare(f"{kind} {nm} L={L} N={c.N} B={c.B}", th, e.mean,
