@@ -61,9 +61,9 @@ def plot(data: FigureData):
         ax.axhline(m[f"copy_baseline_{tag}"], color="0.3", ls="-.", lw=0.8,
                    label="copy a context label at random")
         ax.set_xticks(range(len(acc)), [n.replace(" (", "\n(") for n in names], fontsize=7)
-        ax.set(ylim=(0, 1.08), ylabel="ICL accuracy (novel classes)")
+        ax.set(ylim=(0, 1.25), ylabel="ICL accuracy (novel classes)")
         ax.set_title(model, fontsize=9)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="upper center", ncol=2)
     fig.suptitle("Knockouts and modality zeroing at inference. " + m["config"], fontsize=7)
     fig.tight_layout()
     return fig
