@@ -248,3 +248,29 @@ def test_logs_and_checkpoints_per_eval_step(tmp_path):
     task = GMMTask(GMMConfig(**run.task), run.task_seed)
     ic = task.eval_sets(50, seed=run.train["eval_seed"])["IC"]
     assert evaluate(run.load(10), ic)["acc"] == run.history[0]["IC"]
+
+
+class _FakeRun:
+    def __init__(self, **final):
+        self._f = dict(step=2000, **final)
+
+    def final(self):
+        return self._f
+
+
+@pytest.mark.parametrize("swap, status", [(False, "passed"), (True, "failed")])
+def test_emergence_check_can_fail(monkeypatch, swap, status):
+    """The ICL-emergence criteria pass on records showing the effect and fail when the small-K and
+    large-K runs are swapped (no training: the runs are replaced by fixed records)."""
+    from validation import mmicl
+    from validation.checks import load_checks, run_one
+
+    lo = _FakeRun(IC=0.25, IC2=0.2, IW=0.7, test=0.99)
+    hi = _FakeRun(IC=0.99, IC2=0.98, IW=0.03, test=0.99)
+    b1 = _FakeRun(IC=0.2, IC2=0.2, IW=0.6, test=0.99)
+    b4 = _FakeRun(IC=0.9, IC2=0.9, IW=0.1, test=0.99)
+    fake = [hi, lo, b1, b4] if swap else [lo, hi, b1, b4]
+    monkeypatch.setattr(mmicl, "runs", lambda specs, workers=2: fake)
+    rep = run_one(load_checks()["mmicl.icl_emergence"], quick=True, seed=0)
+    assert rep.status == status, rep.text()
+    assert any(n.startswith("ok") for n in rep.notes)
