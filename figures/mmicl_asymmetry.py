@@ -86,7 +86,9 @@ def plot(data: FigureData):
                   label="copy a context label at random")
         a.set(ylabel="accuracy", ylim=(-0.02, 1.02))
     ax2.axvline(m["steps_pretrained"], color="0.6", lw=0.8)
-    ax.set(xscale="log", xlabel="secondary-modality classes K2")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="secondary-modality classes K2")
+    ax.minorticks_off()
     ax.set_xticks(m["K2_grid"], [str(k) for k in m["K2_grid"]])
     ax.set_title(f"after {m['steps_pretrained']} stage-2 steps; decoder pretrained on K1 = "
                  f"{m['K1']} classes vs early fusion\nB = {m['B']}, D2 = {m['D2']}, "

@@ -62,8 +62,10 @@ def plot(data: FigureData):
     ax.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance 1/L")
     ax.axhline(m["copy_baseline"], color="0.3", lw=0.8, ls="-.",
                label="copy a context label at random")
-    ax.set(xscale="log", xlabel="number of classes K (B = 2)", ylabel="final accuracy",
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="number of classes K (B = 2)", ylabel="final accuracy",
            ylim=(-0.02, 1.02))
+    ax.minorticks_off()
     ax.set_xticks(m["K_grid"], [str(k) for k in m["K_grid"]])
     ax.set_title("Positional encoding and the ICL threshold\n" + m["config"], fontsize=7)
     ax.legend(fontsize=7, loc="center left")
