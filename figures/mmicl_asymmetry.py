@@ -64,7 +64,7 @@ def plot(data: FigureData):
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 5.0))
     for init, color in (("pretrained", "C0"), ("early fusion", "C1")):
         s = (c["panel"] == "vs K2") & (c["init"] == init)
         o = np.argsort(c["K2"][s])
@@ -95,8 +95,8 @@ def plot(data: FigureData):
                  f"seed {m['seed']}", fontsize=8)
     ax2.set(xlabel="stage-2 step")
     ax2.set_title("K2 = 256 over training (grey line: the equal-budget point)", fontsize=8)
-    ax.legend(fontsize=6, loc="center right")
-    ax2.legend(fontsize=6, loc="center right")
+    for a in (ax, ax2):  # below the axes: the curves fill the panels
+        a.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     fig.suptitle(m["config"], fontsize=7)
     fig.tight_layout()
     return fig
