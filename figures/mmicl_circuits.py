@@ -1,0 +1,104 @@
+"""Figure ``mmicl-circuits``: the induction circuit of a trained decoder and its formation.
+
+Left: layer-1 and layer-2 attention of the stage-1 decoder (APE, K = K1, B = 2) on one novel-class
+ICL sequence ``[x_1, l_1, ..., x_N, l_N, x_q]``: a previous-token pattern in layer 1 (each label
+attends to its item) and, in layer 2, the query attending to the labels whose item matches it.
+Right: over training, the ICL / IWL accuracies and the circuit metrics of
+:mod:`numerics.mmicl_metrics` on the ICL set: PHStrength_1 (layer-1 previous-token attention),
+IndStrength_2 and TILA_2 (layer-2 query attention to matching labels) and the context-label
+accuracy CLA (Huang et al. 2026, section 3.1 metrics; digest section 4.2).
+
+References
+----------
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026); Reddy, ICLR 2024 (arXiv:2312.03002);
+digest ``shared/papers/multimodal_icl.md`` sections 3.1, 4.2, 5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figures.registry import FigureData, figure
+
+SERIES = ("IC", "IW", "prev1_1", "ind_2", "tila_2", "cla")
+
+
+def compute(quick: bool, seed: int) -> FigureData:
+    from numerics.mmicl_data import GMMConfig, GMMTask
+    from validation import mmicl
+    from validation.mmicl_train import evaluate
+
+    cfg = mmicl.reduced(quick)
+    run = mmicl.pretrained(quick, seed)
+    task = GMMTask(GMMConfig(**run.task), run.task_seed)
+    ic = task.eval_sets(run.train["eval_size"], seed=run.train["eval_seed"])["IC"]
+    r = evaluate(run.load(), ic, capture=True)
+    ex = 0  # the first sequence of the ICL set
+    cols = {k: [] for k in ("panel", "layer", "row", "col", "step", "name", "value")}
+
+    def add(panel, layer, i, j, step, name, value):
+        for k, v in zip(cols, (panel, layer, i, j, step, name, value)):
+            cols[k].append(v)
+
+    for layer, A in enumerate(r["attn"]):
+        T = A.shape[-1]
+        for i in range(T):
+            for j in range(T):
+                add("attention", layer + 1, i, j, -1, "", float(A[ex, 0, i, j]))
+    for h in run.history:
+        for name in SERIES:
+            add("training", 0, -1, -1, h["step"], name, float(h[name]))
+    meta = {"config": mmicl._describe(cfg), "K": cfg["K1"], "B": cfg["B1"], "seed": seed,
+            "example": {"labels": ic.labels[ex].tolist(), "target": int(ic.target[ex]),
+                        "match": ic.match[ex].tolist(), "prediction": int(r["pred"][ex])},
+            "final_IC": run.final()["IC"], "eval_sequences": len(ic),
+            "mode": "quick: reduced CPU configuration" if quick else "full: paper"}
+    return FigureData(cols, meta)
+
+
+def plot(data: FigureData):
+    import matplotlib.pyplot as plt
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    m = data.meta
+    ex = m["example"]
+    N = len(ex["labels"])
+    T = 2 * N + 1
+    ticks = [t for i in range(N) for t in (f"x{i + 1}", f"l{i + 1}={ex['labels'][i]}")] + ["xq"]
+    fig = plt.figure(figsize=(12, 4.2))
+    gs = fig.add_gridspec(1, 3, width_ratios=(1, 1, 1.3))
+    for layer in (1, 2):
+        ax = fig.add_subplot(gs[0, layer - 1])
+        s = (c["panel"] == "attention") & (c["layer"] == layer)
+        A = np.zeros((T, T))
+        A[c["row"][s].astype(int), c["col"][s].astype(int)] = c["value"][s].astype(float)
+        im = ax.imshow(A, cmap="viridis", vmin=0, vmax=1)
+        ax.set_xticks(range(T), ticks, rotation=90, fontsize=6)
+        ax.set_yticks(range(T), ticks, fontsize=6)
+        for i, hit in enumerate(ex["match"]):
+            if hit and layer == 2:  # matching labels, seen from the query row
+                ax.add_patch(plt.Rectangle((2 * i + 0.5, T - 1.5), 1, 1, fill=False, ec="r",
+                                           lw=1.2))
+        ax.set_title(f"layer {layer} attention (one ICL sequence)\n"
+                     f"target {ex['target']}, predicted {ex['prediction']}"
+                     + (" (red: labels equal to the target)" if layer == 2 else ""), fontsize=8)
+        ax.set(xlabel="attended position", ylabel="query position")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax = fig.add_subplot(gs[0, 2])
+    s = c["panel"] == "training"
+    names = {"IC": "ICL accuracy (novel)", "IW": "IWL accuracy", "prev1_1": "PHStrength, layer 1",
+             "ind_2": "IndStrength, layer 2", "tila_2": "TILA, layer 2", "cla": "CLA"}
+    styles = {"IC": "-", "IW": "-", "cla": ":", "prev1_1": "--", "ind_2": "--", "tila_2": "-."}
+    for name, label in names.items():
+        t = s & (c["name"] == name)
+        ax.plot(c["step"][t].astype(int), c["value"][t].astype(float), styles[name], label=label)
+    ax.set(xlabel="training step", ylabel="accuracy / attention", ylim=(-0.05, 1.05))
+    ax.set_title(f"circuit formation, K = {m['K']}, B = {m['B']}, seed {m['seed']}", fontsize=8)
+    ax.legend(fontsize=7)
+    fig.suptitle(m["config"], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+figure("mmicl-circuits", "layer-1/layer-2 attention maps of a trained decoder and circuit metrics "
+       "over training", compute, plot, requires=("torch",))

@@ -1,0 +1,73 @@
+"""Figure ``mmicl-knockout``: ICL accuracy under head knockouts and modality zeroing.
+
+The stage-2 model (decoder pretrained on the primary modality, then projector + decoder trained at
+K2 = 256) and, for reference, the stage-1 decoder, evaluated on the novel-class ICL set: full model,
+previous-token head (layer 1) knocked out, induction head (layer 2) knocked out, primary (M1) or
+secondary (M2) items zeroed.  A knockout zeroes the head's attention output; zeroing keeps the label
+tokens and the positions.  Paper (Huang et al. 2026, section 5 knockouts; digest section 5): the
+PH knockout drops ICL sharply, the IH knockout collapses it to near chance, zeroing M1 collapses it
+and zeroing M2 lowers it less.
+
+References
+----------
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026); digest
+``shared/papers/multimodal_icl.md`` sections 3.1 (knockout), 5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figures.registry import FigureData, figure
+
+
+def compute(quick: bool, seed: int) -> FigureData:
+    from validation import mmicl
+
+    cfg = mmicl.reduced(quick)
+    mm_run, = mmicl.runs([("mm", (quick, 256, True, seed))])
+    uni = mmicl.pretrained(quick, seed)
+    cols = {k: [] for k in ("model", "condition", "acc", "se", "n")}
+    for model, run in (("stage 1 (unimodal)", uni), ("stage 2 (multimodal, K2=256)", mm_run)):
+        for row in mmicl.knockout_table(run):
+            cols["model"].append(model)
+            for k in ("condition", "acc", "se", "n"):
+                cols[k].append(row[k])
+    meta = {"config": mmicl._describe(cfg), "K1": cfg["K1"], "K2": 256, "seed": seed,
+            "chance_stage1": 1 / cfg["L"], "chance_stage2": 1 / cfg["L2"],
+            "copy_baseline_stage1": mmicl.copy_baseline(cfg["L"], cfg["N"], cfg["B1"]),
+            "copy_baseline_stage2": mmicl.copy_baseline(cfg["L2"], cfg["N"], cfg["B2"]),
+            "mode": "quick: reduced CPU configuration" if quick else "full: paper"}
+    return FigureData(cols, meta)
+
+
+def plot(data: FigureData):
+    import matplotlib.pyplot as plt
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    m = data.meta
+    models = list(dict.fromkeys(c["model"].tolist()))
+    fig, axes = plt.subplots(1, len(models), figsize=(11, 4.2),
+                             gridspec_kw={"width_ratios": [3, 5]})
+    for ax, model, tag in zip(axes, models, ("stage1", "stage2")):
+        s = c["model"] == model
+        names = c["condition"][s]
+        acc = c["acc"][s].astype(float)
+        ax.bar(range(len(acc)), acc, yerr=c["se"][s].astype(float), color=[
+            "C0"] + ["C3"] * 2 + ["C2"] * (len(acc) - 3), capsize=3)
+        for i, a in enumerate(acc):
+            ax.text(i, a + 0.02, f"{a:.2f}", ha="center", fontsize=7)
+        ax.axhline(m[f"chance_{tag}"], color="0.5", ls=":", lw=0.8, label="chance")
+        ax.axhline(m[f"copy_baseline_{tag}"], color="0.3", ls="-.", lw=0.8,
+                   label="copy a context label at random")
+        ax.set_xticks(range(len(acc)), [n.replace(" (", "\n(") for n in names], fontsize=7)
+        ax.set(ylim=(0, 1.25), ylabel="ICL accuracy (novel classes)")
+        ax.set_title(model, fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", ncol=2)
+    fig.suptitle("Knockouts and modality zeroing at inference. " + m["config"], fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+figure("mmicl-knockout", "ICL accuracy: full model, PH / IH head knocked out, modalities zeroed",
+       compute, plot, requires=("torch",))

@@ -1,0 +1,77 @@
+"""Figure ``mmicl-pe``: ICL and IWL accuracy versus the number of classes K, APE versus RoPE.
+
+Stage-1 decoders (2 layers, 1 head, B = 2) trained at each K of the grid with the concatenated
+shifted one-hot APE and with standard RoPE; final accuracies on the novel-class ICL set (``IC``) and
+the in-weights set (``IW``), with binomial standard errors.  The paper's finding (Huang et al. 2026,
+Fig. 2c-d; digest sections 1.2 item 2, 4.4 b): RoPE needs more classes than APE before ICL appears.
+Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 2000 steps, one seed).
+
+References
+----------
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 2c-d; digest
+``shared/papers/multimodal_icl.md`` sections 4.4, 5.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from figures.registry import FigureData, figure
+
+
+def compute(quick: bool, seed: int) -> FigureData:
+    from validation import mmicl
+
+    cfg = mmicl.reduced(quick)
+    grid = mmicl.K_GRID[quick]
+    specs = [("uni", (quick, K, 2, pos, seed)) for pos in ("ape", "rope") for K in grid]
+    res = mmicl.runs(specs)
+    S = cfg["train"].eval_size
+    cols = {k: [] for k in ("pos", "K", "IC", "IC_se", "IC2", "IW", "IW_se", "steps", "seconds")}
+    for (_, a), r in zip(specs, res):
+        f = r.final()
+        cols["pos"].append(a[3])
+        cols["K"].append(a[1])
+        for k in ("IC", "IC2", "IW"):
+            cols[k].append(f[k])
+        cols["IC_se"].append(mmicl._se(f["IC"], S))
+        cols["IW_se"].append(mmicl._se(f["IW"], S))
+        cols["steps"].append(f["step"])
+        cols["seconds"].append(r.seconds)
+    meta = {"config": mmicl._describe(cfg), "B": 2, "seed": seed, "K_grid": list(grid),
+            "eval_sequences": S, "chance": 1 / cfg["L"],
+            "copy_baseline": mmicl.copy_baseline(cfg["L"], cfg["N"], 2),
+            "mode": "quick: reduced CPU configuration, one seed" if quick else "full: paper"}
+    return FigureData(cols, meta)
+
+
+def plot(data: FigureData):
+    import matplotlib.pyplot as plt
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    m = data.meta
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for pos, color, label in (("ape", "C0", "APE (shifted one-hot)"), ("rope", "C3", "RoPE")):
+        s = c["pos"] == pos
+        o = np.argsort(c["K"][s])
+        K = c["K"][s][o]
+        ax.errorbar(K, c["IC"][s][o], yerr=c["IC_se"][s][o], color=color, marker="o",
+                    label=f"{label}: ICL (novel classes)")
+        ax.errorbar(K, c["IW"][s][o], yerr=c["IW_se"][s][o], color=color, marker="s", ls="--",
+                    mfc="none", label=f"{label}: IWL")
+    ax.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance 1/L")
+    ax.axhline(m["copy_baseline"], color="0.3", lw=0.8, ls="-.",
+               label="copy a context label at random")
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="number of classes K (B = 2)", ylabel="final accuracy",
+           ylim=(-0.02, 1.02))
+    ax.minorticks_off()
+    ax.set_xticks(m["K_grid"], [str(k) for k in m["K_grid"]])
+    ax.set_title("Positional encoding and the ICL threshold\n" + m["config"], fontsize=7)
+    ax.legend(fontsize=7, loc="center left")
+    fig.tight_layout()
+    return fig
+
+
+figure("mmicl-pe", "ICL and IWL accuracy vs K for APE and RoPE (trained 2-layer decoders)",
+       compute, plot, requires=("torch",))

@@ -1,0 +1,212 @@
+"""Closed-form reference levels of the mmicl classification task (prefix ``mmicl``).
+
+Huang, Roth, Bouniot, Xu, Akata, "Dissecting multimodal in-context learning" (arXiv 2601.20796);
+task of Reddy (2023).  Digest ``shared/papers/multimodal_icl.md`` §1.3 (task), §3.2 (derived
+quantities: chance levels, "any context label" baselines, novel M2 classes).
+
+These are the baselines a trained model's accuracies are read against.  In a *bursty* sequence
+``m = N/B`` base classes are drawn i.i.d. and each is tiled ``B`` times; the query is the class of a
+uniformly random slot, i.e. one of the ``m`` draws.  When the class law is uniform over a multiple
+of ``L`` classes (the novel-class ICL set; ``alpha = 0``) the ``m`` labels are i.i.d. uniform on
+``L`` values, and:
+
+* a uniform guess over the ``L`` labels lands on *some* context label with probability
+  ``E[D]/L = 1 - (1 - 1/L)^m`` (``D`` = number of distinct context labels): the CLA of chance;
+* copying the label of a uniformly random context slot is right with probability
+  ``E|M|/N = 1/m + (1 - 1/m)/L`` (the query's ``B`` copies plus ``B`` per other draw sharing its
+  label): :func:`copy_slot_uniform_expr`;
+* an ideal induction head (all query attention on the matching label slots) has
+  ``TILA = IndStrength = 1/|M|``, in expectation ``(L/N)(1 - (1 - 1/L)^m)``: :func:`ideal_tila_expr`;
+* picking uniformly among the *distinct* context labels is right with probability
+  ``E[1/D] = sum_d C(L, d) d! S(m, d) / (d L^m)`` (occupancy law with Stirling numbers of the
+  second kind ``S``): :func:`distinct_label_accuracy` ("≈ B/N" of the digest, exactly).
+
+The Zipf-law generalisations (trained classes, mixtures of bursty / non-bursty / novel sequences)
+are in :mod:`numerics.mmicl_data`.
+
+>>> sp.simplify(random_guess_cla_expr().subs({N_: 8, B_: 2, L_: 32}) - (1 - sp.Rational(31, 32)**4))
+0
+>>> distinct_label_accuracy(2, 2)  # labels {a, a} (prob 1/2) -> 1; {a, b} -> 1/2
+Fraction(3, 4)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import replace
+from fractions import Fraction
+
+import sympy as sp
+
+from theory.registry import PAPERS, Reference, Result, integer, register, register_symbolic
+
+__all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",
+           "ideal_tila_expr", "distinct_label_accuracy", "distinct_label_law", "novel_m2_classes"]
+
+L_, N_, B_ = sp.symbols("L N B", positive=True, integer=True)
+_REF = PAPERS["mmicl"]
+
+
+def _ref(where: str) -> Reference:
+    return replace(_REF, where=where)
+
+
+def check_burstiness(N: int, B: int, name: str = "B") -> None:
+    """``B = 0`` (non-bursty) or a divisor of ``N`` with ``1 <= B < N`` (digest §1.3); else
+    ``ValueError`` naming the parameter and the allowed values."""
+    allowed = f"allowed: 0 for non-bursty, or a divisor of N in [1, {N - 1}]"
+    if B < 0 or (B != 0 and B >= N):
+        raise ValueError(f"{name} = {B} must be smaller than N = {N} ({allowed})")
+    if B != 0 and N % B:
+        raise ValueError(f"N = {N} is not divisible by {name} = {B} ({allowed})")
+
+
+def _bursty_check(inputs: dict) -> None:
+    check_burstiness(inputs["N"], inputs["B"])
+    if inputs["B"] == 0:
+        raise ValueError("B = 0 (non-bursty) has no bursty reference level; allowed: a divisor "
+                         f"of N in [1, {inputs['N'] - 1}]")
+
+
+# ------------------------------------------------------------------------------- expressions
+@functools.lru_cache(maxsize=None)
+def random_guess_cla_expr():
+    """CLA of a uniform label guess on a bursty uniform-label sequence: ``1 - (1 - 1/L)^(N/B)``.
+
+    Derivation: the guess is one of ``L`` labels uniformly; it appears in context unless all
+    ``m = N/B`` i.i.d. uniform base labels differ from it, probability ``(1 - 1/L)^m``.  Equals
+    ``E[D]/L`` with ``D`` the number of distinct context labels.
+
+    References
+    ----------
+    Digest §3.1 (CLA, `prob_icl_labels`) and §3.2 (chance levels); arXiv 2601.20796.
+    """
+    return 1 - (1 - 1 / L_) ** (N_ / B_)
+
+
+@functools.lru_cache(maxsize=None)
+def copy_slot_uniform_expr():
+    """Accuracy of copying a uniformly random context label, bursty uniform-label sequences.
+
+    ``E|M|/N`` with ``|M| = B (1 + #{other base draws with the query's label})``; each of the
+    ``m - 1`` other draws matches with probability ``1/L``:
+    ``E|M|/N = (B/N) (1 + (m - 1)/L) = 1/m + (1 - 1/m)/L``, ``m = N/B``.
+
+    References
+    ----------
+    Digest §1.3 ("pick any context label" ≈ B/N) and §3.2; arXiv 2601.20796.
+    """
+    m = N_ / B_
+    return 1 / m + (1 - 1 / m) / L_
+
+
+@functools.lru_cache(maxsize=None)
+def ideal_tila_expr():
+    """TILA (= IndStrength) of an ideal induction head on bursty uniform-label sequences.
+
+    A head that puts all of the query's attention on the matching label slots has
+    ``TILA = 1/|M|`` whatever the split, so its expected TILA is ``E[1/|M|]``: the largest value
+    TILA can reach.  With ``|M| = B (1 + X)``, ``X ~ Binomial(m - 1, 1/L)`` (other base draws
+    sharing the query's label) and ``E[1/(1+X)] = (1 - (1-p)^m)/(m p)``:
+    ``E[1/|M|] = (L/N) (1 - (1 - 1/L)^(N/B))``, which also equals ``E[D]/N``.
+
+    References
+    ----------
+    Digest §3.1 (TILA, IndStrength, the label-match set M) and §3.2; arXiv 2601.20796.
+    """
+    return L_ / N_ * (1 - (1 - 1 / L_) ** (N_ / B_))
+
+
+def distinct_label_law(L: int, m: int) -> dict:
+    """Exact law of the number ``D`` of distinct values among ``m`` i.i.d. uniform draws from ``L``:
+    ``P(D = d) = C(L, d) d! S(m, d) / L^m`` (classical occupancy; Feller, Vol. I, §II.11).
+
+    >>> distinct_label_law(3, 2)
+    {1: Fraction(1, 3), 2: Fraction(2, 3)}
+    """
+    out = {}
+    for d in range(1, min(m, L) + 1):
+        s = int(sp.functions.combinatorial.numbers.stirling(m, d, kind=2))
+        out[d] = Fraction(math.comb(L, d) * math.factorial(d) * s, L ** m)
+    return out
+
+
+def distinct_label_accuracy(L: int, m: int) -> Fraction:
+    """``E[1/D]``: accuracy of picking uniformly among the distinct context labels of a bursty
+    uniform-label sequence with ``m = N/B`` base draws (the query's label is always present).
+
+    References
+    ----------
+    Digest §1.3 and §3.2 ("any context label ≈ 1/(# distinct context labels)"); arXiv 2601.20796.
+    """
+    return sum((p / d for d, p in distinct_label_law(L, m).items()), Fraction(0))
+
+
+def novel_m2_classes(K1: int, K2: int, L2: int, K_c1: int = 128) -> int:
+    """Novel M2 classes of a multimodal ICL set: ``max(L2, floor(K_c1 K2 / (K1 L2)) L2)``.
+
+    Integer arithmetic (no float floor).
+
+    References
+    ----------
+    Digest §1.4 and §3.2 (authors' code, ``K_c1 = 128``); arXiv 2601.20796.
+
+    >>> novel_m2_classes(8192, 256, 16), novel_m2_classes(1024, 1024, 16)
+    (16, 128)
+    """
+    return max(L2, (K_c1 * K2) // (K1 * L2) * L2)
+
+
+# ------------------------------------------------------------------------------- registration
+_LNB = (integer("L", 1, doc="number of labels"),
+        integer("N", 2, doc="context pairs"),
+        integer("B", 1, doc="burstiness (a divisor of N, < N)"))
+
+register_symbolic(
+    "mmicl.random_guess_cla", "CLA of a uniform label guess on bursty uniform-label sequences",
+    _LNB, random_guess_cla_expr, lambda: (L_, N_, B_), _ref("digest §3.1 (CLA), §3.2"),
+    check=_bursty_check)
+
+register_symbolic(
+    "mmicl.copy_slot_uniform", "accuracy of copying a random context slot's label (bursty, "
+    "uniform labels, e.g. the IC set)", _LNB, copy_slot_uniform_expr, lambda: (L_, N_, B_),
+    _ref("digest §1.3 ('any context label'), §3.2"),
+    check=_bursty_check)
+
+
+register_symbolic(
+    "mmicl.ideal_tila", "largest expected TILA (= IndStrength): an ideal induction head on bursty "
+    "uniform-label sequences, E[1/|M|]", _LNB, ideal_tila_expr, lambda: (L_, N_, B_),
+    _ref("digest §3.1 (TILA, IndStrength), §3.2"), check=_bursty_check)
+
+
+def _distinct(L, N, B):
+    law = distinct_label_law(L, N // B)
+    return {"accuracy": float(distinct_label_accuracy(L, N // B)),
+            "expected_distinct": float(sum(d * p for d, p in law.items()))}
+
+
+register(Result(
+    "mmicl.distinct_label_accuracy", "accuracy of picking among the distinct context labels "
+    "(bursty, uniform labels) and E[# distinct labels]", _LNB, _distinct,
+    _ref("digest §1.3, §3.2"), "exact",
+    "exact rational sum, returned as floats", outputs=("accuracy", "expected_distinct"),
+    definition="accuracy = E[1/D] = sum_{d=1}^{min(m,L)} C(L,d) d! S(m,d) / (d L^m),  m = N/B\n"
+               "expected_distinct = E[D] = L (1 - (1 - 1/L)^m)\n"
+               "S(m,d): Stirling numbers of the second kind; D: distinct labels among the m "
+               "i.i.d. uniform base labels.", check=_bursty_check))
+
+
+def _kc2_check(inputs: dict) -> None:
+    if inputs["K2"] % inputs["L2"]:
+        raise ValueError(f"K2 = {inputs['K2']} must be a multiple of L2 = {inputs['L2']}")
+
+
+register(Result(
+    "mmicl.novel_m2_classes", "number of novel M2 classes in a multimodal ICL set",
+    (integer("K1", 1, doc="primary classes"), integer("K2", 1, doc="secondary classes"),
+     integer("L2", 1, doc="secondary labels"),
+     integer("K_c1", 1, doc="novel primary classes", default=128)),
+    novel_m2_classes, _ref("digest §1.4, §3.2 (authors' code)"),
+    "exact", definition="K_c2 = max(L2, floor(K_c1 K2 / (K1 L2)) L2)", check=_kc2_check))

@@ -1,0 +1,423 @@
+"""Training of the mmicl decoder: stage 1 (unimodal), stage 2 (projector + decoder, multimodal).
+
+Stage 1 trains :class:`validation.mmicl_model.Decoder` on bursty unimodal sequences of
+:class:`numerics.mmicl_data.GMMTask`; stage 2 trains :class:`~validation.mmicl_model.MultimodalDecoder`
+(projector + decoder) on :class:`numerics.mmicl_data.MMTask` triplet sequences, starting either from
+a stage-1 decoder (``init=`` a stage-1 :class:`RunResult`) or from scratch (early fusion).  Loss:
+cross-entropy of the last-token logits against the target label (digest sections 1.3, 1.4, 4.1).
+
+Optimisers: plain SGD (the paper: lr 1e-3, weight decay 1e-6, batch 128, 300k / 80k iterations)
+or Adam (the reduced CPU runs, digest section 4.4).  Every eval step records the accuracies on the
+fixed evaluation sets (``IC`` novel-class ICL, ``IC2`` swapped-label ICL, ``IW`` in-weights,
+``test``) and the circuit metrics of :mod:`numerics.mmicl_metrics` computed from the attention of
+the ``IC`` set; the log is rewritten atomically (``numerics.io``) and, when ``out_dir`` is given, a
+checkpoint is written at each eval step.
+
+Seeding: ``seed`` fixes the model initialisation (a local ``torch.random.fork_rng`` block, so the
+caller's global torch state is untouched) and the stream of training batches (a NumPy ``Generator``
+from ``SeedSequence([seed, 1])``); the task (prototypes and labels) comes from ``task_seed`` and the
+evaluation sets from ``eval_seed``.  The same arguments give bit-identical runs (one thread).
+
+:func:`stage1` and :func:`stage2` cache finished runs on disk (:func:`numerics.cache.cached`, keyed by
+every argument and the source of the model, training, data and metric modules) so that checks and
+figures that need the same trained model train it once.
+
+References
+----------
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), digest ``shared/papers/multimodal_icl.md``
+sections 1.3-1.4 (tasks, evaluation sets), 2.2 (training configurations), 4.4 (reduced settings).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from numerics.cache import cached, source_hash
+from numerics.io import atomic_write, write_json
+from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
+from validation.mmicl_model import Decoder, DecoderConfig, MultimodalDecoder
+
+__all__ = ["TrainConfig", "RunResult", "train_stage1", "train_stage2", "stage1", "stage2",
+           "evaluate", "accuracy_se", "build_model", "threads"]
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and logging settings.
+
+    ``optimizer="sgd"`` with ``lr=1e-3, weight_decay=1e-6, batch=128`` is the paper's (digest 2.2);
+    ``"adam"`` with ``lr=1e-3`` is used for the reduced CPU runs.  ``eval_size`` is ``S`` (sequences
+    per evaluation set), ``eval_every`` the interval in steps (the final step is always evaluated).
+    ``snapshots``: keep the model state at every eval step in the result (for attention maps over
+    training).
+    """
+
+    steps: int = 3000
+    batch: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    eval_every: int = 250
+    eval_size: int = 1000
+    eval_seed: int = 1
+    snapshots: bool = False
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        for name in ("steps", "batch", "eval_every", "eval_size"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and v >= 1):
+                raise ValueError(f"{name}={v!r} must be an integer >= 1")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr={self.lr!r} must be a finite number > 0")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay={self.weight_decay!r} must be >= 0")
+
+
+@dataclass
+class RunResult:
+    """A finished run: its configuration, the log of every eval step, and the trained weights."""
+
+    stage: str                 # "stage1" | "stage2-pretrained" | "stage2-scratch"
+    task: dict                 # GMMConfig / MMConfig fields
+    model: dict                # DecoderConfig fields (+ "d2" for stage 2)
+    train: dict                # TrainConfig fields
+    seed: int
+    task_seed: int
+    history: list              # one dict per eval step
+    state: dict                # final state_dict (CPU tensors)
+    seconds: float
+    snapshots: dict = field(default_factory=dict)  # step -> state_dict (if requested)
+    init: dict | None = None   # summary of the stage-1 run a stage-2 run started from
+
+    def final(self) -> dict:
+        return self.history[-1]
+
+    def series(self, key: str) -> np.ndarray:
+        return np.array([h[key] for h in self.history], dtype=float)
+
+    def model_config(self) -> DecoderConfig:
+        return DecoderConfig(**{k: v for k, v in self.model.items() if k != "d2"})
+
+    def load(self, step: int | None = None):
+        """The trained model (eval mode); ``step`` picks a snapshot."""
+        state = self.state if step is None else self.snapshots[step]
+        dec = Decoder(self.model_config())
+        model = dec if self.stage == "stage1" else MultimodalDecoder(dec, self.model["d2"])
+        model.load_state_dict(state)
+        return model.eval()
+
+
+# ----------------------------------------------------------------------------- helpers
+@contextlib.contextmanager
+def threads(n: int | None):
+    """Temporarily set torch's intra-op thread count (restored afterwards)."""
+    if n is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def accuracy_se(p: float, n: int) -> float:
+    """Binomial standard error ``sqrt(p (1 - p) / n)`` of an accuracy measured on ``n`` sequences."""
+    return math.sqrt(max(p * (1 - p), 0.0) / n)
+
+
+def build_model(cfg: DecoderConfig, seed: int, d2: int | None = None):
+    """Initialise a decoder (or projector + decoder when ``d2`` is given) from ``seed`` without
+    touching the caller's global torch RNG state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        dec = Decoder(cfg)
+        return dec if d2 is None else MultimodalDecoder(dec, d2)
+
+
+def _optimizer(params, tc: TrainConfig):
+    if tc.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+
+
+def _uni_inputs(batch, P: int):
+    """Model inputs of a unimodal batch: the features and the APE shift (None without APE)."""
+    feats = torch.from_numpy(np.ascontiguousarray(batch.tokens[..., P:]))
+    shift = None if batch.shift is None else torch.from_numpy(batch.shift)
+    return (feats,), shift
+
+
+def _mm_inputs(batch):
+    x = tuple(torch.from_numpy(a) for a in (batch.x1, batch.x2, batch.label_tokens))
+    shift = None if batch.shift is None else torch.from_numpy(batch.shift)
+    return x, shift
+
+
+def _inputs(batch, P: int):
+    return _mm_inputs(batch) if hasattr(batch, "x1") else _uni_inputs(batch, P)
+
+
+@torch.no_grad()
+def evaluate(model, batch, *, knockout=(), zero=None, capture=False, chunk: int = 1000):
+    """Accuracy (and optionally the attention matrices) of ``model`` on a data batch.
+
+    Returns ``{"acc", "se", "n", "pred", "attn"}`` with ``attn`` a list (one per layer) of NumPy
+    arrays ``(S, h, T, T)`` when ``capture``.  ``knockout`` and ``zero`` are passed to the model.
+    """
+    P = model.cfg.ape_len if model.cfg.pos == "ape" else 0
+    x, shift = _inputs(batch, P)
+    kw = {"knockout": knockout}
+    if zero is not None:
+        if not isinstance(model, MultimodalDecoder):
+            raise ValueError("modality zeroing needs a multimodal model")
+        kw["zero"] = zero
+    preds, caps = [], []
+    n = len(batch)
+    for a in range(0, n, chunk):
+        cap = [] if capture else None
+        s = None if shift is None else shift[a:a + chunk]
+        logits = model(*(t[a:a + chunk] for t in x), shift=s, capture=cap, **kw)
+        preds.append(logits.argmax(-1))
+        if capture:
+            caps.append(cap)
+    pred = torch.cat(preds).numpy()
+    acc = float(np.mean(pred == batch.target))
+    out = {"acc": acc, "se": accuracy_se(acc, n), "n": n, "pred": pred, "attn": None}
+    if capture:
+        out["attn"] = [np.concatenate([c[i].numpy() for c in caps]) for i in range(len(caps[0]))]
+    return out
+
+
+def _circuit_metrics(attn, batch, pred) -> dict:
+    """Circuit metrics (:func:`numerics.mmicl_metrics.circuit_metrics`) of the ICL set, flattened
+    to ``{name}_{layer}`` (layers from 1; ``_h{head}`` appended when there are several heads),
+    plus ``cla`` (context-label accuracy)."""
+    from numerics import mmicl_metrics as mm
+
+    res = mm.circuit_metrics(attn, batch.match, batch.layout)
+    flat = {}
+    for name, arr in res.items():
+        arr = np.asarray(arr)
+        for layer in range(arr.shape[0]):
+            for h in range(arr.shape[1]):
+                suffix = f"_h{h}" if arr.shape[1] > 1 else ""
+                flat[f"{name}_{layer + 1}{suffix}"] = float(arr[layer, h])
+    flat["cla"] = float(mm.cla(pred, batch.labels).mean())
+    return flat
+
+
+def _eval_step(model, sets: dict, metrics: bool) -> dict:
+    rec = {}
+    model.eval()
+    for name, b in sets.items():
+        r = evaluate(model, b, capture=(metrics and name == "IC"))
+        rec[name] = r["acc"]
+        if r["attn"] is not None:
+            rec.update(_circuit_metrics(r["attn"], b, r["pred"]))
+    model.train()
+    return rec
+
+
+def _save_state(path: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    with atomic_write(path, "wb") as f:
+        f.write(buf.getvalue())
+
+
+def _clone_state(model) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _train(model, task, tc: TrainConfig, seed: int, P: int, stage: str, out_dir, metrics: bool,
+           progress):
+    """The loop shared by both stages; returns ``(history, snapshots, seconds)``."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    sets = task.eval_sets(tc.eval_size, seed=tc.eval_seed)
+    opt = _optimizer(model.parameters(), tc)
+    history, snaps = [], {}
+    t0 = time.perf_counter()
+    t_data = 0.0
+    losses = []
+    model.train()
+    for step in range(1, tc.steps + 1):
+        td = time.perf_counter()
+        batch = task.sample(tc.batch, rng)
+        x, shift = _inputs(batch, P)
+        y = torch.from_numpy(batch.target)
+        t_data += time.perf_counter() - td
+        loss = F.cross_entropy(model(*x, shift=shift), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        if not math.isfinite(losses[-1]):
+            raise FloatingPointError(f"{stage}: non-finite training loss at step {step}")
+        if step % tc.eval_every == 0 or step == tc.steps:
+            rec = {"step": step, "loss": float(np.mean(losses))}
+            losses = []
+            rec.update(_eval_step(model, sets, metrics))
+            rec["seconds"] = time.perf_counter() - t0
+            rec["data_seconds"] = t_data
+            history.append(rec)
+            if tc.snapshots:
+                snaps[step] = _clone_state(model)
+            if out_dir is not None:
+                out = Path(out_dir)
+                write_json(out / "history.json", {"stage": stage, "seed": seed,
+                                                   "history": history})
+                _save_state(out / f"ckpt_{step:07d}.pt", model.state_dict())
+            if progress is not None:
+                progress(rec)
+    return history, snaps, time.perf_counter() - t0
+
+
+def _check_uni(task_cfg: GMMConfig, cfg: DecoderConfig) -> GMMConfig:
+    if cfg.d_feat != task_cfg.D or cfg.n_labels != task_cfg.L:
+        raise ValueError(f"model d_feat={cfg.d_feat}, n_labels={cfg.n_labels} must equal the "
+                         f"task's D={task_cfg.D}, L={task_cfg.L}")
+    return replace(task_cfg, ape=cfg.ape_len if cfg.pos == "ape" else 0, dtype="float32")
+
+
+def _check_mm(task_cfg: MMConfig, cfg: DecoderConfig) -> MMConfig:
+    if cfg.d_feat != task_cfg.D1 or cfg.n_labels != task_cfg.L1:
+        raise ValueError(f"model d_feat={cfg.d_feat}, n_labels={cfg.n_labels} must equal the "
+                         f"task's D1={task_cfg.D1}, L1={task_cfg.L1}")
+    return replace(task_cfg, ape=cfg.ape_len if cfg.pos == "ape" else 0, dtype="float32")
+
+
+# ----------------------------------------------------------------------------- stages
+def train_stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
+                 task_seed: int | None = None, out_dir=None, metrics: bool = True,
+                 progress=None, n_threads: int | None = 1) -> RunResult:
+    """Stage 1: train the decoder on the unimodal bursty task (digest sections 1.3, 4.1).
+
+    The APE one-hot length of the data is the model's ``ape_len`` (0 for RoPE / ALiBi).
+    ``task_seed`` (default ``seed``) fixes the prototypes and labels.
+    """
+    task_seed = seed if task_seed is None else task_seed
+    tcfg = _check_uni(task_cfg, model_cfg)
+    task = GMMTask(tcfg, seed=task_seed)
+    with threads(n_threads):
+        model = build_model(model_cfg, seed)
+        P = tcfg.ape
+        hist, snaps, secs = _train(model, task, tc, seed, P, "stage1", out_dir, metrics,
+                                   progress)
+    return RunResult("stage1", asdict(tcfg), model_cfg.to_dict(), asdict(tc), seed, task_seed,
+                     hist, _clone_state(model), secs, snaps)
+
+
+def train_stage2(task_cfg: MMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
+                 init: RunResult | None = None, task_seed: int | None = None, out_dir=None,
+                 metrics: bool = True, progress=None, n_threads: int | None = 1) -> RunResult:
+    """Stage 2: projector + decoder on the multimodal task (digest sections 1.4, 4.1).
+
+    ``init`` is a stage-1 run whose decoder weights start the run (pretrained); ``None`` trains
+    from scratch (early fusion).  With ``init``, the decoder configuration and the task seed are
+    taken from it, and ``K1 = K``, ``D1 = D`` make the M1 prototypes and labels those of stage 1.
+    """
+    if init is not None:
+        if init.stage != "stage1":
+            raise ValueError(f"init must be a stage-1 run, got {init.stage!r}")
+        model_cfg = init.model_config()
+        task_seed = init.task_seed if task_seed is None else task_seed
+        t1 = init.task
+        if (t1["K"], t1["D"], t1["L"]) != (task_cfg.K1, task_cfg.D1, task_cfg.L1) or \
+                task_seed != init.task_seed:
+            raise ValueError("a pretrained stage 2 needs K1 = K, D1 = D, L1 = L and the stage-1 "
+                             "task seed, so that M1 is the space the decoder was trained on")
+    task_seed = seed if task_seed is None else task_seed
+    tcfg = _check_mm(task_cfg, model_cfg)
+    task = MMTask(tcfg, seed=task_seed)
+    with threads(n_threads):
+        model = build_model(model_cfg, seed, d2=tcfg.D2)
+        if init is not None:
+            model.decoder.load_state_dict(init.state)
+        P = tcfg.ape
+        stage = "stage2-pretrained" if init is not None else "stage2-scratch"
+        hist, snaps, secs = _train(model, task, tc, seed, P, stage, out_dir, metrics, progress)
+    summary = None if init is None else {"seed": init.seed, "task": init.task,
+                                         "final": init.final()}
+    return RunResult(stage, asdict(tcfg), dict(model_cfg.to_dict(), d2=tcfg.D2), asdict(tc), seed,
+                     task_seed, hist, _clone_state(model), secs, snaps, summary)
+
+
+def _fingerprint(task, tc: TrainConfig) -> dict:
+    """What a run depends on outside this module, by *behaviour*: hashes of a training batch and
+    of the evaluation sets the run will draw, and of the circuit metrics on a fixed attention
+    pattern of the task's layout.  Editing documentation of the data or metric modules keeps the
+    cached runs; any change in what they compute invalidates them."""
+    import hashlib
+
+    from numerics import mmicl_metrics
+
+    h = hashlib.sha256()
+    b = task.sample(16, np.random.default_rng(12345))
+    sets = task.eval_sets(tc.eval_size, seed=tc.eval_seed)
+    for batch in [b] + [sets[k] for k in sorted(sets)]:
+        for name in ("tokens", "x1", "x2", "label_tokens", "target", "labels", "shift"):
+            a = getattr(batch, name, None)
+            if a is not None and not callable(a):
+                h.update(np.ascontiguousarray(a).tobytes())
+    ic = sets["IC"]
+    T = ic.layout.T
+    A = np.tril(np.random.default_rng(0).random((len(ic), 1, T, T)))
+    A /= A.sum(-1, keepdims=True)
+    met = mmicl_metrics.circuit_metrics([A, A[:, :, ::-1, ::-1].copy()], ic.match, ic.layout)
+    for k in sorted(met):
+        h.update(k.encode() + np.round(np.asarray(met[k], float), 12).tobytes())
+    return {"behaviour": h.hexdigest()[:20]}
+
+
+def _code_key(task_cfg, seed_task: int, tc: TrainConfig, mm: bool) -> dict:
+    """Source hash of the model module and the behaviour fingerprint of data and metrics."""
+    import validation.mmicl_model as model
+
+    task = (MMTask if mm else GMMTask)(task_cfg, seed=seed_task)
+    return {"model": source_hash(model), **_fingerprint(task, tc)}
+
+
+def stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
+           task_seed: int | None = None, use_cache: bool = True) -> RunResult:
+    """:func:`train_stage1`, cached on disk (shared by checks and figures)."""
+    ts = seed if task_seed is None else task_seed
+    key = {"stage": 1, "task": asdict(task_cfg), "model": model_cfg.to_dict(), "train": asdict(tc),
+           "seed": seed, "task_seed": task_seed,
+           "code": _code_key(_check_uni(task_cfg, model_cfg), ts, tc, mm=False)}
+    run = lambda: train_stage1(task_cfg, model_cfg, tc, seed, task_seed)  # noqa: E731
+    return cached("mmicl-runs", key, run, code=train_stage1) if use_cache else run()
+
+
+def stage2(task_cfg: MMConfig, model_cfg: DecoderConfig | None, tc: TrainConfig, seed: int = 0,
+           init: RunResult | None = None, task_seed: int | None = None,
+           use_cache: bool = True) -> RunResult:
+    """:func:`train_stage2`, cached on disk; the key includes the stage-1 run it starts from (its
+    task, model, training settings, seed and final evaluation record)."""
+    init_key = None if init is None else {"task": init.task, "model": init.model,
+                                          "train": init.train, "seed": init.seed,
+                                          "task_seed": init.task_seed, "final": init.final()}
+    if init is None and model_cfg is None:
+        raise ValueError("stage 2 from scratch needs a model configuration")
+    mcfg = init.model_config() if init is not None else model_cfg
+    ts = (init.task_seed if init is not None else seed) if task_seed is None else task_seed
+    key = {"stage": 2, "task": asdict(task_cfg),
+           "model": None if model_cfg is None else model_cfg.to_dict(), "train": asdict(tc),
+           "seed": seed, "task_seed": task_seed, "init": init_key,
+           "code": _code_key(_check_mm(task_cfg, mcfg), ts, tc, mm=True)}
+    run = lambda: train_stage2(task_cfg, model_cfg, tc, seed, init, task_seed)  # noqa: E731
+    return cached("mmicl-runs", key, run, code=train_stage2) if use_cache else run()
