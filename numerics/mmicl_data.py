@@ -510,7 +510,28 @@ class UniBatch:
         return self.target.shape[0]
 
 
-class GMMTask:
+class _EvalSets:
+    """The paper's four evaluation sets, for any task whose ``sample`` takes ``p_B``, ``p_C``,
+    ``swap`` and ``name`` (digest §1.3): ``IC`` novel classes, bursty; ``IC2`` trained classes with
+    swapped labels; ``IW`` non-bursty (memorisation); ``test`` the training distribution."""
+
+    _SETS = {"IC": dict(p_B=1.0, p_C=1.0), "IC2": dict(p_B=1.0, p_C=0.0, swap=True),
+             "IW": dict(p_B=0.0, p_C=0.0), "test": {}}
+
+    def eval_set(self, name: str, S: int, rng: np.random.Generator):
+        """One evaluation set of ``S`` sequences drawn with ``rng``."""
+        if name not in self._SETS:
+            raise ValueError(f"eval set {name!r} is unknown; allowed: {', '.join(EVAL_SETS)}")
+        return self.sample(S, rng, name=name, **self._SETS[name])
+
+    def eval_sets(self, S: int = 1000, seed: int = 1) -> dict:
+        """The four fixed evaluation sets, each from its own child of ``SeedSequence(seed)``."""
+        kids = np.random.SeedSequence(seed).spawn(len(EVAL_SETS))
+        return {nm: self.eval_set(nm, S, np.random.default_rng(k))
+                for nm, k in zip(EVAL_SETS, kids)}
+
+
+class GMMTask(_EvalSets):
     """A unimodal task: fixed prototypes and labels (from ``seed``) and a batch sampler.
 
     The prototypes ``mu (K, D)`` are drawn first and the labels ``lam (L, D)`` second from
@@ -580,24 +601,6 @@ class GMMTask:
         return UniBatch(tokens, lab[:, N].copy(), lab[:, :N].copy(), classes, novel, bursty,
                         shift, lay, name)
 
-    def eval_set(self, name: str, S: int, rng: np.random.Generator) -> UniBatch:
-        """One of the evaluation sets ``IC``, ``IC2``, ``IW``, ``test`` (digest §1.3)."""
-        if name == "IC":
-            return self.sample(S, rng, p_B=1.0, p_C=1.0, name=name)
-        if name == "IC2":
-            return self.sample(S, rng, p_B=1.0, p_C=0.0, swap=True,
-                               name=name)
-        if name == "IW":
-            return self.sample(S, rng, p_B=0.0, p_C=0.0, name=name)
-        if name == "test":
-            return self.sample(S, rng, name=name)
-        raise ValueError(f"eval set {name!r} is unknown; allowed: {', '.join(EVAL_SETS)}")
-
-    def eval_sets(self, S: int = 1000, seed: int = 1) -> dict:
-        """The four fixed evaluation sets, each from its own child of ``SeedSequence(seed)``."""
-        kids = np.random.SeedSequence(seed).spawn(len(EVAL_SETS))
-        return {nm: self.eval_set(nm, S, np.random.default_rng(k))
-                for nm, k in zip(EVAL_SETS, kids)}
 
 
 # ------------------------------------------------------------------------------- multimodal
@@ -647,7 +650,7 @@ class MMBatch:
         return out
 
 
-class MMTask:
+class MMTask(_EvalSets):
     """A multimodal task: M1 prototypes/labels (shared with stage 1), M2 prototypes, a sampler.
 
     From ``default_rng(seed)``: ``mu1 (K1, D1)`` then ``lam (L1, D1)`` (exactly the calls of
@@ -733,23 +736,6 @@ class MMTask:
         return MMBatch(x1, x2, self.lam[lab[:, :N]], lab[:, N].copy(), lab[:, :N].copy(), k1, k2,
                        novel, bursty, onehot, shift, self.layout, name)
 
-    def eval_set(self, name: str, S: int, rng: np.random.Generator) -> MMBatch:
-        """``IC`` (novel, bursty), ``IC2`` (swapped labels), ``IW`` (non-bursty), ``test``."""
-        if name == "IC":
-            return self.sample(S, rng, p_B=1.0, p_C=1.0, name=name)
-        if name == "IC2":
-            return self.sample(S, rng, p_B=1.0, p_C=0.0, swap=True,
-                               name=name)
-        if name == "IW":
-            return self.sample(S, rng, p_B=0.0, p_C=0.0, name=name)
-        if name == "test":
-            return self.sample(S, rng, name=name)
-        raise ValueError(f"eval set {name!r} is unknown; allowed: {', '.join(EVAL_SETS)}")
-
-    def eval_sets(self, S: int = 1000, seed: int = 1) -> dict:
-        kids = np.random.SeedSequence(seed).spawn(len(EVAL_SETS))
-        return {nm: self.eval_set(nm, S, np.random.default_rng(k))
-                for nm, k in zip(EVAL_SETS, kids)}
 
 
 # ------------------------------------------------------------------------ derived closed forms
