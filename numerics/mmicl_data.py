@@ -138,6 +138,21 @@ def _fmt(v) -> str:
     return "inf" if v == math.inf else f"{v:g}"
 
 
+def _check_mixture_and_tokens(cfg, T_formula: str) -> None:
+    """Validate (and canonicalise, on a frozen config) the fields every task config shares: the
+    sequence-mixture fractions ``p_B``, ``p_C``, the APE one-hot length (0 or at least the sequence
+    length ``cfg.T``, given as ``T_formula`` in messages) and the dtype."""
+    s = object.__setattr__
+    s(cfg, "p_B", _check_prob("p_B", cfg.p_B))
+    s(cfg, "p_C", _check_prob("p_C", cfg.p_C))
+    s(cfg, "ape", _check_int("ape", cfg.ape, 0))
+    if 0 < cfg.ape < cfg.T:
+        raise ValueError(f"ape = {cfg.ape} is too short for T = {T_formula} = {cfg.T} tokens "
+                         f"(allowed: 0 for no one-hot block, or an integer >= {cfg.T})")
+    if cfg.dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype = {cfg.dtype!r} is not allowed (float32 or float64)")
+
+
 def novel_burstiness(N: int, B: int) -> int:
     """Burstiness of the bursty sequences of a ``B = 0`` config (novel and swapped-label sets).
 
@@ -209,14 +224,7 @@ class GMMConfig:
         check_burstiness(self.N, self.B)
         s(self, "eps", _check_real("eps", self.eps))
         s(self, "alpha", _check_real("alpha", self.alpha))
-        s(self, "p_B", _check_prob("p_B", self.p_B))
-        s(self, "p_C", _check_prob("p_C", self.p_C))
-        s(self, "ape", _check_int("ape", self.ape, 0))
-        if 0 < self.ape < self.T:
-            raise ValueError(f"ape = {self.ape} is too short for T = 2N+1 = {self.T} tokens "
-                             f"(allowed: 0 for no one-hot block, or an integer >= {self.T})")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype = {self.dtype!r} is not allowed (float32 or float64)")
+        _check_mixture_and_tokens(self, "2N+1")
 
     @property
     def T(self) -> int:
@@ -301,15 +309,8 @@ class MMConfig:
         check_burstiness(self.N, self.B)
         for name in ("eps1", "eps2", "alpha1", "alpha2"):
             s(self, name, _check_real(name, getattr(self, name)))
-        s(self, "p_B", _check_prob("p_B", self.p_B))
-        s(self, "p_C", _check_prob("p_C", self.p_C))
+        _check_mixture_and_tokens(self, "3N+2")
         s(self, "joint", bool(self.joint))
-        s(self, "ape", _check_int("ape", self.ape, 0))
-        if 0 < self.ape < self.T:
-            raise ValueError(f"ape = {self.ape} is too short for T = 3N+2 = {self.T} tokens "
-                             f"(allowed: 0 for no one-hot block, or an integer >= {self.T})")
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype = {self.dtype!r} is not allowed (float32 or float64)")
 
     @property
     def T(self) -> int:
