@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["AIMData", "CHANNELS", "LABELS", "n_samples", "rank", "sample_weights",
+__all__ = ["AIMData", "as_observations", "CHANNELS", "LABELS", "n_samples", "rank", "sample_weights",
            "sample_tokens", "indices", "softmax_rows", "hardmax_t2", "outputs", "sample_aim",
            "estimation_error"]
 
@@ -248,6 +248,23 @@ def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: floa
     y = outputs(h, channel, beta, labels)
     return AIMData(X=X, y=y, h=h, S=S, W=W, rho=float(rho), channel=channel, beta=beta,
                    labels=labels)
+
+
+def as_observations(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)`` as float arrays of the AIM layout, or ``ValueError``: tokens ``X`` of shape
+    ``(n, T, d)`` with ``n >= 1`` and outputs ``y`` of shape ``(n, T, T)`` (as :func:`sample_aim`
+    returns them).  Every estimator of the model (GAMP-RIE, the GD student) takes data through this.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if X.ndim != 3:
+        raise ValueError(f"X must have shape (n, T, d), got {X.shape}")
+    n, T, d = X.shape
+    if y.shape != (n, T, T):
+        raise ValueError(f"y must have shape (n, T, T) = {(n, T, T)}, got {y.shape}")
+    if n < 1:
+        raise ValueError(f"need at least one sample, got n = {n}")
+    return X, y
 
 
 def estimation_error(S_hat: np.ndarray, S: np.ndarray) -> float:

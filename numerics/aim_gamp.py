@@ -53,6 +53,8 @@ from numpy.polynomial.legendre import leggauss
 from scipy.optimize import OptimizeResult
 from scipy.special import log_ndtr, ndtr, owens_t
 
+from numerics.aim_data import as_observations
+
 __all__ = ["GAMPResult", "FactorisedDesign", "DenseDesign", "softmax_gout", "hardmax_gout",
            "log_bvn_cdf", "gamp_rie", "c_matrix", "VARIANTS"]
 
@@ -342,15 +344,8 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
     Boncoraglio et al. 2025 (arXiv:2506.01582), GAMP-RIE; digest ``aim.md`` §7 (algorithm), §5
     (channels), §10.2-10.4 (differences from the authors' code).
     """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if X.ndim != 3:
-        raise ValueError(f"X must have shape (n, T, d), got {X.shape}")
+    X, y = as_observations(X, y)
     n, T, d = X.shape
-    if y.shape != (n, T, T):
-        raise ValueError(f"y must have shape (n, T, T) = {(n, T, T)}, got {y.shape}")
-    if n < 1:
-        raise ValueError(f"need at least one sample, got n = {n}")
     if not (math.isfinite(rho) and rho > 0):
         raise ValueError(f"rho must be a finite real in (0, inf), got {rho!r}")
     if channel not in ("softmax", "hardmax"):

@@ -35,21 +35,16 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from numerics.aim_data import estimation_error, softmax_rows
+from numerics.aim_data import as_observations, estimation_error, softmax_rows
 
 __all__ = ["loss_and_grad", "StudentResult", "train_student", "GDEstimate", "gd_estimate",
            "adam"]
 
 
 def _check(X, y, W):
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
+    X, y = as_observations(X, y)
     W = np.asarray(W, dtype=float)
-    if X.ndim != 3:
-        raise ValueError(f"X must have shape (n, T, d), got {X.shape}")
-    n, T, d = X.shape
-    if y.shape != (n, T, T):
-        raise ValueError(f"y must have shape {(n, T, T)}, got {y.shape}")
+    d = X.shape[2]
     if W.ndim != 2 or W.shape[0] != d:
         raise ValueError(f"W must have shape (d, r) with d = {d}, got {W.shape}")
     return X, y, W
