@@ -209,10 +209,6 @@ def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
 _REF = PAPERS["softmax"]
 
 
-def _same_length(inputs):
-    ts._same_length(inputs)
-
-
 register(Result(
     "softmax.reduced_risk",
     "Monte Carlo risk of the reduced multi-head predictor sum_h mu_h NW_{omega_h}, with its SE",
@@ -228,7 +224,7 @@ register(Result(
     outputs=("value", "stderr", "n"),
     definition="E (sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q) - y_q)^2, x ~ N(0, I_d), "
                "beta ~ N(0, I/d), noise sigma2; same seed -> same value.",
-    check=_same_length))
+    check=ts.same_length()))
 
 
 def _flow_result(d, L, sigma2, omega0, mu0, t_max):
@@ -236,12 +232,6 @@ def _flow_result(d, L, sigma2, omega0, mu0, t_max):
     return {"omega": r.omega[-1].tolist(), "mu": r.mu[-1].tolist(), "loss": float(r.loss[-1]),
             "effective_step": float(r.effective_step[-1]), "converged": bool(r.converged),
             "iterations": r.iterations, "residual": r.residual}
-
-
-def _flow_check(inputs):
-    if len(inputs["omega0"]) != len(inputs["mu0"]):
-        raise ValueError(f"omega0 and mu0 must have the same length (one entry per head), got "
-                         f"{len(inputs['omega0'])} and {len(inputs['mu0'])}")
 
 
 register(Result(
@@ -256,4 +246,4 @@ register(Result(
     status="numerical", status_note="solve_ivp LSODA, rtol 1e-8, atol 1e-10",
     outputs=("omega", "mu", "loss", "effective_step", "converged", "iterations", "residual"),
     definition="d(omega, mu)/dt = -grad L~(omega, mu) from (omega0, mu0); see softmax.approx_loss.",
-    check=_flow_check))
+    check=ts.same_length("omega0", "mu0")))

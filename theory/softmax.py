@@ -921,11 +921,16 @@ def _s2():
     return real("sigma2", 0, doc="noise variance")
 
 
-def _same_length(inputs):
-    om, mu = inputs["omega"], inputs["mu"]
-    if len(om) != len(mu):
-        raise ValueError(f"omega and mu must have the same length (one entry per head), got "
-                         f"len(omega) = {len(om)} and len(mu) = {len(mu)}")
+def same_length(a: str = "omega", b: str = "mu"):
+    """A catalogue ``check``: the per-head vectors ``a`` and ``b`` have one entry per head each."""
+
+    def check(inputs):
+        if len(inputs[a]) != len(inputs[b]):
+            raise ValueError(f"{a} and {b} must have the same length (one entry per head), got "
+                             f"len({a}) = {len(inputs[a])} and len({b}) = {len(inputs[b])}")
+
+    return check
+
 
 
 def _ratio_conditions(inputs):
@@ -977,7 +982,7 @@ register(Result(
     expression=_approx_loss_display,
     definition="Shown for H = 2. General H: 1 + sigma2 - 2 mu^T omega + mu^T (omega omega^T + "
                "(1+sigma2)/L exp(d omega omega^T)) mu, exp entrywise.",
-    check=_same_length))
+    check=same_length()))
 
 
 def _mu_star_result(d, L, sigma2, omega):
