@@ -16,8 +16,9 @@ Gradient (with ``Z = X W``, ``c = 1 / (sqrt(r d) sqrt(d))``, so ``H = c Z Z^T - 
 y_hat_ae)``; ``dL/dZ = c (D + D^T) Z``; ``dL/dW = sum_mu X^T dL/dZ - 2 c (sum_mu tr D) W``.
 Cost ``O(n T d r)`` per step, memory ``O(n T (d + r))``.
 
-If GD returns a sample of the posterior (the paper's reading, digest §8), one student has error
-``~ 2 MMSE`` and the average of ``k`` students ``~ (1 + 1/k) MMSE``.
+If GD returned a sample of the posterior (a derived heuristic, digest §8), one student would have
+error ``~ 2 MMSE`` and the average of ``k`` students ``~ (1 + 1/k) MMSE``.  :func:`gd_estimate` also
+returns an assumption-free, unbiased estimate of the error of the *infinitely* averaged student.
 
 References
 ----------
@@ -35,10 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from numerics.aim_data import as_observations, estimation_error, softmax_rows
+from numerics.aim_data import as_observations, softmax_rows
 
 __all__ = ["loss_and_grad", "StudentResult", "train_student", "GDEstimate", "gd_estimate",
-           "adam"]
+           "ensemble_errors", "adam"]
 
 
 def _check(X, y, W):
@@ -142,21 +143,41 @@ def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator
 
 @dataclass
 class GDEstimate:
-    """Errors of ``k`` students trained on one data set.
+    """Errors of ``k`` students trained on one data set (all errors ``||. - S_true||_F^2 / d``).
 
-    ``single``: errors of each student (length ``k``); ``averaged``: error of the mean ``S`` of the
-    ``k`` students; ``final_losses``: training losses at the end.
+    ``single``: errors of each student (length ``k``); ``averaged``: error ``E_k`` of the mean ``S``
+    of the ``k`` students; ``spread``: their sample variance ``s^2 = sum_i ||S_i - S_bar||_F^2 /
+    (d (k - 1))`` (nan for ``k = 1``); ``final_losses``: training losses at the end.
+    ``inf_average`` is the unbiased estimate ``E_k - s^2 / k`` of the error ``E_inf`` of the
+    infinitely averaged student (see :func:`gd_estimate`).
     """
 
     single: np.ndarray
     averaged: float
+    spread: float
     final_losses: np.ndarray
     k: int
+
+    @property
+    def inf_average(self) -> float:
+        return self.averaged - self.spread / self.k
 
 
 def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: np.random.Generator,
                 k: int = 1, steps: int = 1000, lr: float = 0.1, beta: float = 1.0) -> GDEstimate:
     """Train ``k`` students on the same data; errors ``||S - S_true||_F^2 / d`` single and averaged.
+
+    The infinitely averaged student.  Given the data, the students ``S_1..S_k`` are i.i.d. (only
+    the initialisation is random) with mean ``m = E[S_i | data]`` and variance
+    ``v = E||S_i - m||_F^2 / d``.  Their average ``S_bar`` has
+    ``E||S_bar - S_true||^2 / d = E_inf + v / k`` with ``E_inf = ||m - S_true||_F^2 / d``, the error
+    of the average of infinitely many students, and the sample variance ``s^2`` (``ddof = 1``) has
+    ``E s^2 = v``.  Hence ``E_k - s^2 / k`` is an unbiased estimate of ``E_inf`` (equivalently
+    ``mean_i E_1,i - s^2``, by ``mean_i ||S_i - S_true||^2 = ||S_bar - S_true||^2 +
+    (k - 1) s^2 / k``).  It makes no assumption on how students relate to the posterior.  If they
+    were posterior samples, ``m`` would be the posterior mean, ``E_inf = MMSE`` and ``v = MMSE``
+    (so ``E_1 = 2 MMSE`` and ``E_k = (1 + 1/k) MMSE``, digest §8, derived); any estimator has
+    ``E_inf >= MMSE`` up to finite-size fluctuations.
 
     References
     ----------
@@ -164,12 +185,30 @@ def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: n
     """
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
-    S_sum = np.zeros_like(S_true, dtype=float)
-    single, losses = [], []
+    Ss, losses = [], []
     for _ in range(int(k)):
         st = train_student(X, y, r, rng, steps, lr, beta)
-        S_sum += st.S
-        single.append(estimation_error(st.S, S_true))
+        Ss.append(st.S)
         losses.append(st.final_loss)
-    return GDEstimate(single=np.asarray(single), averaged=estimation_error(S_sum / k, S_true),
+    single, averaged, spread = ensemble_errors(Ss, S_true)
+    return GDEstimate(single=single, averaged=averaged, spread=spread,
                       final_losses=np.asarray(losses), k=int(k))
+
+
+def ensemble_errors(Ss, S_true: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Errors of an ensemble of estimates ``S_1..S_k`` of ``S_true`` (normalised by ``d``).
+
+    Returns ``(single, averaged, spread)``: ``single[i] = ||S_i - S_true||_F^2 / d``, ``averaged =
+    ||S_bar - S_true||_F^2 / d`` and ``spread = sum_i ||S_i - S_bar||_F^2 / (d (k - 1))`` (nan for
+    ``k = 1``); ``averaged - spread / k`` is unbiased for the infinitely averaged error
+    (:func:`gd_estimate`).
+    """
+    Ss = np.asarray(Ss, dtype=float)
+    if Ss.ndim != 3 or Ss.shape[1:] != np.shape(S_true):
+        raise ValueError(f"Ss must have shape (k, d, d) matching S_true {np.shape(S_true)}, "
+                         f"got {Ss.shape}")
+    k, d = Ss.shape[0], Ss.shape[1]
+    S_bar = Ss.mean(axis=0)
+    single = np.sum((Ss - S_true) ** 2, axis=(1, 2)) / d
+    spread = float(np.sum((Ss - S_bar) ** 2) / (d * (k - 1))) if k > 1 else math.nan
+    return single, float(np.sum((S_bar - S_true) ** 2) / d), spread

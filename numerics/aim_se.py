@@ -21,7 +21,9 @@ method="anderson")``
     ``rho -> 0`` hardmax limit at fixed ``alpha_bar = n/(d r) = alpha/rho`` (digest §6.1).
 ``weak_recovery(variant="correct") -> float``
     ``alpha_bar_c`` of that limit (closed form from :mod:`theory.aim`).
-``gen_error(alpha, rho, T, channel, variant="correct") -> dict``.
+``gen_error(alpha, rho, T, channel, variant="correct") -> dict``
+    (softmax any ``T >= 2``: quadrature for ``T <= 3``, randomised QMC with a standard error for
+    ``T >= 4``; hardmax ``T = 2``).
 
 ``SEResult`` is an :class:`scipy.optimize.OptimizeResult` with at least ``mmse``, ``converged``,
 ``iterations``, ``residual``, ``history`` (and ``q``, ``qhat``, ``delta``, ``message``).
@@ -63,7 +65,8 @@ from numerics.roots import find_roots_vectorized
 
 __all__ = ["SEResult", "K_of_T", "alpha_pr", "se_softmax", "hardmax_channel_info", "se_hardmax",
            "se_trajectory", "bbp_mmse", "mmse_rho0", "weak_recovery", "gen_error",
-           "softmax_gen_error_T2", "hardmax_gen_error", "VARIANTS", "CHANNELS"]
+           "softmax_gen_error_T2", "softmax_gen_error", "softmax_gen_error_rqmc",
+           "hardmax_gen_error", "VARIANTS", "CHANNELS"]
 
 VARIANTS = ("correct", "paper")
 CHANNELS = ("softmax", "hardmax")
@@ -482,6 +485,13 @@ def softmax_gen_error_T2(q: float, Q0: float, n: int = 96) -> float:
 
 
 GEN_NODES = {2: (48, 48), 3: (20, 12)}  # Gauss-Hermite nodes per dim (outer, inner); T=3: ~1e-6 rel
+GEN_RQMC = {"log2_points": 14, "scramblings": 16, "seed": 20250601}  # T >= 4: RQMC defaults
+
+
+def _softmax_last(h):
+    """Row softmax along the last axis, shifted by the row maximum (no overflow)."""
+    e = np.exp(h - h.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def softmax_gen_error(q: float, Q0: float, T: int, nodes: tuple | None = None,
@@ -493,13 +503,13 @@ def softmax_gen_error(q: float, Q0: float, T: int, nodes: tuple | None = None,
     sqrt(c_ab V) xi_b`` (``c_aa = 2``, else 1), and all rows are alike, so
     ``E_gen = T E_eta sum_b Var_xi(softmax_b(h))``: a ``T``-dimensional Gauss-Hermite tensor rule
     for ``eta`` around one for ``xi`` (cost ``(n_o n_i)^T``: ~2 s for ``T = 3``, relative accuracy
-    ~1e-6; ``T = 4`` would need minutes for 1e-4, so it is not offered).  For ``T = 2`` it agrees
-    with :func:`softmax_gen_error_T2` (tested).
+    ~1e-6; ``T = 4`` would need minutes for 1e-4: :func:`softmax_gen_error_rqmc` covers
+    ``T >= 4``).  For ``T = 2`` it agrees with :func:`softmax_gen_error_T2` (tested).
     """
     T = int(T)
     if T not in GEN_NODES and nodes is None:
-        raise ValueError(f"T = {T} is outside the allowed domain: the softmax generalisation "
-                         f"error is implemented for T <= 3")
+        raise ValueError(f"T = {T} is outside the allowed domain: the tensor-product quadrature "
+                         f"is used for T <= 3 (softmax_gen_error_rqmc covers any T)")
     V = max(Q0 - q, 0.0)
     if V == 0:
         return 0.0
@@ -518,37 +528,114 @@ def softmax_gen_error(q: float, Q0: float, T: int, nodes: tuple | None = None,
     total = 0.0
     for s in range(0, eta.shape[0], chunk):
         h = (np.sqrt(c * max(q, 0.0)) * eta[s:s + chunk])[:, None, :] + noise[None]
-        h = h - h.max(axis=-1, keepdims=True)          # stable softmax
-        e = np.exp(h)
-        sm = e / e.sum(axis=-1, keepdims=True)
+        sm = _softmax_last(h)
         m1 = np.einsum("oit,i->ot", sm, wxi)
         m2 = np.einsum("oit,i->ot", sm * sm, wxi)
         total += float(np.sum(weta[s:s + chunk] * np.sum(m2 - m1 * m1, axis=-1)))
     return T * total
 
 
+def softmax_gen_error_rqmc(q, Q0: float, T: int, log2_points: int = GEN_RQMC["log2_points"],
+                           scramblings: int = GEN_RQMC["scramblings"],
+                           seed: int = GEN_RQMC["seed"]) -> tuple[np.ndarray, np.ndarray]:
+    """Bayes test error of the softmax output, any ``T >= 2``, by randomised quasi-Monte Carlo.
+
+    Same integral as :func:`softmax_gen_error`, ``E_gen = T E_eta sum_b Var_xi(softmax_b(h))``
+    with ``h_b = sqrt(c_b q) eta_b + sqrt(c_b V) xi_b``, written with two independent copies
+    ``xi, xi'`` of the noise so that it is a single expectation over ``3 T`` standard normals:
+
+        ``Var_xi f = E_{xi, xi'} (f(xi) - f(xi'))^2 / 2``  =>
+        ``E_gen = (T / 2) E_{eta, xi, xi'} sum_b (softmax_b(h(eta, xi)) - softmax_b(h(eta, xi')))^2``.
+
+    The expectation is estimated with ``2^log2_points`` scrambled Sobol points (Owen scrambling,
+    :class:`scipy.stats.qmc.Sobol`) mapped to normals by the inverse CDF, repeated for
+    ``scramblings`` independent scramblings: each repetition is an unbiased estimate, so their mean
+    is the value and their standard deviation ``/ sqrt(scramblings)`` its standard error.  A fixed
+    ``seed`` makes the result deterministic.  Every ``q`` in the (array) argument uses the same
+    points (common random numbers: differences and ratios of values have small error).
+
+    Parameters
+    ----------
+    q : float or array
+        Overlap(s) in ``[0, Q0]``; ``V = Q0 - q``.
+    Q0 : float
+        ``1 + rho``.
+    T : int >= 2
+    log2_points, scramblings, seed :
+        RQMC size and its seed.
+
+    Returns
+    -------
+    (mean, per_scrambling) : ndarray ``q.shape`` and ndarray ``(scramblings,) + q.shape``
+        The estimate and the ``scramblings`` independent estimates it averages.
+
+    References
+    ----------
+    Digest ``aim.md`` §3.4 (derived generalisation error); A. B. Owen, "Scrambling Sobol' and
+    Niederreiter-Xing points", J. Complexity 14 (1998); scipy.stats.qmc.Sobol.
+    """
+    from scipy.special import ndtri
+    from scipy.stats import qmc
+
+    T = int(T)
+    if T < 2:
+        raise ValueError(f"T = {T} is outside the allowed domain: T >= 2")
+    q = np.atleast_1d(np.asarray(q, dtype=float))
+    V = np.maximum(Q0 - q, 0.0)
+    c = np.array([2.0] + [1.0] * (T - 1))
+    tiny = np.finfo(float).tiny
+    ss = np.random.SeedSequence(seed)
+    per = np.empty((scramblings, q.size))
+    for j, child in enumerate(ss.spawn(scramblings)):
+        u = qmc.Sobol(3 * T, scramble=True, seed=np.random.default_rng(child)).random_base2(
+            log2_points)
+        z = ndtri(np.clip(u, tiny, 1.0 - 2**-53))      # no infinite normals at u = 0
+        eta, xi, xi2 = z[:, :T], z[:, T:2 * T], z[:, 2 * T:]
+        for i in range(q.size):
+            mean = np.sqrt(c * max(q[i], 0.0)) * eta
+            sd = np.sqrt(c * V[i])
+            diff = _softmax_last(mean + sd * xi) - _softmax_last(mean + sd * xi2)
+            per[j, i] = 0.5 * T * np.mean(np.sum(diff * diff, axis=-1))
+    return per.mean(axis=0), per
+
+
 def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
               variant: str = "correct") -> dict:
-    """Bayes-optimal generalisation error at the SE fixed point, digest §3.4 (softmax ``T <= 3``,
-    hardmax ``T = 2``)."""
+    """Bayes-optimal generalisation error at the SE fixed point, digest §3.4.
+
+    Softmax ``T = 2, 3``: deterministic Gauss-Hermite quadrature (``gen_error_se = 0``, relative
+    accuracy ~1e-6); softmax ``T >= 4``: randomised quasi-Monte Carlo
+    (:func:`softmax_gen_error_rqmc`, fixed seed, so deterministic), with ``gen_error_se`` and
+    ``normalised_se`` the standard errors over the independent scramblings (the ratio's by the
+    delta method, from the same points at ``q`` and at ``q(alpha = 0) = rho``); hardmax ``T = 2``:
+    closed form.
+    """
     _check_common(alpha, rho)
     if channel not in CHANNELS:
         raise ValueError(f"channel = {channel!r} is outside the allowed domain: one of "
                          f"{', '.join(CHANNELS)}")
     T = _check_T(T, 2)
-    if T > 3 or (channel == "hardmax" and T != 2):
-        raise ValueError(f"T = {T} is outside the allowed domain: the generalisation error is "
-                         f"implemented for T <= 3 (softmax) and T = 2 (hardmax)")
+    if channel == "hardmax" and T != 2:
+        raise ValueError(f"T = {T} is outside the allowed domain: the hardmax generalisation "
+                         f"error requires T = 2")
     Q0 = 1.0 + rho
-    if channel == "softmax":
-        r = se_softmax(alpha, rho, T)
-        fn = softmax_gen_error_T2 if T == 2 else (lambda q, Q0: softmax_gen_error(q, Q0, T))
-    else:
-        r = se_hardmax(alpha, rho, variant)
-        fn = hardmax_gen_error
+    r = se_softmax(alpha, rho, T) if channel == "softmax" else se_hardmax(alpha, rho, variant)
     q = Q0 - r.mmse
-    g, g0 = fn(q, Q0), fn(rho, Q0)
-    return {"gen_error": g, "normalised": g / g0, "gen_error_alpha0": g0, "mmse": float(r.mmse),
+    se_g = se_n = 0.0
+    if channel == "hardmax":
+        g, g0 = hardmax_gen_error(q, Q0), hardmax_gen_error(rho, Q0)
+    elif T in GEN_NODES:
+        fn = softmax_gen_error_T2 if T == 2 else (lambda q, Q0: softmax_gen_error(q, Q0, T))
+        g, g0 = fn(q, Q0), fn(rho, Q0)
+    else:
+        (g, g0), per = softmax_gen_error_rqmc(np.array([q, rho]), Q0, T)
+        g, g0 = float(g), float(g0)
+        R = per.shape[0]
+        se_g = float(per[:, 0].std(ddof=1) / math.sqrt(R))
+        lin = per[:, 0] / g0 - g * per[:, 1] / g0**2   # delta method for g / g0
+        se_n = float(lin.std(ddof=1) / math.sqrt(R))
+    return {"gen_error": g, "normalised": g / g0, "gen_error_alpha0": g0,
+            "gen_error_se": se_g, "normalised_se": se_n, "mmse": float(r.mmse),
             "converged": bool(r.converged), "iterations": int(r.iterations),
             "residual": float(r.residual)}
 
@@ -653,9 +740,9 @@ def _register():
                    "E0 = 3/(2 pi^2 p_s) + 3/(4 pi^2 p_o); p_s,o = 1/4 +- arcsin(1/3)/(2 pi)"))
 
     def _check_gen(inp):
-        if inp["T"] > 3 or (inp["channel"] == "hardmax" and inp["T"] != 2):
-            raise ValueError(f"T = {inp['T']} is outside the allowed domain: gen_error is "
-                             f"implemented for T <= 3 (softmax) and T = 2 (hardmax)")
+        if inp["channel"] == "hardmax" and inp["T"] != 2:
+            raise ValueError(f"T = {inp['T']} is outside the allowed domain for channel=hardmax: "
+                             f"hardmax requires T = 2")
 
     def _gen(alpha, rho, T, channel, variant):
         return gen_error(alpha, rho, T, channel, variant)
@@ -663,14 +750,15 @@ def _register():
     register(Result(
         "aim.gen_error",
         "Bayes-optimal test error E||y - E[y|data]||_F^2 per sample at the SE fixed point",
-        (alpha_p, rho_p, integer("T", 2, doc="sequence length (softmax T <= 3, hardmax T = 2)"),
+        (alpha_p, rho_p, integer("T", 2, doc="sequence length (hardmax: T = 2)"),
          chan_p,
          var_p), _gen,
         ref("digest §3.4 (derived)"), status="numerical",
-        status_note="softmax T <= 3 at inverse temperature 1 (nested Gauss-Hermite); hardmax T = 2 "
-                    "closed form",
-        outputs=("gen_error", "normalised", "gen_error_alpha0", "mmse", "converged",
-                 "iterations", "residual"),
+        status_note="softmax at inverse temperature 1: T <= 3 nested Gauss-Hermite (~1e-6 rel), "
+                    "T >= 4 randomised QMC (2^14 scrambled Sobol points x 16, fixed seed; "
+                    "standard errors reported); hardmax T = 2 closed form",
+        outputs=("gen_error", "normalised", "gen_error_alpha0", "gen_error_se", "normalised_se",
+                 "mmse", "converged", "iterations", "residual"),
         definition="E_gen = E_omega[E_{h|omega}||g(h)||^2 - ||E_{h|omega} g(h)||^2]; "
                    "hardmax T=2: 1 - (2/pi) arcsin(q/Q0); normalised = E_gen / E_gen(alpha=0)",
         check=_check_gen))

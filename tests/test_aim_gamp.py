@@ -213,24 +213,26 @@ def test_check_se_vs_gamp_hardmax_quick_and_rejects_paper_variant():
 def test_check_gd_vs_se_quick_and_can_fail():
     rep = run_one(load_checks()["aim.gd_vs_se"], quick=True, seed=0)
     assert rep.status == "passed", rep.text()
-    avg = [c for c in rep.comparisons if c.name.startswith("averaged")]
-    # if the averaged students sat at twice the MMSE (single-student level) the check would fail
-    # for T = 2 and 3 (at d = 30 the T = 4 point has only ~13 samples: its allowance is wide)
-    k = rep.facts["students averaged (k)"]
-    alt = [Comparison(c.name, 2 * c.theory / (1 + 1 / k), c.measured, c.tolerance, c.rule).passed
-           for c in avg]
-    assert alt[:2] == [False, False]
+    avg = [c for c in rep.comparisons if c.name.startswith("infinitely averaged")]
+    assert len(avg) == 3
+    # the same measurements reject the single-student level 2 x MMSE (what a non-averaging
+    # estimator sitting at the posterior-sample error would give) for every T
+    assert not any(Comparison(c.name, 2 * c.theory, c.measured, c.tolerance, c.rule).passed
+                   for c in avg)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", [
     "aim.se_vs_gamp_softmax", "aim.se_vs_gamp_hardmax",
-    # Measured (seed 0, d = 80, k = 8, 1000 Adam steps): at K alpha = 0.4 the averaged students
-    # sit 14-20 % above (1 + 1/k) MMSE with a d/2 -> d drift of only ~0.004, i.e. GD students are
-    # not posterior samples there (K alpha = 0.2 passes).  Kept failing on purpose; strict, so
-    # that a change which makes it pass is noticed.  See /work/notes/aim-gamp.md.
+    # Measured (seed 0, d = 80, k = 8, 1000 Adam steps, 4 teachers): the infinitely averaged GD
+    # student E_inf lies 0.046-0.086 above the SE MMSE; 8 of 9 points are inside the measured
+    # finite-size envelope 0.51/sqrt(d) = 0.057 (+ 4 s.e.), T = 4 at K alpha = 0.4 is not
+    # (0.478 vs 0.393, |diff| 0.085 > 0.081).  On the same data E_inf exceeds GAMP-RIE by
+    # 0.02-0.047, shrinking only slowly with d (docs/aim.md).  Kept failing on purpose; strict,
+    # so that a change which makes it pass is noticed.  See /work/notes/s9-aim.md.
     pytest.param("aim.gd_vs_se", marks=pytest.mark.xfail(
-        strict=True, reason="known: averaged GD above (1 + 1/k) MMSE at K alpha = 0.4"))])
+        strict=True, reason="known: averaged GD ~0.03 above Bayes at d = 80; T = 4, K alpha = 0.4 "
+                            "outside the measured d^(-1/2) envelope"))])
 def test_full_checks(cid):
     rep = run_one(load_checks()[cid], quick=False, seed=0)
     assert rep.status == "passed", rep.text()

@@ -7,7 +7,7 @@ import pytest
 
 from numerics.aim_data import (hardmax_t2, indices, n_samples, sample_aim, sample_weights,
                                softmax_rows)
-from numerics.aim_gd import adam, gd_estimate, loss_and_grad, train_student
+from numerics.aim_gd import adam, ensemble_errors, gd_estimate, loss_and_grad, train_student
 
 
 def test_teacher_normalisation():
@@ -112,6 +112,29 @@ def test_student_reproducible_and_fits():
         np.sum((a.S - D.S) ** 2) / 16)
     # averaging students cannot be worse than their mean error (convexity of the squared error)
     assert est.averaged <= est.single.mean() + 1e-12
+    # E_k - s^2/k = mean E_1 - s^2 (algebraic identity behind the E_inf estimator)
+    assert est.inf_average == pytest.approx(est.single.mean() - est.spread, rel=1e-12)
+
+
+def test_infinite_average_estimator_unbiased():
+    """Synthetic students S_i = m + sigma G_i (G_i symmetric Gaussian): the estimate
+    E_k - s^2/k of E_inf = ||m - S*||^2/d is unbiased, while E_k itself is biased by v/k.
+    2000 repetitions: tolerance 4 standard errors of the mean."""
+    rng = np.random.default_rng(21)
+    d, k, reps = 12, 4, 2000
+    S_true = rng.standard_normal((d, d))
+    m = S_true + 0.3 * rng.standard_normal((d, d))
+    e_inf = np.sum((m - S_true) ** 2) / d
+    est, ek = np.empty(reps), np.empty(reps)
+    for i in range(reps):
+        G = rng.standard_normal((k, d, d))
+        _, ek[i], s2 = ensemble_errors(m + 0.5 * (G + G.transpose(0, 2, 1)) / 2, S_true)
+        est[i] = ek[i] - s2 / k
+    se = est.std(ddof=1) / math.sqrt(reps)
+    assert abs(est.mean() - e_inf) < 4 * se
+    assert ek.mean() - e_inf > 10 * se          # the naive k-average is visibly biased
+    with pytest.raises(ValueError, match="Ss must"):
+        ensemble_errors(np.zeros((2, 3, 3)), np.zeros((4, 4)))
 
 
 @pytest.mark.parametrize("kw,match", [(dict(r=0), "r must"), (dict(r=4, steps=0), "steps"),
