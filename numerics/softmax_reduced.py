@@ -38,7 +38,7 @@ from theory import softmax as ts
 from theory.registry import PAPERS, Reference, Result, integer, real, register, vector
 
 __all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
-           "dgd_gamma2_coefficient", "mc_reduced_risk"]
+           "dgd_gamma2_coefficient", "mc_reduced_risk", "support_dgd_predict"]
 
 
 class ReducedODEResult(OptimizeResult):
@@ -166,6 +166,35 @@ def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
     L = P.X.shape[1]
     s = np.einsum("nld,nd->nl", P.X, P.xq)          # x_l^T x_q; (x_l - xbar)^T x_q = s_l - sbar
     return eta / L * np.einsum("nl,nl->n", P.y, s - s.mean(axis=1, keepdims=True))
+
+
+def support_dgd_predict(X: np.ndarray, y: np.ndarray, xq: np.ndarray, supports,
+                        etas) -> np.ndarray:
+    """One debiased one-step GD per task on its own support (multi-task setting, digest §3.10).
+
+    ``yhat_n = (eta_n/L) sum_l y_{l,n} (x_{l,S_n} - xbar_{S_n})^T x_{q,S_n}``: the "N separate debiased
+    GD predictors" that multi-head softmax attention learns for ``H >= 3`` heads and ``N = 2`` tasks
+    (He et al. 2025, multi-task experiment).  ``X (n, L, d)``, ``y (n, L, N)``, ``xq (n, d)``;
+    ``supports`` are ``N`` index sequences and ``etas`` ``N`` steps (a support of all ``d``
+    coordinates gives one DGD over all coordinates).  Returns ``(n, N)``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> X, y, xq = rng.normal(size=(3, 4, 2)), rng.normal(size=(3, 4, 1)), rng.normal(size=(3, 2))
+    >>> P = Prompts(X, y[..., 0], xq, None, None, None)
+    >>> bool(np.allclose(support_dgd_predict(X, y, xq, [(0, 1)], [0.7])[:, 0], dgd_predict(P, 0.7)))
+    True
+    """
+    X, y, xq = np.asarray(X), np.asarray(y), np.asarray(xq)
+    if y.ndim != 3 or len(supports) != y.shape[2] or len(etas) != y.shape[2]:
+        raise ValueError(f"need one support and one step per task: y has shape {y.shape}, "
+                         f"got {len(supports)} supports and {len(etas)} steps")
+    L = X.shape[1]
+    out = np.empty((X.shape[0], y.shape[2]))
+    for k, (S, eta) in enumerate(zip(supports, etas)):   # N tasks: a short loop
+        S = list(S)
+        s = np.einsum("nld,nd->nl", X[:, :, S], xq[:, S])
+        out[:, k] = eta / L * np.einsum("nl,nl->n", y[:, :, k], s - s.mean(axis=1, keepdims=True))
+    return out
 
 
 def dgd_gamma2_coefficient(P: Prompts, eta: float) -> np.ndarray:

@@ -303,14 +303,48 @@ def test_one_and_four_head_checks_quick(cid):
 
 
 @pytest.mark.slow
+def test_multitask_check_quick():
+    """2 models x 10k steps (about 1 min of CPU uncached): zero-sum, effective steps, superposition."""
+    from validation.checks import load_checks, run_one
+
+    rep = run_one(load_checks()["softmax.multitask"], quick=True, seed=0)
+    assert rep.status == "passed", rep.text()
+    assert rep.facts["H=3:"]["superposition heads"]
+
+
+def test_multitask_separate_dgd_theory_and_reduced_pairs():
+    """The separate-DGD reference: exact risk vs Monte Carlo, and the ideal +/- pairs at small gamma
+    reduce to it (cheap: no training)."""
+    from numerics.softmax_reduced import support_dgd_predict
+    from validation.softmax_training import (MT_SETTING, ideal_pairs, multitask_reduced_predict,
+                                             separate_dgd_theory)
+
+    etas, risks, th = separate_dgd_theory()
+    assert etas[0] == pytest.approx(1 / (1 + 4 * 1.1 / 48))
+    b = sample_tokens(np.random.default_rng(4), 40_000, MT_SETTING)
+    err = np.mean((support_dgd_predict(b.X, b.y, b.xq, MT_SETTING.supports, etas) - b.yq) ** 2, 1)
+    assert abs(err.mean() - th) < 4 * err.std() / np.sqrt(err.size)
+    om, mu = ideal_pairs(MT_SETTING, etas, 1e-3)
+    np.testing.assert_allclose(multitask_reduced_predict(b, om, mu),
+                               support_dgd_predict(b.X, b.y, b.xq, MT_SETTING.supports, etas),
+                               atol=1e-3)
+    with pytest.raises(ValueError, match="variant"):
+        separate_dgd_theory(Setting("multitask", 6, 48, 0.1, supports=MT_SETTING.supports))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("cid", [
     "softmax.trained_two_head", "softmax.trained_one_head",
-    # Measured (seed 0, 100k steps): mu splits over three positive heads against one negative, but
-    # the weakest positive head is still fading towards a dummy, so the |omega| spread over the
-    # active heads is 0.1003 > 0.10.  The paper's H = 4 figure separates its dummy head over 400k
-    # steps; the full check trains 100k.  Open in issue 4: train longer rather than move the limit.
-    pytest.param("softmax.trained_four_head", marks=pytest.mark.xfail(
-        strict=True, reason="100k steps: weakest head not yet a dummy (|omega| spread 0.1003)")),
+    # 500k steps (the paper's budget), seeds 0 and 1: +/- with a dummy head in both (seed 0: two
+    # positive heads mu 0.85, 2.58 against one negative -3.42; seed 1: two negative against one
+    # positive), |omega| spread 0.041 / 0.023 <= 0.10.  At 100k steps seed 0 had 0.1003.
+    "softmax.trained_four_head",
+    # 40k steps: zero-sum, effective steps E = eta* on S_n / 0 off S_n and the H = 3 superposition
+    # hold, H = 4 meets the risk criterion, but the H = 3 risk is still 2.2% above separate DGD
+    # (allowance 1% + finite-gamma shift 0.02%); its reduced risk is still falling (0.4255, 0.4227,
+    # 0.4207 at 10k, 20k, 40k steps on one prompt set).  The paper trains 500k steps.
+    pytest.param("softmax.multitask", marks=pytest.mark.xfail(
+        strict=True, reason="40k steps: H=3 risk 2.2% above N separate DGD (paper: 500k steps)")),
 ])
 def test_training_checks_full(cid):
     from validation.checks import load_checks, run_one

@@ -400,7 +400,7 @@ def test_every_softmax_result_evaluates_and_shows():
     mine = ["eta_star", "dgd_risk", "dgd_min_risk", "gd_risk", "gd_eta_star", "approx_loss",
             "mu_star", "mu_gamma", "profile_loss", "bayes_risk", "dgd_risk_asym", "ratio_bound",
             "single_head_optimum", "linear_length_risk", "preconditioner", "reduced_risk",
-            "reduced_flow"]
+            "reduced_flow", "approx_loss_gap"]
     for r in (get(f"softmax.{k}") for k in mine):
         ev = r.evaluate(**{p.name: ins[p.name] for p in r.params if p.name in ins})
         assert ev.value is not None
@@ -410,7 +410,7 @@ def test_every_softmax_result_evaluates_and_shows():
 # ------------------------------------------------------------------------ checks can fail
 def test_theory_checks_pass_quick():
     for cid in ("softmax.dgd_gd_risk", "softmax.reduced_to_dgd", "softmax.preconditioner",
-                "softmax.linear_length_risk", "softmax.ratio_bound"):
+                "softmax.linear_length_risk", "softmax.ratio_bound", "softmax.approx_loss_gap"):
         rep = run_one(load_checks()[cid], quick=True, seed=1)
         assert rep.status == "passed", rep.text()
 
@@ -442,6 +442,23 @@ def test_reduced_check_fails_when_eta_star_is_perturbed(monkeypatch):
     assert not c.passed, c.line()
 
 
+def test_approx_loss_gap_is_the_centring_term_and_the_check_can_fail():
+    # exact: E_dgd(eta) - lim_{gamma -> 0} L~ = (eta/L)(2 - eta/eta*), eta*/L at eta*
+    assert sp.simplify(ts.approx_loss_centring_gap_expr()
+                       - ts.ETA / ts.L * (2 - ts.ETA / ts.eta_star_expr())) == 0
+    eta = get("softmax.eta_star").evaluate(d=5, L=40, sigma2=0.1).value
+    gap = get("softmax.approx_loss_gap").evaluate(d=5, L=40, sigma2=0.1, eta=eta).value
+    assert gap == pytest.approx(eta / 40, rel=1e-12)
+    # ... and equals the L~ it is measured against (the gamma -> 0 end of the manifold)
+    approx = ts.approx_loss(5, 40, 0.1, [1e-4, -1e-4], [eta / 2e-4, -eta / 2e-4])
+    dgd = get("softmax.dgd_risk").evaluate(d=5, L=40, sigma2=0.1, eta=eta).value
+    assert dgd - approx == pytest.approx(gap, rel=1e-6)
+    # without the centring term (L~ taken as the risk) the Monte Carlo comparison fails
+    bad, _ = vs.approx_gap_comparisons(5, 0.1, 0.02, (160,), 50_000, np.random.default_rng(3),
+                                       gap=lambda *a: 0.0)
+    assert not bad[0].passed, bad[0].line()
+
+
 def test_ratio_and_preconditioner_checks_fail_when_perturbed(monkeypatch):
     f = ts._ratio_numeric()
     monkeypatch.setattr(ts, "_ratio_numeric", lambda: (f[0], lambda x, s: 0.9 * f[1](x, s), f[2], f[3]))
@@ -456,6 +473,6 @@ def test_ratio_and_preconditioner_checks_fail_when_perturbed(monkeypatch):
 @pytest.mark.slow
 def test_theory_checks_pass_full():
     for cid in ("softmax.dgd_gd_risk", "softmax.reduced_to_dgd", "softmax.preconditioner",
-                "softmax.linear_length_risk", "softmax.ratio_bound"):
+                "softmax.linear_length_risk", "softmax.ratio_bound", "softmax.approx_loss_gap"):
         rep = run_one(load_checks()[cid], quick=False, seed=2)
         assert rep.status == "passed", rep.text()

@@ -71,6 +71,7 @@ __all__ = [
     "full_lambdified", "pair_term_expr",
     "series_flow_expr", "approx_loss", "approx_loss_grad", "approx_loss_hessian", "mu_star",
     "mu_gamma_expr", "profile_loss_expr", "mu_gamma", "profile_loss",
+    "approx_loss_step_limit_expr", "approx_loss_gamma_term_expr", "approx_loss_centring_gap_expr",
     # Bayes, ratio bound, single head, length generalisation, preconditioner
     "bayes_risk_expr", "dgd_risk_asym_expr", "ratio_bound_expr", "ratio_expr",
     "ratio_bound_grid", "single_head_profile_expr", "single_head_optimum_expr",
@@ -615,6 +616,62 @@ def profile_loss_expr():
 
 
 @functools.lru_cache(maxsize=None)
+def approx_loss_step_limit_expr():
+    """``L~`` on the 2-head manifold at a fixed effective step ``eta = 2 gamma mu``, as ``gamma -> 0``.
+
+    ``lim L~(gamma, eta/(2 gamma)) = 1 + sigma2 - 2 eta + eta^2 (1 + d (1+sigma2)/L)`` (derived by
+    SymPy): the large-``L`` form of the debiased-GD risk.  At fixed ``eta`` the ``gamma``-dependence
+    of ``L~`` is ``(1+sigma2) eta^2 (sinh(d gamma^2) - d gamma^2) / (L gamma^2) = O(gamma^4 / L)``
+    (:func:`approx_loss_gamma_term_expr`).
+
+    References
+    ----------
+    He et al. (2025), approximate loss and solution manifold (blog; digest §3.2-3.3); limit derived.
+    """
+    e = _manifold_loss_expr().subs(MU, ETA / (2 * GAMMA))
+    return sp.expand(sp.limit(e, GAMMA, 0))
+
+
+@functools.lru_cache(maxsize=None)
+def approx_loss_gamma_term_expr():
+    """``L~(gamma, eta/(2 gamma)) - lim_{gamma -> 0}`` at fixed ``eta`` (exact, ``O(gamma^4/L)``).
+
+    References
+    ----------
+    Digest §3.2-3.3 (derived).
+    """
+    e = _manifold_loss_expr().subs(MU, ETA / (2 * GAMMA))
+    diff = sp.simplify((e - approx_loss_step_limit_expr()).rewrite(sp.exp))
+    target = C_NOISE * ETA**2 * (sp.sinh(D * GAMMA**2) - D * GAMMA**2) / GAMMA**2
+    if sp.simplify((diff - target).rewrite(sp.exp)) != 0:  # pragma: no cover - guards the derivation
+        raise RuntimeError("gamma term of L~ does not reduce to the sinh form")
+    return target
+
+
+@functools.lru_cache(maxsize=None)
+def approx_loss_centring_gap_expr():
+    """Exact debiased-GD risk minus the ``gamma -> 0`` limit of ``L~`` at the same step ``eta``.
+
+    ``E_dgd(eta) - lim L~ = (eta/L) (2 - eta (1 + d (1+sigma2)/L)) = (eta/L)(2 - eta/eta*)``,
+    which is ``eta*/L`` at ``eta = eta*``.  This is the whole ``gamma -> 0`` gap between the true
+    risk of the reduced +/- pair and ``L~``: an ``O(1/L)`` term from centring the context
+    (``E g = (1 - 1/L) beta`` and ``E||g||^2`` carry the factor ``(1 - 1/L)``; ``L~`` keeps only
+    the leading order in ``1/L``).  The reduced predictor adds ``O(gamma^2)`` to the risk (series
+    of :func:`pair_series`) and ``L~`` its ``O(gamma^4/L)`` term; at d = 5, L = 40, sigma2 = 0.1
+    the gap at ``eta*`` is ``eta*/L = 0.02198``.
+
+    >>> sp.factor(approx_loss_centring_gap_expr() - ETA / L * (2 - ETA / eta_star_expr()))
+    0
+
+    References
+    ----------
+    He et al. (2025), approximate loss (digest §3.2, "accurate for large L"; caveat 3 of §6);
+    exact risk derived here (digest §3.4).
+    """
+    return sp.factor(sp.simplify(dgd_risk_expr() - approx_loss_step_limit_expr()))
+
+
+@functools.lru_cache(maxsize=None)
 def _manifold_numeric():
     return (sp.lambdify((D, L, SIGMA2, GAMMA), mu_gamma_expr(), "numpy"),
             sp.lambdify((D, L, SIGMA2, GAMMA), profile_loss_expr(), "numpy"))
@@ -1012,6 +1069,14 @@ register_symbolic(
     profile_loss_expr, lambda: (D, L, SIGMA2, GAMMA),
     _ref("profile loss, digest §3.3 (derived)"), status="asymptotic",
     status_note="large-L approximate loss")
+
+register_symbolic(
+    "softmax.approx_loss_gap", "Exact debiased-GD risk minus the gamma -> 0 limit of the "
+    "approximate loss at the same step: (eta/L)(2 - eta/eta*), eta*/L at eta*",
+    [_d(), _L(), _s2(), real("eta", doc="effective step 2 gamma mu")],
+    approx_loss_centring_gap_expr, lambda: (D, L, SIGMA2, ETA),
+    _ref("approximate loss (digest §3.2) vs the exact finite-L risk (digest §3.4), derived"),
+    status_note="the O(1/L) centring term that L~ drops; the reduced predictor adds O(gamma^2)")
 
 register_symbolic(
     "softmax.bayes_risk", "Asymptotic Bayes risk, d/L -> xi (= linear.ridge_bayes_risk_asym)",

@@ -40,7 +40,7 @@ import numpy as np
 from numerics.linear import Prompts, mc_mean
 from numerics.softmax_attention import TrainConfig, forward, train_cached
 from numerics.softmax_data import Setting, sample_tokens
-from numerics.softmax_patterns import head_patterns, omega_mu_history
+from numerics.softmax_patterns import head_patterns, multitask_omega_mu, omega_mu_history
 from theory.registry import evaluate
 from validation.checks import Comparison, Outcome, check, compare
 
@@ -55,7 +55,8 @@ RISK_MARGIN = 0.01     # relative excess risk over the DGD optimum called "near"
 
 def quick_steps(quick: bool) -> int:
     """Training steps of the checks: 3k (quick: the pattern forms within ~3k steps) or 100k
-    (the digest's "limiting values need ~100k-150k steps")."""
+    (the digest's "limiting values need ~100k-150k steps"; the 4-head check trains 500k in full
+    mode, :func:`four_head_config`)."""
     return 3000 if quick else 100_000
 
 
@@ -329,45 +330,296 @@ def _single_head_optimum():
     return single_head_optimum(D_, L_, S2_)
 
 
-@check("softmax.trained_four_head", "trained 4-head softmax attention: +/- groups with zero-sum mu, "
-       "a dummy head or a split of mu, eta_eff ~ eta*")
-def trained_four_head(quick: bool, seed: int) -> Outcome:
-    cfg = model_config(4, quick)
-    rec = train_cached(cfg, seed)
+FOUR_HEAD_FULL_SEEDS = 2
+
+
+def four_head_config(quick: bool) -> TrainConfig:
+    """The 4-head check trains for the paper's budget in full mode (Adam 1e-3, batch 256, 500k
+    steps: the same run as the full figures, :func:`figure_config`), because the dummy head separates
+    slowly: at 100k steps the weakest head still carried ``mu = 0.44`` and the ``|omega|`` spread was
+    0.1003; the paper's H = 4 heatmaps are at 400k-500k steps (digest Fig. 2.7, 2.8)."""
+    return model_config(4, True) if quick else figure_config(4, False)
+
+
+def _four_head_seed(out: Outcome, rec, quick: bool, eta_star: float, n_mc: int) -> bool:
+    """Per-seed criteria of the 4-head check; returns whether the seed reached +/- with a dummy or
+    a split of mu (the comparisons are appended to ``out``)."""
+    s = rec.seed
+    tag = f"H=4 seed {s}:"
     pat = seed_report(rec)
     ts = tail_stats(rec)
-    eta_star = evaluate("softmax.eta_star", d=D_, L=L_, sigma2=S2_).value
     act = ~pat.dummy
     pos = int(np.sum(pat.omega[act] > 0))
     neg = int(np.sum(pat.omega[act] < 0))
-    out = Outcome(facts={"config": cfg.as_dict(), "seed": seed, "configuration": pat.configuration,
-                         "omega": np.round(pat.omega, 4).tolist(),
-                         "mu": np.round(pat.mu, 4).tolist(),
-                         "dummy_heads": np.nonzero(pat.dummy)[0].tolist(),
-                         "positive_heads": pos, "negative_heads": neg,
-                         "zero_sum": round(pat.zero_sum, 4)})
-    split_or_dummy = bool(pat.dummy.any() or max(pos, neg) >= 2)
-    out.passed = pat.configuration == "plus-minus" and split_or_dummy
+    out.facts[f"seed {s}"] = {"steps": rec.steps_done, "configuration": pat.configuration,
+                              "omega": np.round(pat.omega, 4).tolist(),
+                              "mu": np.round(pat.mu, 4).tolist(),
+                              "dummy_heads": np.nonzero(pat.dummy)[0].tolist(),
+                              "positive_heads": pos, "negative_heads": neg,
+                              "zero_sum": round(pat.zero_sum, 4),
+                              "omega_spread": round(pat.omega_spread, 4),
+                              "diag_ratio": np.round(pat.diag_ratio, 4).tolist(),
+                              "ov_last_ratio": np.round(pat.ov_last_ratio, 4).tolist(),
+                              "eta_eff_tail": round(ts["eta_mean"], 4),
+                              "train_seconds": round(rec.seconds, 1)}
     if pat.configuration != "plus-minus":
-        out.notes.append(f"seed {seed}: STUCK in a {pat.configuration} configuration")
-    out.notes.append(f"{'dummy head(s) ' + str(np.nonzero(pat.dummy)[0].tolist()) if pat.dummy.any() else 'no dummy head'}; "
+        out.notes.append(f"{tag} STUCK in a {pat.configuration} configuration after "
+                         f"{rec.steps_done} steps; reported, not counted as +/-")
+        return False
+    split_or_dummy = bool(pat.dummy.any() or max(pos, neg) >= 2)
+    out.notes.append(f"{tag} {'dummy head(s) ' + str(np.nonzero(pat.dummy)[0].tolist()) if pat.dummy.any() else 'no dummy head'}; "
                      f"{pos} positive / {neg} negative active heads")
-    out.comparisons.append(Comparison("H=4: zero-sum |sum mu| / sum |mu| (active heads)", 0.0,
+    out.comparisons.append(Comparison(f"{tag} zero-sum |sum mu| / sum |mu| (active heads)", 0.0,
                                       pat.zero_sum, PATTERN_TOL, "pattern threshold"))
-    out.comparisons.append(Comparison("H=4: fraction of heads with sign(omega) = sign(mu)", 1.0,
+    out.comparisons.append(Comparison(f"{tag} fraction of heads with sign(omega) = sign(mu)", 1.0,
                                       float(np.mean(pat.sign_match)), 0.0, "exact"))
-    sharp = _pattern_comparisons("H=4:", pat)[:2] + [
-        Comparison("H=4: |omega| spread over active heads", 0.0, pat.omega_spread, SPREAD_TOL,
+    sharp = _pattern_comparisons(tag, pat)[:2] + [
+        Comparison(f"{tag} |omega| spread over active heads", 0.0, pat.omega_spread, SPREAD_TOL,
                    "pattern threshold")]
     if quick:
         # with 4 heads the weak heads sharpen slowly (3k steps: diagonal ratios ~0.93, OV ~0.8):
-        # the quick run reports these numbers, the full run (100k steps) requires them
-        out.facts["sharpness (required in full mode only)"] = [c.line() for c in sharp]
+        # the quick run reports these numbers, the full run (500k steps) requires them
+        out.facts[f"seed {s}"]["sharpness (required in full mode only)"] = [c.line()
+                                                                            for c in sharp]
     else:
         out.comparisons += sharp
     gamma = float(np.mean(np.abs(ts["omega"][act])))
-    sh = eta_opt_shift(gamma, 20_000 if quick else 100_000, seed=50_000 + seed)
-    out.comparisons.append(_eta_comparison("H=4:", eta_star, ts, gamma, sh))
+    sh = eta_opt_shift(gamma, n_mc, seed=50_000 + s)
+    out.comparisons.append(_eta_comparison(tag, eta_star, ts, gamma, sh))
+    return split_or_dummy
+
+
+@check("softmax.trained_four_head", "trained 4-head softmax attention: +/- groups with zero-sum mu, "
+       "a dummy head or a split of mu, |omega| homogeneous, eta_eff ~ eta* (full: 500k steps, "
+       "2 seeds)")
+def trained_four_head(quick: bool, seed: int) -> Outcome:
+    cfg = four_head_config(quick)
+    n_seeds = 1 if quick else FOUR_HEAD_FULL_SEEDS
+    eta_star = evaluate("softmax.eta_star", d=D_, L=L_, sigma2=S2_).value
+    out = Outcome(facts={"config": cfg.as_dict(), "seeds": _seeds(seed, n_seeds),
+                         "eta_star": eta_star})
+    ok = 0
+    for s in _seeds(seed, n_seeds):
+        rec = train_cached(cfg, s)
+        if not rec.converged:
+            out.notes.append(f"H=4 seed {s}: training stopped at step {rec.steps_done}")
+            continue
+        ok += _four_head_seed(out, rec, quick, eta_star, 20_000 if quick else 100_000)
+    need = math.ceil(n_seeds / 2)
+    out.facts["seeds with +/- and a dummy or a split of mu"] = f"{ok} of {n_seeds} (need >= {need})"
+    out.passed = ok >= need
+    return out
+
+
+# ------------------------------------------------------------------------------ multi-task
+MT_SETTING = Setting("multitask", 6, 48, 0.1, supports=((0, 1, 2, 3), (2, 3, 4, 5)),
+                     variant="code")
+MT_STEPS = {True: 10_000, False: 40_000}
+TASK_PURITY = 0.95     # a head "serves one task" if max_n |mu_n| / sum_n |mu_n| >= this
+
+
+def multitask_config(H: int, quick: bool) -> TrainConfig:
+    """Multi-task runs of the check and the figure: the authors' code setting (N = 2 tasks on
+    d = 6, supports {1..4}, {3..6}, L = 48, separate ``beta_n ~ N(0, I_4)``, noise variance
+    ``0.1 d_n``, noiseless target), Adam 1e-3, batch 256; quick 10k, full 40k steps (the paper:
+    500k).  Measured (seed 0): the H = 3 superposition head is clear from ~10k steps on; at 5k it
+    is still forming."""
+    steps = MT_STEPS[quick]
+    return TrainConfig(setting=MT_SETTING, H=H, steps=steps, batch=256, lr=1e-3,
+                       log_every=max(steps // 400, 10))
+
+
+def separate_dgd_theory(setting: Setting = MT_SETTING) -> tuple:
+    """Steps and exact risk of ``N`` separate debiased GD predictors, one per task on its support.
+
+    In the authors' code setting task ``n`` is, after dividing ``y`` by ``sqrt(d_n)``, the isotropic
+    problem of :mod:`theory.softmax` in ``d_n = |S_n|`` dimensions (``beta ~ N(0, I/d_n)``, noise
+    ``sigma2``) with a noiseless target; the other coordinates and the other task's responses carry
+    no information about it (independent ``beta_n``), so the best diagonal first-order predictor is
+    block-separate with step ``eta*(d_n, L, sigma2)`` on ``S_n`` and 0 elsewhere, and its risk is
+    ``d_n (E_dgd,min(d_n, L, sigma2) - sigma2)``.  Returns ``(etas, per-task risks, mean risk)``
+    (the training loss is the mean over outputs).
+    """
+    if setting.variant != "code":
+        raise ValueError(f"the separate-DGD theory is derived for variant='code', got "
+                         f"{setting.variant!r}")
+    etas, risks = [], []
+    for S in setting.supports:
+        k = len(S)
+        etas.append(evaluate("softmax.eta_star", d=k, L=setting.L, sigma2=setting.sigma2).value)
+        risks.append(k * (evaluate("softmax.dgd_min_risk", d=k, L=setting.L,
+                                   sigma2=setting.sigma2).value - setting.sigma2))
+    return etas, risks, float(np.mean(risks))
+
+
+def multitask_effective_steps(KQ: np.ndarray, OV: np.ndarray, n_out: int) -> np.ndarray:
+    """``E_{n,i} = sum_h mu^h_n omega^h_i`` (``N x d``): the first-order step of task ``n`` on
+    coordinate ``i`` (digest §3.10: ``~ 1`` on ``S_n``, ``0`` off it for separate GD)."""
+    om, mu = multitask_omega_mu(KQ, OV, n_out)
+    return mu.T @ om
+
+
+def multitask_paired_errors(params, setting: Setting, etas, n: int, seed: int) -> dict:
+    """Squared errors (mean over the ``N`` outputs) of the trained model, of the separate DGD
+    predictors at ``etas`` and of one DGD over all ``d`` coordinates per task (same steps), on the
+    same ``n`` fresh prompts."""
+    from numerics.softmax_reduced import support_dgd_predict
+
+    rng = np.random.default_rng(seed)
+    out = {"trained": [], "separate": [], "all_coordinates": []}
+    every = [tuple(range(setting.d))] * setting.n_out
+    left = n
+    while left > 0:
+        m = min(10_000, left)
+        b = sample_tokens(rng, m, setting)
+        out["trained"].append(np.mean((forward(params, b)[:, :] - b.yq) ** 2, axis=1))
+        for key, sup in (("separate", setting.supports), ("all_coordinates", every)):
+            pred = support_dgd_predict(b.X, b.y, b.xq, sup, etas)
+            out[key].append(np.mean((pred - b.yq) ** 2, axis=1))
+        left -= m
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def multitask_reduced_predict(b, omega: np.ndarray, mu: np.ndarray) -> np.ndarray:
+    """Reduced multi-task predictor ``yhat_n = sum_h mu^h_n sum_l y_{l,n} softmax_l(sum_i omega^h_i
+    x_{l,i} x_{q,i})`` (digest §3.10: diagonal KQ, diagonal OV), ``omega (H, d)``, ``mu (H, N)``."""
+    S = np.einsum("nli,hi,ni->nhl", b.X, omega, b.xq)
+    A = np.exp(S - S.max(axis=-1, keepdims=True))
+    A /= A.sum(axis=-1, keepdims=True)
+    return np.einsum("nhl,nlk,hk->nk", A, b.y, mu)
+
+
+def ideal_pairs(setting: Setting, etas, gamma: float):
+    """The paper's H = 2N solution at scale ``gamma``: heads ``(2n-1, 2n)`` with ``omega = +-gamma``
+    on ``S_n`` (0 elsewhere) and ``mu = +-eta_n/(2 gamma) e_n``."""
+    H = 2 * setting.n_out
+    om, mu = np.zeros((H, setting.d)), np.zeros((H, setting.n_out))
+    for k, (S, eta) in enumerate(zip(setting.supports, etas)):
+        for j, sgn in enumerate((1.0, -1.0)):
+            om[2 * k + j, list(S)] = sgn * gamma
+            mu[2 * k + j, k] = sgn * eta / (2 * gamma)
+    return om, mu
+
+
+def finite_gamma_shift(setting: Setting, etas, gamma: float, n: int, seed: int) -> tuple:
+    """Risk of :func:`ideal_pairs` at ``gamma`` minus that of the separate debiased GD predictors
+    (paired MC; ``O(gamma^2)`` by the pair series): how far a model with the right structure at this
+    KQ scale may sit above the ``gamma -> 0`` risk.  Returns ``(shift, standard error)``."""
+    from numerics.softmax_reduced import support_dgd_predict
+
+    om, mu = ideal_pairs(setting, etas, gamma)
+    rng = np.random.default_rng(seed)
+    diffs, left = [], n
+    while left > 0:
+        m = min(10_000, left)
+        b = sample_tokens(rng, m, setting)
+        e_pair = np.mean((multitask_reduced_predict(b, om, mu) - b.yq) ** 2, axis=1)
+        e_sep = np.mean((support_dgd_predict(b.X, b.y, b.xq, setting.supports, etas) - b.yq) ** 2,
+                        axis=1)
+        diffs.append(e_pair - e_sep)
+        left -= m
+    dd = np.concatenate(diffs)
+    return float(dd.mean()), float(dd.std(ddof=1) / math.sqrt(dd.size))
+
+
+def effective_step_comparisons(tag: str, rec, setting: Setting, etas) -> list:
+    """First-order claim "N separate debiased GD predictors" on the effective steps
+    ``E_{n,i} = sum_h mu^h_n omega^h_i`` (tail mean over the last 20% of the log): the mean of
+    ``E_n`` over ``S_n`` vs ``eta*(d_n, L, sigma2)`` and ``max |E_n|`` off ``S_n`` vs 0.  Tolerance:
+    4 x Adam's stationary std of the same quantity (tail) + the pattern threshold 5% of ``eta*``."""
+    KQ, OV = rec.log["KQ"], rec.log["OV"]
+    k = max(len(KQ) // 5, 2)
+    hist = np.array([multitask_effective_steps(KQ[t], OV[t], setting.n_out)
+                     for t in range(len(KQ) - k, len(KQ))])          # (k, N, d)
+    out = []
+    for n, (S, eta) in enumerate(zip(setting.supports, etas)):
+        on = hist[:, n, list(S)].mean(axis=1)
+        off_idx = [i for i in range(setting.d) if i not in S]
+        off = np.abs(hist[:, n, off_idx]).max(axis=1)
+        out.append(compare(f"{tag} task {n + 1}: mean E on S_{n + 1} vs eta*(d_n={len(S)})", eta,
+                           float(on.mean()), float(on.std(ddof=1)), n_se=4.0,
+                           allowance=PATTERN_TOL * eta, allowance_rule="pattern threshold 5% of "
+                           "eta*; the 4 x SE term is Adam's stationary std"))
+        out.append(compare(f"{tag} task {n + 1}: max |E| off S_{n + 1}", 0.0, float(off.mean()),
+                           float(off.std(ddof=1)), n_se=4.0, allowance=PATTERN_TOL * eta,
+                           allowance_rule="pattern threshold 5% of eta*; the 4 x SE term is "
+                                          "Adam's stationary std"))
+    return out
+
+
+@check("softmax.multitask", "multi-task softmax attention (N=2, overlapping supports, H=3 and 4): "
+       "zero-sum OV per task, N separate debiased GD predictors (risk), superposition at H=3, "
+       "one +/- pair per task at H=4")
+def multitask_check(quick: bool, seed: int) -> Outcome:
+    st = MT_SETTING
+    etas, risks, th = separate_dgd_theory(st)
+    n_mc = 20_000 if quick else 100_000
+    out = Outcome(facts={"setting": st.as_dict(), "steps": MT_STEPS[quick], "seed": seed,
+                         "eta*(d_n=4, L=48, sigma2=0.1)": [round(e, 5) for e in etas],
+                         "separate DGD risk per task (exact)": [round(r, 5) for r in risks],
+                         "mc_prompts": n_mc})
+    for H in (3, 4):
+        rec = train_cached(multitask_config(H, quick), seed)
+        tag = f"H={H}:"
+        KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
+        om, mu = multitask_omega_mu(KQ, OV, st.n_out)
+        E = mu.T @ om
+        contrib = np.abs(mu).sum(1)
+        active = contrib >= 0.05 * contrib.sum()
+        purity = np.abs(mu).max(1) / np.maximum(np.abs(mu).sum(1), 1e-300)
+        out.facts[tag] = {"omega (heads x coordinates)": np.round(om, 3).tolist(),
+                          "mu (heads x tasks)": np.round(mu, 3).tolist(),
+                          "E = mu^T omega (tasks x coordinates)": np.round(E, 3).tolist(),
+                          "task purity of active heads": np.round(purity[active], 3).tolist(),
+                          "final_train_loss": round(rec.final_loss(), 4),
+                          "train_seconds": round(rec.seconds, 1)}
+        for k in range(st.n_out):
+            zs = abs(mu[active, k].sum()) / np.abs(mu[active, k]).sum()
+            out.comparisons.append(Comparison(f"{tag} task {k + 1} zero-sum |sum_h mu_h| / "
+                                              f"sum_h |mu_h|", 0.0, float(zs), PATTERN_TOL,
+                                              "pattern threshold"))
+        out.comparisons += effective_step_comparisons(tag, rec, st, etas)
+        errs = multitask_paired_errors(rec.params, st, etas, n_mc, seed=60_000 + 10 * H + seed)
+        # finite-KQ-scale allowance: the ideal structure (one +/- pair per task) at the largest
+        # trained |omega| (conservative) sits this much above separate DGD
+        gamma = float(np.abs(om[active]).max())
+        shift, shift_se = finite_gamma_shift(st, etas, gamma, n_mc, seed=70_000 + 10 * H + seed)
+        diff = errs["trained"] - errs["separate"]
+        se = float(diff.std(ddof=1) / math.sqrt(diff.size))
+        risk = compare(f"{tag} risk vs N separate debiased GD (exact)", th,
+                       th + float(diff.mean()), se, n_se=4.0,
+                       allowance=RISK_MARGIN * th + max(shift, 0.0) + 4 * shift_se,
+                       allowance_rule=f"1% acceptance + finite-gamma shift {shift:.4f} (+4 SE) of "
+                                      f"the ideal +/- pairs at gamma = {gamma:.3f} (max trained "
+                                      f"|omega|), paired MC")
+        out.facts[tag]["risk_trained_mc"] = round(float(errs["trained"].mean()), 5)
+        out.facts[tag]["risk_one_dgd_over_all_coordinates_mc"] = round(
+            float(errs["all_coordinates"].mean()), 5)
+        if quick:  # 10k steps: the risk is still falling; required in full mode (40k) only
+            out.facts[tag]["risk (required in full mode only)"] = risk.line()
+        else:
+            out.comparisons.append(risk)
+        if H == 3:
+            sup = [h for h in np.nonzero(active)[0] if mu[h, 0] * mu[h, 1] < 0
+                   and purity[h] < TASK_PURITY]
+            out.comparisons.append(Comparison(
+                f"{tag} superposition: active heads with mu of opposite signs for the two tasks "
+                f"(both >= {1 - TASK_PURITY:.0%} of the head's |mu|)", 1.0, float(len(sup) >= 1),
+                0.0, "exact (at least one)"))
+            out.facts[tag]["superposition heads"] = [int(h) + 1 for h in sup]
+        else:
+            # the paper's H = 4 picture (one +/- pair of single-task heads per task) comes from
+            # 500k-step runs; it is reported here, not required (see the module notes)
+            pairs = []
+            for k in range(st.n_out):
+                mine = [h for h in np.nonzero(active)[0] if purity[h] >= TASK_PURITY
+                        and np.argmax(np.abs(mu[h])) == k]
+                pairs.append(sorted(int(np.sign(mu[h, k])) for h in mine))
+            out.facts[tag]["signs of the single-task heads per task (paper at 500k: "
+                           "[-1, 1] for each task)"] = pairs
+            out.notes.append(f"{tag} one +/- pair of single-task heads per task: "
+                             f"{'yes' if all(p == [-1, 1] for p in pairs) else 'not (yet)'} after "
+                             f"{rec.steps_done} steps (reported, not required)")
     return out
 
 
