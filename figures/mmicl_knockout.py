@@ -1,12 +1,16 @@
 """Figure ``mmicl-knockout``: ICL accuracy under head knockouts and modality zeroing.
 
-The stage-2 model (decoder pretrained on the primary modality, then projector + decoder trained at
-K2 = 256) and, for reference, the stage-1 decoder, evaluated on the novel-class ICL set: full model,
+Two stage-2 models (decoder pretrained on the primary modality, then projector + decoder trained
+at K2 = 256): with one learning rate for all parameters (the paper's setting) and with the
+projector's learning rate scaled by ``validation.mmicl.SLOW_PROJECTOR`` (the contrast run of
+``mmicl.modality_zeroing``), and, for reference, the stage-1 decoder, evaluated on the novel-class
+ICL set: full model,
 previous-token head (layer 1) knocked out, induction head (layer 2) knocked out, primary (M1) or
 secondary (M2) items zeroed.  A knockout zeroes the head's attention output; zeroing keeps the label
 tokens and the positions.  Paper (Huang et al. 2026, section 5 knockouts; digest section 5): the
 PH knockout drops ICL sharply, the IH knockout collapses it to near chance, zeroing M1 collapses it
-and zeroing M2 lowers it less.
+and zeroing M2 lowers it less.  At CPU scale the one-learning-rate model reads M2 instead (docs/mmicl.md);
+the slow-projector model reads M1.
 
 References
 ----------
@@ -25,10 +29,13 @@ def compute(quick: bool, seed: int) -> FigureData:
     from validation import mmicl
 
     cfg = mmicl.reduced(quick)
-    mm_run, = mmicl.runs([("mm", (quick, 256, True, seed))])
+    mm_run, slow = mmicl.runs([("mm", (quick, 256, True, seed)),
+                               ("mm", (quick, 256, True, seed, mmicl.SLOW_PROJECTOR))])
     uni = mmicl.pretrained(quick, seed)
     cols = {k: [] for k in ("model", "condition", "acc", "se", "n")}
-    for model, run in (("stage 1 (unimodal)", uni), ("stage 2 (multimodal, K2=256)", mm_run)):
+    for model, run in (("stage 1 (unimodal)", uni),
+                       ("stage 2, K2=256, one learning rate (paper)", mm_run),
+                       (f"stage 2, K2=256, projector lr x{mmicl.SLOW_PROJECTOR}", slow)):
         for row in mmicl.knockout_table(run):
             cols["model"].append(model)
             for k in ("condition", "acc", "se", "n"):
@@ -37,7 +44,9 @@ def compute(quick: bool, seed: int) -> FigureData:
             "chance_stage1": 1 / cfg["L"], "chance_stage2": 1 / cfg["L2"],
             "copy_baseline_stage1": mmicl.copy_baseline(cfg["L"], cfg["N"], cfg["B1"]),
             "copy_baseline_stage2": mmicl.copy_baseline(cfg["L2"], cfg["N"], cfg["B2"]),
-            "mode": "quick: reduced CPU configuration" if quick else "full: paper"}
+            "mode": "quick: reduced CPU configuration" if quick else "full: paper",
+            "stage2": f"{cfg['train2'].optimizer} lr {cfg['train2'].lr}, {cfg['train2'].steps} "
+                      f"steps; slow-projector run: projector lr x{mmicl.SLOW_PROJECTOR}"}
     return FigureData(cols, meta)
 
 
@@ -47,9 +56,9 @@ def plot(data: FigureData):
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
     models = list(dict.fromkeys(c["model"].tolist()))
-    fig, axes = plt.subplots(1, len(models), figsize=(11, 4.2),
-                             gridspec_kw={"width_ratios": [3, 5]})
-    for ax, model, tag in zip(axes, models, ("stage1", "stage2")):
+    fig, axes = plt.subplots(1, len(models), figsize=(14, 4.2),
+                             gridspec_kw={"width_ratios": [3] + [5] * (len(models) - 1)})
+    for ax, model, tag in zip(axes, models, ["stage1"] + ["stage2"] * (len(models) - 1)):
         s = c["model"] == model
         names = c["condition"][s]
         acc = c["acc"][s].astype(float)
@@ -64,7 +73,8 @@ def plot(data: FigureData):
         ax.set(ylim=(0, 1.25), ylabel="ICL accuracy (novel classes)")
         ax.set_title(model, fontsize=9)
         ax.legend(fontsize=7, loc="upper center", ncol=2)
-    fig.suptitle("Knockouts and modality zeroing at inference. " + m["config"], fontsize=7)
+    fig.suptitle("Knockouts and modality zeroing at inference. " + m["config"]
+                 + (f"; stage 2: {m['stage2']}" if "stage2" in m else ""), fontsize=7)
     fig.tight_layout()
     return fig
 

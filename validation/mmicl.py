@@ -125,15 +125,21 @@ def pretrained(quick: bool, seed: int = 0):
     return uni_run(quick, cfg["K1"], cfg["B1"], "ape", seed)
 
 
-def mm_run(quick: bool, K2: int, init: bool, seed: int = 0):
-    """A cached stage-2 run: ``init=True`` starts from :func:`pretrained`, else from scratch."""
+def mm_run(quick: bool, K2: int, init: bool, seed: int = 0, proj_lr_scale: float = 1.0):
+    """A cached stage-2 run: ``init=True`` starts from :func:`pretrained`, else from scratch.
+
+    ``proj_lr_scale`` multiplies the projector's learning rate (1 = the paper's single learning
+    rate; :data:`SLOW_PROJECTOR` is the contrast run of ``mmicl.modality_zeroing``).
+    """
     from validation.mmicl_train import stage2
 
     cfg = reduced(quick)
     t, m = mm_configs(cfg, K2)
     if init:
-        return stage2(t, None, cfg["train2"], seed=seed, init=pretrained(quick, seed))
-    return stage2(t, m, cfg["train2_scratch"], seed=seed)
+        tc = replace(cfg["train2"], proj_lr_scale=proj_lr_scale)
+        return stage2(t, None, tc, seed=seed, init=pretrained(quick, seed))
+    tc = replace(cfg["train2_scratch"], proj_lr_scale=proj_lr_scale)
+    return stage2(t, m, tc, seed=seed)
 
 
 def _run_spec(spec):
@@ -144,7 +150,8 @@ def _run_spec(spec):
 def runs(specs, workers: int = 2) -> list:
     """Run (or load from the cache) several runs, ``workers`` processes at a time.
 
-    ``specs``: ``("uni", (quick, K, B, pos, seed))`` or ``("mm", (quick, K2, init, seed))``.  The
+    ``specs``: ``("uni", (quick, K, B, pos, seed))`` or ``("mm", (quick, K2, init, seed[,
+    proj_lr_scale]))``.  The
     runs are independent and each uses one thread, so two workers use the two cores; finished runs
     land in the cache, where later checks and figures find them.
     """
@@ -405,35 +412,135 @@ def circuit_mechanism(quick: bool, seed: int) -> Outcome:
     return c.outcome(facts)
 
 
-@check("mmicl.modality_zeroing", "modality zeroing in the pretrained stage-2 model: zeroing the "
-       "primary modality (M1) collapses ICL; zeroing M2 lowers it, but less", requires=("torch",))
+#: Projector learning-rate multiplier of the contrast run of ``mmicl.modality_zeroing``: the
+#: projector learns 10x slower than the pretrained decoder.  With Adam at one learning rate the
+#: projector moves ~6x faster (relative to its weights) than the decoder, with SGD ~0.5x
+#: (:func:`validation.mmicl_train.projector_decoder_rates`); 0.1 puts Adam near SGD's ratio.
+SLOW_PROJECTOR = 0.1
+
+
+def modality_routing(run) -> dict:
+    """Where the stage-2 model reads each modality, from its attention on the ``IC`` set.
+
+    Layer 1: a label slot's attention to its own M2 item (offset 1) and M1 item (offset 2), and
+    the readout's (projected M2 query) attention to the M1 query (offset 1); layer 2: the
+    readout's total attention to labels, M1 items and M2 items.  Means over sequences.
+    """
+    from numerics import mmicl_metrics as mm
+    from numerics.mmicl_data import MMConfig, MMTask
+    from validation.mmicl_train import evaluate
+
+    tc = run.train
+    ic = MMTask(MMConfig(**run.task), run.task_seed).eval_sets(tc["eval_size"],
+                                                              seed=tc["eval_seed"])["IC"]
+    A1, A2 = evaluate(run.load(), ic, capture=True)["attn"]
+    lay = ic.layout
+    q = lay.query_pos
+    return {"L1 label -> its M2 item (offset 1)":
+            float(mm.label_to_item(A1, lay.label_pos, lay.item2_pos).mean()),
+            "L1 label -> its M1 item (offset 2)":
+            float(mm.label_to_item(A1, lay.label_pos, lay.item_pos).mean()),
+            "L1 readout -> M1 query (offset 1)": float(A1[..., q, lay.query1_pos].mean()),
+            "L2 readout -> labels": float(A2[..., q, lay.label_pos].sum(-1).mean()),
+            "L2 readout -> M1 items": float(A2[..., q, lay.item_pos].sum(-1).mean()),
+            "L2 readout -> M2 items": float(A2[..., q, lay.item2_pos].sum(-1).mean())}
+
+
+def _zeroing_rows(run) -> dict:
+    return {r["condition"]: r for r in knockout_table(run)}
+
+
+@check("mmicl.modality_zeroing", "modality zeroing in the pretrained stage-2 model (one learning "
+       "rate, as in the paper): zeroing the primary modality (M1) collapses ICL; zeroing M2 "
+       "lowers it, but less", requires=("torch",))
 def modality_zeroing(quick: bool, seed: int) -> Outcome:
+    from validation.mmicl_train import projector_decoder_rates
+
     cfg = reduced(quick)
-    run, = runs([("mm", (quick, 256, True, seed))])
-    rows = {r["condition"]: r for r in knockout_table(run)}
+    run, slow = runs([("mm", (quick, 256, True, seed)),
+                      ("mm", (quick, 256, True, seed, SLOW_PROJECTOR))])
+    rows, rows_slow = _zeroing_rows(run), _zeroing_rows(slow)
     S = rows["full"]["n"]
     full, z1, z2 = (rows[k]["acc"] for k in ("full", "M1 zeroed", "M2 zeroed"))
     base = copy_baseline(cfg["L2"], cfg["N"], cfg["B2"])
     c = Criteria()
+    # the paper's claim, judged on the run with the paper's single learning rate
     c.greater("M1 zeroed collapses ICL to the copy baseline or below: baseline - acc", base - z1,
               0.0, f"acc {z1:.4f}, baseline {base:.4f}")
     c.greater("M2 zeroed lowers ICL: full - acc", full - z2, 4 * _diff_se(full, z2, S),
               "4 SE of the difference")
     c.greater("zeroing M2 hurts less than zeroing M1: acc(M2 zeroed) - acc(M1 zeroed)", z2 - z1,
               4 * _diff_se(z1, z2, S), "4 SE of the difference")
-    f = run.final()
+    t, _ = mm_configs(cfg, 256)
+    rates = projector_decoder_rates(t, pretrained(quick, seed), lr=cfg["train2"].lr, seed=seed)
+    t2 = cfg["train2"]
+
+    def acc(rs):
+        return {k: f"{v['acc']:.4f} +- {v['se']:.4f}" for k, v in rs.items()}
+
     facts = {"config": _describe(cfg) + f"; stage 2 pretrained at K2=256, D2={cfg['D2']}, "
-             f"B={cfg['B2']}", "seed": seed,
-             "ICL accuracy": {k: f"{v['acc']:.4f} +- {v['se']:.4f}" for k, v in rows.items()},
-             "copy baseline": round(base, 4),
-             "which item feeds the labels (layer 1)": {
-                 "PHStrength offset 1 (all rows; a label's previous token is its M2 item)": round(f["prev1_1"], 3),
-                 "PHStrength offset 2": round(f["prev2_1"], 3),
-                 "ILA (label <- its M1 item)": round(f["ila_1"], 3)},
-             "layer-2 query attention": {"TIIA to M1 items": round(f["tiia_2"], 3),
-                                         "TIIA to M2 items": round(f["tiia2_2"], 3),
-                                         "TILA": round(f["tila_2"], 3)}}
-    return c.outcome(facts, ["in the triplet layout [x1, x2, label] the M2 item directly precedes "
-                             "each label, so a stage-1 previous-token head (offset 1) reused in "
-                             "stage 2 binds labels to M2 items; the layer-1 metrics above show "
-                             "which item the labels read"])
+             f"B={cfg['B2']}, {t2.optimizer} lr {t2.lr}, {t2.steps} steps", "seed": seed,
+             "copy baseline, chance": (round(base, 4), round(1 / cfg["L2"], 4)),
+             "A. one learning rate (the paper's setting; judged)": {
+                 "ICL accuracy": acc(rows), "routing": {
+                     k: round(v, 3) for k, v in modality_routing(run).items()}},
+             f"B. projector learning rate x{SLOW_PROJECTOR} (contrast; not judged)": {
+                 "ICL accuracy": acc(rows_slow), "routing": {
+                     k: round(v, 3) for k, v in modality_routing(slow).items()}},
+             "relative update size per step at the start of stage 2 (projector / decoder)": {
+                 "sgd": round(rates["sgd"]["ratio"], 3), "adam": round(rates["adam"]["ratio"], 3),
+                 "Adam projector multiplier matching SGD": round(
+                     rates["adam_scale_matching_sgd"], 3)}}
+    return c.outcome(facts, [
+        "in the paper's triplet layout [x1, x2, label] the M2 item directly precedes each label "
+        "and the readout token is the M2 query, so the stage-1 previous-token head (offset 1) "
+        "binds labels to M2 items and the model can match M2 with M2 without new circuitry; "
+        "reading M1 needs new offset-2 binding (label -> M1 item) and readout -> M1 query "
+        "attention, which the decoder learns only if the projector is slow to become useful "
+        "(run B).  Which modality the model reads therefore depends on how fast the projector "
+        "learns relative to the decoder, which the paper does not pin down beyond 'SGD, one "
+        "learning rate'; with one learning rate (Adam here; SGD in docs/mmicl.md) the model "
+        "reads M2",
+        "zeroing keeps the label tokens and the positions; M2 is zeroed before the bias-free "
+        "projector (Proj(0) = 0), M1 at every context item and the M1 query"])
+
+
+# ----------------------------------------------------------------------------- parameter count
+# (D, L, n_layers, n_heads, ape_len): valid for every positional scheme (even RoPE head dims)
+PARAM_SIZES = ((64, 32, 2, 1, 65), (32, 32, 2, 2, 26), (16, 8, 3, 4, 16), (8, 4, 1, 2, 8))
+
+
+@check("mmicl.param_count", "parameter count and width of the decoder: the derived formula "
+       "(mmicl.param_count) vs sum(p.numel()) of the torch model, every positional scheme",
+       requires=("torch",))
+def param_count_check(quick: bool, seed: int) -> Outcome:
+    """Exact integer comparisons (tolerance 0); also checks that the catalogue's positional
+    choices are the model's schemes, so ``positional=...`` on the command line and
+    ``DecoderConfig(pos=...)`` accept the same names."""
+    import torch
+
+    from theory.mmicl import POSITIONAL_SCHEMES
+    from theory.registry import evaluate
+    from validation.checks import compare
+    from validation.mmicl_model import POS_SCHEMES, Decoder, DecoderConfig, count_parameters
+
+    out = Outcome(facts={"sizes (D, L, n_layers, n_heads, ape_len)": [list(s)
+                                                                     for s in PARAM_SIZES],
+                         "schemes": list(POS_SCHEMES)})
+    out.comparisons.append(compare("catalogue positional choices == model schemes (1 = equal)",
+                                   1.0, float(tuple(POSITIONAL_SCHEMES) == tuple(POS_SCHEMES)),
+                                   0.0))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for D, L, n, h, P in PARAM_SIZES:
+            for pos in POS_SCHEMES:
+                th = evaluate("mmicl.param_count", D=D, L=L, n_layers=n, n_heads=h,
+                              positional=pos, ape_len=P).value
+                cfg = DecoderConfig(d_feat=D, n_labels=L, n_layers=n, n_heads=h, pos=pos,
+                                    ape_len=P)
+                tag = f"{pos} D={D} L={L} layers={n} heads={h} ape_len={P}"
+                out.comparisons.append(compare(f"parameters, {tag}", th["parameters"],
+                                               count_parameters(Decoder(cfg)), 0.0))
+                out.comparisons.append(compare(f"width d, {tag}", th["d_model"], cfg.d_model,
+                                               0.0))
+    return out
