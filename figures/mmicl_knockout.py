@@ -1,12 +1,15 @@
 """Figure ``mmicl-knockout``: ICL accuracy under head knockouts and modality zeroing.
 
-The stage-2 model (decoder pretrained on the primary modality, then projector + decoder trained at
-K2 = 256) and, for reference, the stage-1 decoder, evaluated on the novel-class ICL set: full model,
+Stage-2 models (decoder pretrained on the primary modality, then projector + decoder trained at
+K2 = 256) trained with the paper's optimiser (SGD; the run judged by ``mmicl.modality_zeroing``)
+and, in quick mode, with Adam (the run of the other stage-2 checks), and, for reference, the
+stage-1 decoder, evaluated on the novel-class ICL set: full model,
 previous-token head (layer 1) knocked out, induction head (layer 2) knocked out, primary (M1) or
 secondary (M2) items zeroed.  A knockout zeroes the head's attention output; zeroing keeps the label
 tokens and the positions.  Paper (Huang et al. 2026, section 5 knockouts; digest section 5): the
 PH knockout drops ICL sharply, the IH knockout collapses it to near chance, zeroing M1 collapses it
-and zeroing M2 lowers it less.
+and zeroing M2 lowers it less.  At CPU scale the SGD model reads M1 (zeroing M1 collapses ICL, zeroing
+M2 costs nothing) and the Adam model reads M2 (docs/mmicl.md).
 
 References
 ----------
@@ -25,10 +28,17 @@ def compute(quick: bool, seed: int) -> FigureData:
     from validation import mmicl
 
     cfg = mmicl.reduced(quick)
-    mm_run, = mmicl.runs([("mm", (quick, 256, True, seed))])
+    sgd_tc, main_tc = (mmicl.stage2_train(quick, True, v) for v in ("sgd", "main"))
+    variants = ["sgd"] + (["main"] if main_tc != sgd_tc else [])
+    mm_runs = mmicl.runs([("mm", (quick, 256, True, seed, v)) for v in variants])
     uni = mmicl.pretrained(quick, seed)
     cols = {k: [] for k in ("model", "condition", "acc", "se", "n")}
-    for model, run in (("stage 1 (unimodal)", uni), ("stage 2 (multimodal, K2=256)", mm_run)):
+    panels = [("stage 1 (unimodal)", uni)]
+    for v, run in zip(variants, mm_runs):
+        tc = mmicl.stage2_train(quick, True, v)
+        panels.append((f"stage 2, K2=256, {tc.optimizer} lr {tc.lr:g}, {tc.steps} steps"
+                       + (" (paper's optimiser)" if v == "sgd" else ""), run))
+    for model, run in panels:
         for row in mmicl.knockout_table(run):
             cols["model"].append(model)
             for k in ("condition", "acc", "se", "n"):
@@ -37,7 +47,8 @@ def compute(quick: bool, seed: int) -> FigureData:
             "chance_stage1": 1 / cfg["L"], "chance_stage2": 1 / cfg["L2"],
             "copy_baseline_stage1": mmicl.copy_baseline(cfg["L"], cfg["N"], cfg["B1"]),
             "copy_baseline_stage2": mmicl.copy_baseline(cfg["L2"], cfg["N"], cfg["B2"]),
-            "mode": "quick: reduced CPU configuration" if quick else "full: paper"}
+            "mode": "quick: reduced CPU configuration" if quick else "full: paper",
+            "stage2": "; ".join(f"{v}: {mmicl.stage2_train(quick, True, v)}" for v in variants)}
     return FigureData(cols, meta)
 
 
@@ -47,9 +58,9 @@ def plot(data: FigureData):
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
     models = list(dict.fromkeys(c["model"].tolist()))
-    fig, axes = plt.subplots(1, len(models), figsize=(11, 4.2),
-                             gridspec_kw={"width_ratios": [3, 5]})
-    for ax, model, tag in zip(axes, models, ("stage1", "stage2")):
+    fig, axes = plt.subplots(1, len(models), figsize=(14, 4.2),
+                             gridspec_kw={"width_ratios": [3] + [5] * (len(models) - 1)})
+    for ax, model, tag in zip(axes, models, ["stage1"] + ["stage2"] * (len(models) - 1)):
         s = c["model"] == model
         names = c["condition"][s]
         acc = c["acc"][s].astype(float)

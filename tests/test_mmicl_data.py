@@ -255,6 +255,23 @@ def test_bad_input_via_console_script(iclc):
         assert r.stdout == ""
 
 
+@pytest.mark.parametrize("rid, args, frag", [
+    ("mmicl.copy_slot_accuracy", ["K=128", "N=8", "B=3"], "N = 8 is not divisible by B = 3"),
+    ("mmicl.copy_slot_accuracy", ["K=128", "N=8", "B=8"], "B = 8 must be smaller than N = 8"),
+    ("mmicl.copy_slot_accuracy", ["K=128", "N=8", "p_C=-0.5"], "p_C = -0.5 is outside"),
+    ("mmicl.param_count", ["D=64", "L=32", "positional=bogus"],
+     "positional = bogus is outside the allowed domain: one of ape, rope, rope_repo, alibi"),
+])
+def test_issue_bad_inputs_exit_2(iclc, rid, args, frag):
+    """The issue's bad-input cases (N not divisible by B, B >= N, a probability outside [0, 1],
+    an unknown positional scheme) through the real console script: one ``error:`` line, exit 2."""
+    r = iclc("eval", rid, *args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    line = r.stderr.strip()
+    assert line.startswith("error: ") and "\n" not in line and frag in line, line
+    assert r.stdout == ""
+
+
 @pytest.mark.parametrize("rid,kw,frag", [
     ("mmicl.p_query_in_context", dict(K=128, N=8, B=3), "N = 8 is not divisible by B = 3"),
     ("mmicl.copy_slot_accuracy", dict(K=128, N=8, B=8), "B = 8 must be smaller than N = 8"),

@@ -222,6 +222,39 @@ def test_train_config_errors():
         TrainConfig(optimizer="lbfgs")
     with pytest.raises(ValueError, match="steps"):
         TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="proj_lr_scale"):
+        TrainConfig(proj_lr_scale=0.0)
+
+
+def test_projector_learning_rate_scale_and_rates():
+    """``proj_lr_scale`` gives the projector its own learning rate (and nothing else changes);
+    :func:`projector_decoder_rates` measures the relative update sizes of both optimisers."""
+    from numerics.mmicl_data import MMConfig
+    from validation.mmicl_train import TrainConfig, _optimizer, build_model, \
+        projector_decoder_rates
+
+    m = build_model(DecoderConfig(d_feat=16, n_labels=8, ape_len=14), 0, d2=6)
+    opt = _optimizer(m, TrainConfig(lr=2e-3, proj_lr_scale=0.1))
+    lrs = sorted(g["lr"] for g in opt.param_groups)
+    assert lrs == pytest.approx([2e-4, 2e-3])
+    n_proj = sum(p.numel() for p in m.projector.parameters())
+    assert sum(p.numel() for g in opt.param_groups if g["lr"] < 1e-3 for p in g["params"]) \
+        == n_proj
+    assert len(_optimizer(m, TrainConfig(lr=2e-3)).param_groups) == 1
+    from numerics.mmicl_data import GMMConfig
+    from validation.mmicl_train import train_stage1
+
+    pre = train_stage1(GMMConfig(K=32, L=8, N=4, D=16, B=2), DecoderConfig(
+        d_feat=16, n_labels=8, ape_len=14), TrainConfig(steps=5, batch=16, eval_every=5,
+                                                       eval_size=20), seed=0, metrics=False)
+    t = MMConfig(K1=32, K2=16, L1=8, L2=4, N=4, D1=16, D2=6, B=2, K_c1=8)
+    r = projector_decoder_rates(t, pre, lr=1e-3, steps=3)
+    for name in ("sgd", "adam"):
+        assert r[name]["projector"] > 0 and r[name]["decoder"] > 0
+        assert r[name]["ratio"] == pytest.approx(r[name]["projector"] / r[name]["decoder"])
+    assert r["adam_scale_matching_sgd"] == pytest.approx(r["sgd"]["ratio"] / r["adam"]["ratio"])
+    # Adam's first step moves each weight by about lr; SGD's by lr * gradient (small here)
+    assert r["adam"]["ratio"] > r["sgd"]["ratio"]
 
 
 def test_logs_and_checkpoints_per_eval_step(tmp_path):
@@ -274,3 +307,45 @@ def test_emergence_check_can_fail(monkeypatch, swap, status):
     rep = run_one(load_checks()["mmicl.icl_emergence"], quick=True, seed=0)
     assert rep.status == status, rep.text()
     assert any(n.startswith("ok") for n in rep.notes)
+
+
+@pytest.mark.parametrize("perturb, status", [(False, "passed"), (True, "failed")])
+def test_param_count_check_can_fail(monkeypatch, perturb, status):
+    """The catalogue formula equals sum(p.numel()) for every scheme; dropping the W_O term of
+    multi-head models (a plausible slip) makes the check fail."""
+    from dataclasses import replace
+
+    from theory import mmicl as th
+    from theory.registry import CATALOGUE, get
+    from validation.checks import load_checks, run_one
+
+    if perturb:
+        def wrong(D, L, n_layers=2, n_heads=1, positional="ape", ape_len=65):
+            return th.param_count(D, L, n_layers, 1, positional, ape_len)  # no W_O
+        monkeypatch.setitem(CATALOGUE, "mmicl.param_count",
+                            replace(get("mmicl.param_count"), func=wrong))
+    rep = run_one(load_checks()["mmicl.param_count"], quick=True, seed=0)
+    assert rep.status == status, rep.text()
+
+
+@pytest.mark.parametrize("paper_like, status", [(True, "passed"), (False, "failed")])
+def test_modality_zeroing_criteria(monkeypatch, paper_like, status):
+    """The zeroing criteria pass on the paper's pattern (M1 zeroed near chance, M2 zeroed a
+    smaller drop) and fail on the reversed one measured at CPU scale (no training: the runs and
+    their tables are replaced by fixed records)."""
+    from validation import mmicl, mmicl_train
+    from validation.checks import load_checks, run_one
+
+    if paper_like:
+        acc = {"full": 0.99, "M1 zeroed": 0.10, "M2 zeroed": 0.75}
+    else:
+        acc = {"full": 0.99, "M1 zeroed": 0.99, "M2 zeroed": 0.54}
+    table = {k: {"condition": k, "acc": v, "se": 0.01, "n": 500} for k, v in acc.items()}
+    monkeypatch.setattr(mmicl, "runs", lambda specs, workers=2: [None] * len(specs))
+    monkeypatch.setattr(mmicl, "pretrained", lambda quick, seed=0: None)
+    monkeypatch.setattr(mmicl, "_zeroing_rows", lambda run: table)
+    monkeypatch.setattr(mmicl, "modality_routing", lambda run: {"x": 0.5})
+    monkeypatch.setattr(mmicl_train, "projector_decoder_rates", lambda *a, **k: {
+        "sgd": {"ratio": 0.5}, "adam": {"ratio": 5.0}, "adam_scale_matching_sgd": 0.1})
+    rep = run_one(load_checks()["mmicl.modality_zeroing"], quick=True, seed=0)
+    assert rep.status == status, rep.text()

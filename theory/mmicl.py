@@ -39,10 +39,12 @@ from fractions import Fraction
 
 import sympy as sp
 
-from theory.registry import PAPERS, Reference, Result, integer, register, register_symbolic
+from theory.registry import (PAPERS, Reference, Result, choice, integer, register,
+                              register_symbolic)
 
 __all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",
-           "ideal_tila_expr", "distinct_label_accuracy", "distinct_label_law", "novel_m2_classes"]
+           "ideal_tila_expr", "distinct_label_accuracy", "distinct_label_law", "novel_m2_classes",
+           "POSITIONAL_SCHEMES", "model_width", "param_count"]
 
 L_, N_, B_ = sp.symbols("L N B", positive=True, integer=True)
 _REF = PAPERS["mmicl"]
@@ -158,6 +160,69 @@ def novel_m2_classes(K1: int, K2: int, L2: int, K_c1: int = 128) -> int:
     return max(L2, (K_c1 * K2) // (K1 * L2) * L2)
 
 
+#: Positional schemes of the decoder (digest §1.3 "Positions", §6 item 1): the concatenated
+#: shifted one-hot (``ape``), standard RoPE, the authors' non-rotational RoPE variant
+#: (``rope_repo``) and ALiBi.  ``validation.mmicl_model`` implements exactly these.
+POSITIONAL_SCHEMES = ("ape", "rope", "rope_repo", "alibi")
+
+
+def model_width(D: int, positional: str, ape_len: int = 65) -> int:
+    """Width ``d`` of the decoder: ``ape_len + D`` with the concatenated one-hot (APE), ``D`` for
+    RoPE, the RoPE variant and ALiBi (no token embedding; digest §2.1 "Shape").
+
+    References
+    ----------
+    Digest §1.3 ("Positions": the one-hot is concatenated, width ``65 + D``) and §2.1;
+    arXiv 2601.20796.
+
+    >>> model_width(64, "ape"), model_width(64, "rope"), model_width(32, "ape", ape_len=26)
+    (129, 64, 58)
+    """
+    if positional not in POSITIONAL_SCHEMES:
+        raise ValueError(f"positional = {positional!r} is not a positional scheme; allowed: "
+                         f"{', '.join(POSITIONAL_SCHEMES)}")
+    return D + (ape_len if positional == "ape" else 0)
+
+
+def param_count(D: int, L: int, n_layers: int = 2, n_heads: int = 1, positional: str = "ape",
+                ape_len: int = 65) -> dict:
+    """Trainable parameters of the paper's decoder (digest §2.1, "Parameter count [DERIVED]").
+
+    Per layer: ``3 d^2`` for the bias-free ``W_Q, W_K, W_V`` (plus ``d^2`` for ``W_O`` when
+    ``n_heads > 1``), ``3 d^2 + 3 d`` for the gated MLP ``W3 SiLU((W1 x + b1)(W2 x + b2)) + b3``
+    and ``2 d`` for the two RMSNorm gains; then the final RMSNorm gain ``d`` and the bias-free
+    readout ``d L``:
+
+    ``n (6 d^2 + 5 d + [h > 1] d^2) + d + d L``,  ``d`` = :func:`model_width`.
+
+    The positional schemes add no parameters (the one-hot is fixed, RoPE and ALiBi are
+    parameter-free) but APE widens the model.
+
+    References
+    ----------
+    Digest §2.1 (decoder, parameter count) and §1.3 (positions); arXiv 2601.20796.
+
+    >>> param_count(64, 32, positional="rope")["parameters"]  # 2 (6*64^2 + 5*64) + 64 + 64*32
+    51904
+    >>> param_count(63, 32)["d_model"]                         # Reddy's 63 + 65
+    128
+    """
+    d = model_width(D, positional, ape_len)
+    per_layer = 6 * d * d + 5 * d + (d * d if n_heads > 1 else 0)
+    return {"parameters": n_layers * per_layer + d + d * L, "d_model": d}
+
+
+def _param_check(inputs: dict) -> None:
+    d = model_width(inputs["D"], inputs["positional"], inputs["ape_len"])
+    h = inputs["n_heads"]
+    if d % h:
+        raise ValueError(f"n_heads = {h} must divide the model width d = {d} (allowed: a "
+                         f"divisor of d)")
+    if inputs["positional"].startswith("rope") and (d // h) % 2:
+        raise ValueError(f"positional = {inputs['positional']!r} needs an even head dimension "
+                         f"d / n_heads; got {d} / {h}")
+
+
 # ------------------------------------------------------------------------------- registration
 _LNB = (integer("L", 1, doc="number of labels"),
         integer("N", 2, doc="context pairs"),
@@ -210,3 +275,18 @@ register(Result(
      integer("K_c1", 1, doc="novel primary classes", default=128)),
     novel_m2_classes, _ref("digest §1.4, §3.2 (authors' code)"),
     "exact", definition="K_c2 = max(L2, floor(K_c1 K2 / (K1 L2)) L2)", check=_kc2_check))
+
+
+register(Result(
+    "mmicl.param_count", "trainable parameters and width of the paper's decoder, by positional "
+    "scheme", (integer("D", 1, doc="item/label feature dimension"),
+               integer("L", 1, doc="output labels"),
+               integer("n_layers", 1, doc="layers", default=2),
+               integer("n_heads", 1, doc="heads (W_O added when > 1)", default=1),
+               choice("positional", POSITIONAL_SCHEMES, doc="positional scheme", default="ape"),
+               integer("ape_len", 2, doc="one-hot length with APE (2 Nmax + 1)", default=65)),
+    param_count, _ref("digest §2.1 (parameter count [DERIVED]), §1.3 (positions)"), "exact",
+    outputs=("parameters", "d_model"),
+    definition="d = D + ape_len (APE), d = D (rope, rope_repo, alibi)\n"
+               "parameters = n_layers (6 d^2 + 5 d + [n_heads > 1] d^2) + d + d L",
+    check=_param_check))
