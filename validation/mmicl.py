@@ -13,9 +13,10 @@ Checks 1-5 train the paper's decoder (:mod:`validation.mmicl_model`) with
 4. ``mmicl.circuit_mechanism``: knocking out the previous-token head (layer 1) or the induction head
    (layer 2) collapses ICL; the induction strength correlates with ICL accuracy over training.
 5. ``mmicl.modality_zeroing``: zeroing the primary modality collapses multimodal ICL, zeroing the
-   secondary one lowers it less, judged on a stage-2 run trained with the paper's optimiser (SGD);
+   secondary one hurts less, judged on a stage-2 run trained with the paper's optimiser (SGD);
    which modality the model reads depends on the optimiser (Adam at one learning rate reads M2),
-   see the check's notes and docs/mmicl.md.
+   see the check's notes and docs/mmicl.md.  ``mmicl.secondary_zeroing`` judges the paper's
+   further claim that zeroing M2 also costs much accuracy: not reproduced (it fails, on purpose).
 6. ``mmicl.param_count``: the derived parameter count of the decoder (``mmicl.param_count``)
    equals the torch model's for every positional scheme.
 
@@ -471,10 +472,9 @@ def _zeroing_rows(run) -> dict:
     return {r["condition"]: r for r in knockout_table(run)}
 
 
-@check("mmicl.modality_zeroing", "modality zeroing in the pretrained stage-2 model trained with "
-       "the paper's optimiser (SGD): zeroing the primary modality (M1) collapses ICL; zeroing M2 "
-       "lowers it, but less", requires=("torch",))
-def modality_zeroing(quick: bool, seed: int) -> Outcome:
+def _zeroing_measurements(quick: bool, seed: int) -> dict:
+    """The stage-2 runs and numbers shared by ``mmicl.modality_zeroing`` and
+    ``mmicl.secondary_zeroing`` (the runs are cached, so the second check trains nothing)."""
     from validation.mmicl_train import projector_decoder_rates
 
     cfg = reduced(quick)
@@ -488,16 +488,6 @@ def modality_zeroing(quick: bool, seed: int) -> Outcome:
     S = rows["full"]["n"]
     full, z1, z2 = (rows[k]["acc"] for k in ("full", "M1 zeroed", "M2 zeroed"))
     base = copy_baseline(cfg["L2"], cfg["N"], cfg["B2"])
-    c = Criteria()
-    # the paper's claim, judged on the run trained with the paper's optimiser
-    c.greater("full model ICL above the copy baseline", full, base + 4 * _se(full, S),
-              f"baseline {base:.4f} + 4 SE")
-    c.greater("M1 zeroed collapses ICL to the copy baseline or below: baseline - acc", base - z1,
-              0.0, f"acc {z1:.4f}, baseline {base:.4f}")
-    c.greater("M2 zeroed lowers ICL: full - acc", full - z2, 4 * _diff_se(full, z2, S),
-              "4 SE of the difference")
-    c.greater("zeroing M2 hurts less than zeroing M1: acc(M2 zeroed) - acc(M1 zeroed)", z2 - z1,
-              4 * _diff_se(z1, z2, S), "4 SE of the difference")
     t, _ = mm_configs(cfg, 256)
     rates = projector_decoder_rates(t, pretrained(quick, seed), lr=cfg["train2"].lr, seed=seed)
 
@@ -521,20 +511,61 @@ def modality_zeroing(quick: bool, seed: int) -> Outcome:
           f"(lr {cfg['train2'].lr})"] = {
         "sgd": round(rates["sgd"]["ratio"], 3), "adam": round(rates["adam"]["ratio"], 3),
         "Adam projector multiplier matching SGD": round(rates["adam_scale_matching_sgd"], 3)}
-    return c.outcome(facts, [
-        "in the paper's triplet layout [x1, x2, label] the M2 item directly precedes each label "
-        "and the readout token is the M2 query, so the stage-1 previous-token head (offset 1) "
-        "already binds labels to M2 items and M2 can be matched with M2 without new circuitry; "
-        "reading M1 needs new offset-2 binding (label -> M1 item) and readout -> M1 query "
-        "attention.  Which one the model learns depends on how fast the small-init projector "
-        "becomes useful relative to the decoder: with SGD (updates proportional to the "
-        "projector's tiny gradients) the decoder first learns to read M1; with Adam at one "
-        "learning rate (every weight moves ~lr per step) the projector wins and the model reads "
-        "M2 (run B; docs/mmicl.md: SGD at a large learning rate, and a RoPE decoder even with "
-        "SGD, also read M2).  Not reproduced: the paper's 'large drop' when M2 is zeroed; the "
-        "SGD model does not use M2 at all",
-        "zeroing keeps the label tokens and the positions; M2 is zeroed before the bias-free "
-        "projector (Proj(0) = 0), M1 at every context item and the M1 query"])
+    return {"S": S, "full": full, "z1": z1, "z2": z2, "base": base, "facts": facts}
+
+
+ZEROING_NOTES = (
+    "in the paper's triplet layout [x1, x2, label] the M2 item directly precedes each label "
+    "and the readout token is the M2 query, so the stage-1 previous-token head (offset 1) "
+    "already binds labels to M2 items and M2 can be matched with M2 without new circuitry; "
+    "reading M1 needs new offset-2 binding (label -> M1 item) and readout -> M1 query "
+    "attention.  Which one the model learns depends on how fast the small-init projector "
+    "becomes useful relative to the decoder: with SGD (updates proportional to the "
+    "projector's tiny gradients) the decoder first learns to read M1; with Adam at one "
+    "learning rate (every weight moves ~lr per step) the projector wins and the model reads "
+    "M2 (run B; docs/mmicl.md: SGD at a large learning rate, and a RoPE decoder even with "
+    "SGD, also read M2)",
+    "zeroing keeps the label tokens and the positions; M2 is zeroed before the bias-free "
+    "projector (Proj(0) = 0), M1 at every context item and the M1 query")
+
+
+@check("mmicl.modality_zeroing", "modality zeroing in the pretrained stage-2 model trained with "
+       "the paper's optimiser (SGD): zeroing the primary modality (M1) collapses ICL, zeroing M2 "
+       "hurts less", requires=("torch",))
+def modality_zeroing(quick: bool, seed: int) -> Outcome:
+    """Reproduction 4 of the issue (paper Sec. 5, modality zeroing): the primary modality carries
+    multimodal ICL.  Criteria: the full model is above the copy baseline by 4 SE; with M1 zeroed
+    the accuracy is at or below the copy baseline; zeroing M2 leaves more accuracy than zeroing M1
+    (4 SE of the difference).  The paper's further statement that zeroing M2 *also* causes a large
+    drop is judged separately by ``mmicl.secondary_zeroing`` (not reproduced at CPU scale)."""
+    m = _zeroing_measurements(quick, seed)
+    full, z1, z2, base, S = m["full"], m["z1"], m["z2"], m["base"], m["S"]
+    c = Criteria()
+    c.greater("full model ICL above the copy baseline", full, base + 4 * _se(full, S),
+              f"baseline {base:.4f} + 4 SE")
+    c.greater("M1 zeroed collapses ICL to the copy baseline or below: baseline - acc", base - z1,
+              0.0, f"acc {z1:.4f}, baseline {base:.4f}")
+    c.greater("zeroing M2 hurts less than zeroing M1: acc(M2 zeroed) - acc(M1 zeroed)", z2 - z1,
+              4 * _diff_se(z1, z2, S), "4 SE of the difference")
+    return c.outcome(m["facts"], ZEROING_NOTES)
+
+
+@check("mmicl.secondary_zeroing", "the paper's secondary zeroing claim: zeroing M2 also lowers "
+       "multimodal ICL markedly (SGD stage-2 run of mmicl.modality_zeroing); NOT reproduced at "
+       "CPU scale, the check reports it", requires=("torch",))
+def secondary_zeroing(quick: bool, seed: int) -> Outcome:
+    """The paper's statement that zeroing the secondary modality gives a large (if smaller) drop,
+    judged on the same run as ``mmicl.modality_zeroing``: ``full - acc(M2 zeroed)`` must exceed 4
+    SE of the difference.  Measured in quick mode (seeds 0 and 1): no drop at all (0.996 and
+    1.000 with M2 zeroed): the SGD-trained model does not read M2 (docs/mmicl.md, "Modality
+    zeroing"), so this check fails; it is kept as a standing record of a claim we could not
+    reproduce rather than folded into, or dropped from, the primary-modality check."""
+    m = _zeroing_measurements(quick, seed)
+    full, z2, S = m["full"], m["z2"], m["S"]
+    c = Criteria()
+    c.greater("M2 zeroed lowers ICL: full - acc", full - z2, 4 * _diff_se(full, z2, S),
+              "4 SE of the difference")
+    return c.outcome(m["facts"], ZEROING_NOTES)
 
 
 # ----------------------------------------------------------------------------- parameter count
