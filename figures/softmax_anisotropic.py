@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from figures.annotate import annotate_cells
 from figures.registry import FigureData, figure
 from numerics.softmax_data import Setting, ar1_covariance
 from numerics.softmax_patterns import head_patterns
@@ -79,8 +80,7 @@ def plot(data: FigureData):
         M = np.zeros((d, d))
         M[c["row"][s], c["col"][s]] = c["value"][s]
         im = ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        for (i, j), v in np.ndenumerate(M):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6)
+        annotate_cells(ax, M, "{:.2f}", lim)
         title = name
         if name in m["relative_distance_of_mean_learned_block"]:
             title += f"\n||learned - this|| / ||this|| = " \

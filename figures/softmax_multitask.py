@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from figures.annotate import annotate_cells
 from figures.registry import FigureData, figure
 from numerics.softmax_patterns import multitask_omega_mu
 from validation.softmax_training import (MT_SETTING, figure_config, first_plus_minus,
@@ -88,9 +89,7 @@ def plot(data: FigureData):
             M[c["head"][s] - 1, c["index"][s]] = c["value"][s]
             lim = np.abs(M).max() or 1.0
             ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-            for (i, j), v in np.ndenumerate(M):
-                ax.text(j, i, f"{v:.2f}" if q == "omega" else f"{v:.1f}", ha="center",
-                        va="center", fontsize=6)
+            annotate_cells(ax, M, "{:.2f}" if q == "omega" else "{:.1f}", lim)
             ax.set_yticks(range(H))
             ax.set_yticklabels([f"head {h + 1}" for h in range(H)], fontsize=7)
             if q == "omega":
@@ -111,8 +110,7 @@ def plot(data: FigureData):
         ax = axes[2, k]
         E = np.asarray(info["E"])
         ax.imshow(E, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-        for (i, j), v in np.ndenumerate(E):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6)
+        annotate_cells(ax, E, "{:.2f}", 1.0)
         ax.set_yticks(range(N))
         ax.set_yticklabels([f"task {i + 1}" for i in range(N)], fontsize=7)
         ax.set_xticks(range(d))
