@@ -58,6 +58,7 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 from scipy.special import log_ndtr, ndtr, owens_t
 
+from numerics.aim_data import softmax_rows
 from numerics.aim_free_prob import mmse_over_delta, mmse_rho
 from numerics.fixed_point import fixed_point
 from numerics.quadrature import hermite_e_rule
@@ -488,12 +489,6 @@ GEN_NODES = {2: (48, 48), 3: (20, 12)}  # Gauss-Hermite nodes per dim (outer, in
 GEN_RQMC = {"log2_points": 14, "scramblings": 16, "seed": 20250601}  # T >= 4: RQMC defaults
 
 
-def _softmax_last(h):
-    """Row softmax along the last axis, shifted by the row maximum (no overflow)."""
-    e = np.exp(h - h.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def softmax_gen_error(q: float, Q0: float, T: int, nodes: tuple | None = None,
                       chunk: int = 512) -> float:
     """Bayes test error of the softmax output for ``T <= 3`` (inverse temperature 1).
@@ -528,7 +523,7 @@ def softmax_gen_error(q: float, Q0: float, T: int, nodes: tuple | None = None,
     total = 0.0
     for s in range(0, eta.shape[0], chunk):
         h = (np.sqrt(c * max(q, 0.0)) * eta[s:s + chunk])[:, None, :] + noise[None]
-        sm = _softmax_last(h)
+        sm = softmax_rows(h)
         m1 = np.einsum("oit,i->ot", sm, wxi)
         m2 = np.einsum("oit,i->ot", sm * sm, wxi)
         total += float(np.sum(weta[s:s + chunk] * np.sum(m2 - m1 * m1, axis=-1)))
@@ -594,7 +589,7 @@ def softmax_gen_error_rqmc(q, Q0: float, T: int, log2_points: int = GEN_RQMC["lo
         for i in range(q.size):
             mean = np.sqrt(c * max(q[i], 0.0)) * eta
             sd = np.sqrt(c * V[i])
-            diff = _softmax_last(mean + sd * xi) - _softmax_last(mean + sd * xi2)
+            diff = softmax_rows(mean + sd * xi) - softmax_rows(mean + sd * xi2)
             per[j, i] = 0.5 * T * np.mean(np.sum(diff * diff, axis=-1))
     return per.mean(axis=0), per
 
