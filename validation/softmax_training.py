@@ -472,7 +472,7 @@ def multitask_paired_errors(params, setting: Setting, etas, n: int, seed: int) -
     while left > 0:
         m = min(10_000, left)
         b = sample_tokens(rng, m, setting)
-        out["trained"].append(np.mean((forward(params, b)[:, :] - b.yq) ** 2, axis=1))
+        out["trained"].append(np.mean((forward(params, b) - b.yq) ** 2, axis=1))
         for key, sup in (("separate", setting.supports), ("all_coordinates", every)):
             pred = support_dgd_predict(b.X, b.y, b.xq, sup, etas)
             out[key].append(np.mean((pred - b.yq) ** 2, axis=1))
