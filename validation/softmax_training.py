@@ -483,9 +483,9 @@ def multitask_paired_errors(params, setting: Setting, etas, n: int, seed: int) -
 def multitask_reduced_predict(b, omega: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """Reduced multi-task predictor ``yhat_n = sum_h mu^h_n sum_l y_{l,n} softmax_l(sum_i omega^h_i
     x_{l,i} x_{q,i})`` (digest §3.10: diagonal KQ, diagonal OV), ``omega (H, d)``, ``mu (H, N)``."""
-    S = np.einsum("nli,hi,ni->nhl", b.X, omega, b.xq)
-    A = np.exp(S - S.max(axis=-1, keepdims=True))
-    A /= A.sum(axis=-1, keepdims=True)
+    from scipy.special import softmax
+
+    A = softmax(np.einsum("nli,hi,ni->nhl", b.X, omega, b.xq), axis=-1)
     return np.einsum("nhl,nlk,hk->nk", A, b.y, mu)
 
 
