@@ -19,8 +19,8 @@ import tracemalloc
 
 import numpy as np
 
-from numerics.aim_data import sample_aim
-from numerics.aim_gamp import gamp_rie
+from icl_companion.numerics.aim_data import sample_aim
+from icl_companion.numerics.aim_gamp import gamp_rie
 
 ALPHA, T, RHO = 0.2, 3, 0.5
 

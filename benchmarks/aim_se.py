@@ -24,8 +24,8 @@ import time
 import numpy as np
 from scipy import integrate, optimize
 
-from numerics import aim_free_prob as fp
-from numerics import aim_se as se
+from icl_companion.numerics import aim_free_prob as fp
+from icl_companion.numerics import aim_se as se
 
 
 # ------------------------------------------------------------------ straightforward baseline

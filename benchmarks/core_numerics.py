@@ -16,8 +16,8 @@ import time
 import numpy as np
 from scipy import integrate, optimize
 
-from numerics.quadrature import gauss_hermite_expect
-from numerics.roots import find_roots_vectorized
+from icl_companion.numerics.quadrature import gauss_hermite_expect
+from icl_companion.numerics.roots import find_roots_vectorized
 
 
 def _best(f, repeat=3):

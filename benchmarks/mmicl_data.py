@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
+from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
 
 
 def _best(f, repeat=5):

@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from numerics.mmicl_data import GMMTask, MMTask  # noqa: E402
-from validation import mmicl  # noqa: E402
-from validation.mmicl_train import _inputs, build_model  # noqa: E402
+from icl_companion.numerics.mmicl_data import GMMTask, MMTask  # noqa: E402
+from icl_companion.validation import mmicl  # noqa: E402
+from icl_companion.validation.mmicl_train import _inputs, build_model  # noqa: E402
 
 
 def _time_steps(model, task, P, steps, batch):
@@ -79,8 +79,8 @@ def main(argv=None):
         print(f"{name:<14} {1 / (td + ts):8.1f} {1e3 * ts:8.2f} {1e3 * td:8.2f} {td / ts:9.3f} "
               f"{ts / base:20.2f}")
     if a.reproductions:
-        from figures.registry import load_figures, make
-        from validation.checks import load_checks, run_one
+        from icl_companion.figures.registry import load_figures, make
+        from icl_companion.validation.checks import load_checks, run_one
 
         os.environ["ICLC_CACHE"] = "0"  # time the real work, not a cache hit
         for cid, c in sorted(load_checks().items()):

@@ -9,7 +9,7 @@ this process on the same pre-sampled batches, with the same number of threads
 * ``step``: forward + backward + Adam update on a ready batch (NumPy: hand-written gradients;
   torch: autograd + ``torch.optim.Adam``, the model of ``validation.softmax_training``);
 * ``step + sampling``: the full online step including drawing the fresh batch with
-  :func:`numerics.softmax_data.sample_tokens` (the same NumPy sampler for both, converted with
+  :func:`icl_companion.numerics.softmax_data.sample_tokens` (the same NumPy sampler for both, converted with
   ``torch.from_numpy``, no copy).
 
 Prints steps/s, the ratio NumPy/torch (> 1: NumPy faster) and the projected time of 100k steps.
@@ -26,8 +26,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
-from numerics.softmax_attention import Adam, init_params, loss_and_grad  # noqa: E402
-from numerics.softmax_data import Setting, sample_tokens  # noqa: E402
+from icl_companion.numerics.softmax_attention import Adam, init_params, loss_and_grad  # noqa: E402
+from icl_companion.numerics.softmax_data import Setting, sample_tokens  # noqa: E402
 
 SETTING = Setting("isotropic", 5, 40, 0.1)
 H, BATCH = 2, 256
@@ -45,7 +45,7 @@ def _best(f, repeat):
 def bench(steps: int, repeat: int, dtype: str, threads: int) -> dict:
     import torch
 
-    from validation.softmax_training import make_torch_model
+    from icl_companion.validation.softmax_training import make_torch_model
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import NONCONVERGED_NOTE, FigureData, figure
-from numerics.aim_data import sample_aim
-from numerics.aim_gamp import gamp_rie
-from numerics.aim_se import mmse_rho0, se_hardmax, weak_recovery
+from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, figure
+from icl_companion.numerics.aim_data import sample_aim
+from icl_companion.numerics.aim_gamp import gamp_rie
+from icl_companion.numerics.aim_se import mmse_rho0, se_hardmax, weak_recovery
 
 RHOS_LEFT = (0.1, 0.2, 0.5, 1.0, 2.0)
 RHOS_RIGHT = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)

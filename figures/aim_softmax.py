@@ -14,11 +14,11 @@ import math
 
 import numpy as np
 
-from figures.registry import NONCONVERGED_NOTE, FigureData, figure
-from numerics.aim_data import rank, sample_aim
-from numerics.aim_gamp import gamp_rie
-from numerics.aim_gd import gd_estimate
-from numerics.aim_se import K_of_T, alpha_pr, se_softmax
+from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, figure
+from icl_companion.numerics.aim_data import rank, sample_aim
+from icl_companion.numerics.aim_gamp import gamp_rie
+from icl_companion.numerics.aim_gd import gd_estimate
+from icl_companion.numerics.aim_se import K_of_T, alpha_pr, se_softmax
 
 RHOS_LEFT = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 RHO_RIGHT = 0.5

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from numerics.linear import gd_predict, mc_risk, ridge_predict, zfb_predict
-from theory.registry import evaluate
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.numerics.linear import gd_predict, mc_risk, ridge_predict, zfb_predict
+from icl_companion.theory.registry import evaluate
 
 D, SIGMA2 = 10, 0.25
 D_ZFB = 6

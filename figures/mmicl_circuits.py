@@ -4,7 +4,7 @@ Left: layer-1 and layer-2 attention of the stage-1 decoder (APE, K = K1, B = 2) 
 ICL sequence ``[x_1, l_1, ..., x_N, l_N, x_q]``: a previous-token pattern in layer 1 (each label
 attends to its item) and, in layer 2, the query attending to the labels whose item matches it.
 Right: over training, the ICL / IWL accuracies and the circuit metrics of
-:mod:`numerics.mmicl_metrics` on the ICL set: PHStrength_1 (layer-1 previous-token attention),
+:mod:`icl_companion.numerics.mmicl_metrics` on the ICL set: PHStrength_1 (layer-1 previous-token attention),
 IndStrength_2 and TILA_2 (layer-2 query attention to matching labels) and the context-label
 accuracy CLA (Huang et al. 2026, section 3.1 metrics; digest section 4.2).
 
@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
+from icl_companion.figures.registry import FigureData, figure
 
 SERIES = ("IC", "IW", "prev1_1", "ind_2", "tila_2", "cla")
 
 
 def compute(quick: bool, seed: int) -> FigureData:
-    from numerics.mmicl_data import GMMConfig, GMMTask
-    from validation import mmicl
-    from validation.mmicl_train import evaluate
+    from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask
+    from icl_companion.validation import mmicl
+    from icl_companion.validation.mmicl_train import evaluate
 
     cfg = mmicl.reduced(quick)
     run = mmicl.pretrained(quick, seed)

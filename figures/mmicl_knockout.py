@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
+from icl_companion.figures.registry import FigureData, figure
 
 
 def compute(quick: bool, seed: int) -> FigureData:
-    from validation import mmicl
+    from icl_companion.validation import mmicl
 
     cfg = mmicl.reduced(quick)
     sgd_tc, main_tc = (mmicl.stage2_train(quick, True, v) for v in ("sgd", "main"))

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
+from icl_companion.figures.registry import FigureData, figure
 
 
 def compute(quick: bool, seed: int) -> FigureData:
-    from validation import mmicl
+    from icl_companion.validation import mmicl
 
     cfg = mmicl.reduced(quick)
     grid = mmicl.K_GRID[quick]

@@ -41,7 +41,7 @@ class FigureData:
     meta: dict = field(default_factory=dict)
 
     def rows(self) -> list[dict]:
-        from numerics.io import table_rows
+        from icl_companion.numerics.io import table_rows
 
         return table_rows(self.columns)
 
@@ -71,11 +71,10 @@ def figure(name: str, description: str, compute: Callable, plot: Callable,
 
 @functools.lru_cache(maxsize=None)
 def load_figures() -> dict[str, Figure]:
-    import figures
-
+    from icl_companion import figures
     for m in pkgutil.iter_modules(figures.__path__):
         if not m.name.startswith("_") and m.name not in _INFRA:
-            importlib.import_module(f"figures.{m.name}")
+            importlib.import_module(f"icl_companion.figures.{m.name}")
     return FIGURES
 
 
@@ -98,9 +97,9 @@ def make(name: str, quick: bool = False, out_dir: str | Path = "out/figures", se
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from numerics.cache import cached
-    from numerics.io import atomic_write, write_csv, write_json
-    from theory._meta import provenance
+    from icl_companion.numerics.cache import cached
+    from icl_companion.numerics.io import atomic_write, write_csv, write_json
+    from icl_companion.theory._meta import provenance
 
     figs = load_figures()
     if name not in figs:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.annotate import annotate_cells
-from figures.registry import FigureData, figure
-from numerics.softmax_data import Setting, ar1_covariance
-from numerics.softmax_patterns import head_patterns
-from theory.registry import evaluate
-from validation.softmax_training import figure_config, first_plus_minus
+from icl_companion.figures.annotate import annotate_cells
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.numerics.softmax_data import Setting, ar1_covariance
+from icl_companion.numerics.softmax_patterns import head_patterns
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.softmax_training import figure_config, first_plus_minus
 
 RHO = 0.5
 SETTING = Setting("ar1", 5, 40, 0.1, rho=RHO)

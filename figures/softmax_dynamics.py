@@ -5,7 +5,7 @@ reduced-model flows (``Dynamic_approx_*``, digest section 4.3).  Left: the NumPy
 model (d = 5, L = 40, sigma2 = 0.1, Adam 1e-3, batch 256), per head ``omega_h`` (mean of the KQ
 x-block diagonal), ``mu_h`` (last OV entry), ``sum_h mu_h`` and the effective step
 ``<mu, omega>`` against ``eta*``.  Right: the gradient flow on the approximate loss
-(:func:`numerics.softmax_reduced.integrate_reduced_ode`) started from
+(:func:`icl_companion.numerics.softmax_reduced.integrate_reduced_ode`) started from
 the authors' reduced-model initialisation ``omega = mu = (1e-3, -1e-3)``; its time is gradient-flow time, not Adam steps (Adam rescales the
 coordinates), so the two panels share the shapes (jump, overshoot and slow decay of omega,
 monotone growth of mu, zero sum), not the time axis.
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from numerics.softmax_patterns import omega_mu_history
-from numerics.softmax_reduced import integrate_reduced_ode
-from theory.registry import evaluate
-from validation.softmax_training import SETTING, figure_config, first_plus_minus
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.numerics.softmax_patterns import omega_mu_history
+from icl_companion.numerics.softmax_reduced import integrate_reduced_ode
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
 
 def compute(quick: bool, seed: int) -> FigureData:

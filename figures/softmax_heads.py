@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from numerics.softmax_attention import forward
-from numerics.softmax_data import sample_tokens
-from numerics.softmax_patterns import head_patterns
-from theory.registry import evaluate
-from theory.softmax import single_head_optimum
-from validation.softmax_training import SETTING, figure_config, first_plus_minus
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.numerics.softmax_attention import forward
+from icl_companion.numerics.softmax_data import sample_tokens
+from icl_companion.numerics.softmax_patterns import head_patterns
+from icl_companion.theory.registry import evaluate
+from icl_companion.theory.softmax import single_head_optimum
+from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
 HS = (1, 2, 4, 8)
 

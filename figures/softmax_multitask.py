@@ -4,7 +4,7 @@ He, Pan, Chen, Yang (2025), blog Figures 3.2-3.5 and digest section 3.10: N = 2 
 with supports ``S_1 = {1,2,3,4}``, ``S_2 = {3,4,5,6}`` (overlap ``{3,4}``) in the setting the
 authors' code actually trains (``MultiTaskLinearReg``: separate ``beta_n ~ N(0, I_4)``, noise
 variance ``0.1 d_n``, noiseless target, L = 48; the blog's shared-``beta`` L = 40 variant is
-available in :mod:`numerics.softmax_data`), tokens ``[x; y_1; y_2]`` in ``R^8`` and two outputs.
+available in :mod:`icl_companion.numerics.softmax_data`), tokens ``[x; y_1; y_2]`` in ``R^8`` and two outputs.
 For each H the figure shows ``omega^(h)`` = the diagonal of the x-block of
 ``KQ^h`` (H x 6) and ``mu^(h)`` = the diagonal of the y-block of ``OV^h`` (H x 2: head h's weight
 of ``y_k`` in output k); the titles give the share of the effective entries in the whole circuits
@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.annotate import annotate_cells
-from figures.registry import FigureData, figure
-from numerics.softmax_patterns import multitask_omega_mu
-from validation.softmax_training import (MT_SETTING, figure_config, first_plus_minus,
+from icl_companion.figures.annotate import annotate_cells
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.numerics.softmax_patterns import multitask_omega_mu
+from icl_companion.validation.softmax_training import (MT_SETTING, figure_config, first_plus_minus,
                                          multitask_config, multitask_effective_steps,
                                          separate_dgd_theory)
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from numerics.softmax_patterns import head_patterns
-from validation.softmax_training import SETTING, figure_config, first_plus_minus
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.numerics.softmax_patterns import head_patterns
+from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
 HS = (1, 2, 4)
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col, family_text
-from numerics.xattn_data import population_tasks, sample_prompts, sample_tasks
-from numerics.xattn_models import (CAParam, lsa_excess, lsa_optimal_G, token_forward,
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col, family_text
+from icl_companion.numerics.xattn_data import population_tasks, sample_prompts, sample_tasks
+from icl_companion.numerics.xattn_models import (CAParam, lsa_excess, lsa_optimal_G, token_forward,
                                    train_ca_population, train_noreinject_population)
 
 
@@ -60,7 +60,7 @@ def compute(quick: bool, seed: int) -> FigureData:
 def plot(data: FigureData):
     import matplotlib.pyplot as plt
 
-    from numerics.xattn_data import TaskFamily
+    from icl_companion.numerics.xattn_data import TaskFamily
 
     m = data.meta
     model, T = col(data, "model"), col(data, "T")

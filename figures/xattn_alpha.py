@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from figures.xattn_common import FIXED_TWO, FIXED_UNI, MULTI, RECON_NOTE, caption, col
-from numerics.xattn_data import population_tasks
-from numerics.xattn_models import CAParam, train_ca_population
-from theory.registry import evaluate
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.xattn_common import FIXED_TWO, FIXED_UNI, MULTI, RECON_NOTE, caption, col
+from icl_companion.numerics.xattn_data import population_tasks
+from icl_companion.numerics.xattn_models import CAParam, train_ca_population
+from icl_companion.theory.registry import evaluate
 
 
 def compute(quick: bool, seed: int) -> FigureData:

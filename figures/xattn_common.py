@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.xattn_data import TaskFamily
+from icl_companion.numerics.xattn_data import TaskFamily
 
 RECON_NOTE = ("reconstructed model: latent-factor ICL and linearized CA rebuilt from the abstract "
               "and summaries of Barnfield, Sen, Sur (arXiv:2602.04872); not the paper's own figure")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
-from numerics.xattn_data import population_tasks, sample_moments, sample_tasks
-from numerics.xattn_models import ca_eigen_excess, ca_forward, divergence_report
-from theory.registry import evaluate
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
+from icl_companion.numerics.xattn_data import population_tasks, sample_moments, sample_tasks
+from icl_companion.numerics.xattn_models import ca_eigen_excess, ca_forward, divergence_report
+from icl_companion.theory.registry import evaluate
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -57,7 +57,7 @@ def compute(quick: bool, seed: int) -> FigureData:
 def plot(data: FigureData):
     import matplotlib.pyplot as plt
 
-    from numerics.xattn_data import TaskFamily
+    from icl_companion.numerics.xattn_data import TaskFamily
 
     m = data.meta
     T, L = col(data, "T"), col(data, "L")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
-from numerics.xattn_data import population_tasks, sample_moments, sample_tasks
-from numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, lsa_excess, lsa_optimal_G,
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
+from icl_companion.numerics.xattn_data import population_tasks, sample_moments, sample_tasks
+from icl_companion.numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, lsa_excess, lsa_optimal_G,
                                    train_ca_population)
-from theory.registry import evaluate
-from theory.xattn import chebyshev_steps
+from icl_companion.theory.registry import evaluate
+from icl_companion.theory.xattn import chebyshev_steps
 
 
 T_PERLAYER = {True: 12, False: 24}  # quick, full
@@ -129,7 +129,7 @@ def plot(data: FigureData):
 
 
 def family_text_meta(m) -> str:
-    from numerics.xattn_data import TaskFamily
+    from icl_companion.numerics.xattn_data import TaskFamily
 
     return family_text(TaskFamily(**m["family"]))
 

@@ -5,17 +5,17 @@ Reconstructed model (digest ``cross_attention.md`` §2.3, §4.3): ``w_{t+1} = (I
 + alpha s_hat``, fixed point ``-(alpha/beta) Sigma_hat^-1 s_hat``, Bayes-consistent only on
 ``beta = -alpha``.  Population (``L = inf``) gradient descent from several initialisations, uniform
 signal strength on [1, 3]; the optima are located in ``(kappa, gamma)`` coordinates
-(:func:`numerics.xattn_models.ca_two_param_optimum`).
+(:func:`icl_companion.numerics.xattn_models.ca_two_param_optimum`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from figures.registry import FigureData, figure
-from figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col
-from numerics.xattn_data import population_tasks
-from numerics.xattn_models import CAParam, ca_eigen_excess, ca_two_param_optimum, train_gd
+from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col
+from icl_companion.numerics.xattn_data import population_tasks
+from icl_companion.numerics.xattn_models import CAParam, ca_eigen_excess, ca_two_param_optimum, train_gd
 
 INITS = [(0.05, 0.0), (0.05, -0.3), (0.4, 0.0)]
 

@@ -10,8 +10,8 @@
 * :func:`make_figure`: regenerate a figure (``iclc figure``).
 """
 
-from theory._meta import version as _version
-from theory.registry import evaluate, get, results
+from icl_companion.theory._meta import version as _version
+from icl_companion.theory.registry import evaluate, get, results
 
 __version__ = _version()
 __all__ = ["evaluate", "get", "results", "sweep", "verify", "make_figure", "__version__"]
@@ -21,9 +21,9 @@ def sweep(result_id: str, fixed: dict | None = None, workers: int | None = None,
           scheduler: str | None = None, chunk: int = 8, **ranges):
     """Sweep ``result_id``; ranges as ``name="start:stop:num[:log]"`` or ``name=(start, stop, num)``.
 
-    Returns a :class:`numerics.sweep.SweepResult` (``.rows``, ``.column(name)``, ``.meta``).
+    Returns a :class:`icl_companion.numerics.sweep.SweepResult` (``.rows``, ``.column(name)``, ``.meta``).
     """
-    from numerics.sweep import Axis, parse_axis, run_sweep
+    from icl_companion.numerics.sweep import Axis, parse_axis, run_sweep
 
     axes = [parse_axis(k, v) if isinstance(v, str) else Axis(k, *v) for k, v in ranges.items()]
     return run_sweep(result_id, fixed or {}, axes, workers=workers, scheduler=scheduler,
@@ -32,13 +32,13 @@ def sweep(result_id: str, fixed: dict | None = None, workers: int | None = None,
 
 def verify(*selectors: str, quick: bool = True, seed: int = 0):
     """Run verification checks (all, a paper prefix or ids); returns a list of reports."""
-    from validation.checks import run
+    from icl_companion.validation.checks import run
 
     return run(selectors, quick=quick, seed=seed)
 
 
 def make_figure(name: str, quick: bool = True, out_dir: str = "out/figures", seed: int = 0):
     """Regenerate figure ``name`` into ``out_dir`` (PNG, PDF, CSV, JSON)."""
-    from figures.registry import make
+    from icl_companion.figures.registry import make
 
     return make(name, quick=quick, out_dir=out_dir, seed=seed)

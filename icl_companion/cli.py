@@ -71,7 +71,7 @@ def _json_dump(obj) -> str:
 
 # ------------------------------------------------------------------------------------ commands
 def cmd_list(a) -> int:
-    from theory.registry import results
+    from icl_companion.theory.registry import results
 
     rs = results(a.paper)
     width = max((len(r.id) for r in rs), default=10)
@@ -81,14 +81,14 @@ def cmd_list(a) -> int:
 
 
 def cmd_show(a) -> int:
-    from theory.registry import get
+    from icl_companion.theory.registry import get
 
     print(get(a.id).describe(latex=a.latex))
     return 0
 
 
 def cmd_eval(a) -> int:
-    from theory.registry import get
+    from icl_companion.theory.registry import get
 
     r = get(a.id)
     ev = r.evaluate(**_parse_inputs(r, _split_assignments(a.inputs)))
@@ -105,8 +105,8 @@ def cmd_eval(a) -> int:
 
 
 def cmd_sweep(a) -> int:
-    from numerics.sweep import parse_axis, run_sweep, write_sweep
-    from theory.registry import get
+    from icl_companion.numerics.sweep import parse_axis, run_sweep, write_sweep
+    from icl_companion.theory.registry import get
 
     r = get(a.id)
     assign = _split_assignments(a.inputs)
@@ -131,7 +131,7 @@ def cmd_sweep(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from validation.checks import run, select
+    from icl_companion.validation.checks import run, select
 
     if a.list:
         for c in select(a.ids):
@@ -153,7 +153,7 @@ def cmd_verify(a) -> int:
 
 
 def cmd_figure(a) -> int:
-    from figures.registry import load_figures, make
+    from icl_companion.figures.registry import load_figures, make
 
     figs = load_figures()
     if a.name == "list":
@@ -177,7 +177,7 @@ def cmd_figure(a) -> int:
 
 # --------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    from theory._meta import version
+    from icl_companion.theory._meta import version
 
     p = _Parser(prog="iclc", description="icl-companion: evaluate, sweep and verify the closed "
                 "forms of four in-context-learning papers, and regenerate their figures.")

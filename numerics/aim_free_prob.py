@@ -2,14 +2,14 @@
 
 Setting (digest §4): ``Y = S + sqrt(Delta) Z``, ``S = W W^T / sqrt(r d)`` (``rho = r/d``), ``Z`` GOE
 with semicircle on ``[-2, 2]``.  The Stieltjes transform ``G`` of the spectral law of ``Y`` solves
-the cubic of :func:`theory.aim.stieltjes_cubic`; its coefficients are lambdified from SymPy, never
+the cubic of :func:`icl_companion.theory.aim.stieltjes_cubic`; its coefficients are lambdified from SymPy, never
 retyped.  Numerically the cubic is solved for ``w = 1/G`` (reversed coefficients): the equation is
 then monic with O(1) coefficients even as ``Delta -> 0``, where the cubic in ``G`` degenerates.
 The three roots of all grid points are found at once by Cardano's formula in complex arithmetic,
 polished by two Newton steps (no Python loop over points).  The density is
 ``mu(x) = max_k |Im G_k(x)| / pi`` (digest §4.2).
 
-Edges are the real roots of the discriminant quartic (:func:`theory.aim.edge_quartic`), found for
+Edges are the real roots of the discriminant quartic (:func:`icl_companion.theory.aim.edge_quartic`), found for
 all ``Delta`` at once from batched companion matrices; two real roots give one interval, four give
 two (for ``rho < 1`` and small ``Delta``, a bump from the ``(1 - rho) d`` zero eigenvalues).
 ``int mu^3`` is a Gauss-Legendre sum per interval after ``x = m + h sin(theta)``, which makes the
@@ -30,7 +30,7 @@ import functools
 
 import numpy as np
 
-from numerics.quadrature import legendre_rule
+from icl_companion.numerics.quadrature import legendre_rule
 
 __all__ = ["cubic_roots_w", "stieltjes_roots", "density", "edges", "cube_integral", "mmse_rho",
            "mmse_over_delta", "mutual_information", "rie_denoise", "rie_shrink",
@@ -43,7 +43,7 @@ N_NODES = None  # nodes per panel of the graded rule (None: PANEL_NODES)
 def _coeff_funcs():
     import sympy as sp
 
-    from theory import aim
+    from icl_companion.theory import aim
 
     c = aim.cubic_coeffs()  # c3 G^3 + c2 G^2 + c1 G + c0
     cubic = sp.lambdify((aim.Z, aim.DELTA, aim.A), list(c), modules="numpy")

@@ -53,7 +53,7 @@ from numpy.polynomial.legendre import leggauss
 from scipy.optimize import OptimizeResult
 from scipy.special import log_ndtr, ndtr, owens_t
 
-from numerics.aim_data import as_observations
+from icl_companion.numerics.aim_data import as_observations
 
 __all__ = ["GAMPResult", "FactorisedDesign", "DenseDesign", "softmax_gout", "hardmax_gout",
            "log_bvn_cdf", "gamp_rie", "c_matrix", "VARIANTS"]
@@ -286,7 +286,7 @@ class GAMPResult(OptimizeResult):
 
 
 def _default_denoiser():
-    from numerics.aim_free_prob import mmse_rho, rie_denoise
+    from icl_companion.numerics.aim_free_prob import mmse_rho, rie_denoise
 
     return rie_denoise, mmse_rho
 
@@ -381,7 +381,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
     else:
         if seed is None:
             raise ValueError("init='random' needs a seed")
-        from numerics.aim_data import sample_weights
+        from icl_companion.numerics.aim_data import sample_weights
 
         S_hat = sample_weights(np.random.default_rng(seed), d, rho)[1]
     c_hat = 1.0
@@ -430,7 +430,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
             break
     history = {k: np.asarray(v) for k, v in hist.items()}
     if track_se:
-        from numerics.aim_se import se_trajectory
+        from icl_companion.numerics.aim_se import se_trajectory
 
         # se_trajectory returns [1, e^1, ..., e^it]; e^t is the predicted error of S_hat^t,
         # recorded here at iteration t (index t - 1)

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-from numerics.aim_data import as_observations, softmax_rows
+from icl_companion.numerics.aim_data import as_observations, softmax_rows
 
 __all__ = ["loss_and_grad", "StudentResult", "train_student", "GDEstimate", "gd_estimate",
            "ensemble_errors", "adam"]

@@ -20,7 +20,7 @@ method="anderson")``
 ``mmse_rho0(alpha_bar, variant="correct", warm=None, damping=0.5, method="anderson") -> SEResult``
     ``rho -> 0`` hardmax limit at fixed ``alpha_bar = n/(d r) = alpha/rho`` (digest §6.1).
 ``weak_recovery(variant="correct") -> float``
-    ``alpha_bar_c`` of that limit (closed form from :mod:`theory.aim`).
+    ``alpha_bar_c`` of that limit (closed form from :mod:`icl_companion.theory.aim`).
 ``gen_error(alpha, rho, T, channel, variant="correct") -> dict``
     (softmax any ``T >= 2``: quadrature for ``T <= 3``, randomised QMC with a standard error for
     ``T >= 4``; hardmax ``T = 2``).
@@ -41,8 +41,8 @@ Normalisations
   ``K alpha`` (T-universality).
 
 Numerics: softmax = bracketed root of ``mmse_rho(Delta)/Delta = K alpha`` in ``log Delta``
-(:func:`numerics.roots.find_roots_vectorized`, ``xtol = 1e-13``); hardmax = damped fixed point
-(:func:`numerics.fixed_point.fixed_point`) in ``V`` with deterministic Gauss-Hermite quadrature
+(:func:`icl_companion.numerics.roots.find_roots_vectorized`, ``xtol = 1e-13``); hardmax = damped fixed point
+(:func:`icl_companion.numerics.fixed_point.fixed_point`) in ``V`` with deterministic Gauss-Hermite quadrature
 (1-D + 2-D, rescaled to the width ``sqrt(3V)`` of the channel) and Owen's-T bivariate CDF.
 
 References
@@ -58,11 +58,11 @@ import numpy as np
 from scipy.optimize import OptimizeResult
 from scipy.special import log_ndtr, ndtr, owens_t
 
-from numerics.aim_data import softmax_rows
-from numerics.aim_free_prob import mmse_over_delta, mmse_rho
-from numerics.fixed_point import fixed_point
-from numerics.quadrature import hermite_e_rule
-from numerics.roots import find_roots_vectorized
+from icl_companion.numerics.aim_data import softmax_rows
+from icl_companion.numerics.aim_free_prob import mmse_over_delta, mmse_rho
+from icl_companion.numerics.fixed_point import fixed_point
+from icl_companion.numerics.quadrature import hermite_e_rule
+from icl_companion.numerics.roots import find_roots_vectorized
 
 __all__ = ["SEResult", "K_of_T", "alpha_pr", "se_softmax", "hardmax_channel_info", "se_hardmax",
            "se_trajectory", "bbp_mmse", "mmse_rho0", "weak_recovery", "gen_error",
@@ -79,7 +79,7 @@ class SEResult(OptimizeResult):
 
 
 def K_of_T(T: int) -> int:
-    """``K = T^2 + T - 2`` (:func:`theory.aim.softmax_directions`)."""
+    """``K = T^2 + T - 2`` (:func:`icl_companion.theory.aim.softmax_directions`)."""
     return int(T) * int(T) + int(T) - 2
 
 
@@ -267,7 +267,7 @@ def hardmax_channel_info(q: float, V: float, variant: str = "correct", n1: int =
 
     * ``correct``: split ``F(m) = f1(k1) + f1(k2) + R(k1, k2)`` where ``f1`` is the single-threshold
       Fisher term (the limit of ``F`` when the other coordinate is far from 0); ``E f1(k1)`` is a 1-D
-      Gauss-Hermite with the change of variables of :func:`numerics.quadrature.gauss_hermite_expect`
+      Gauss-Hermite with the change of variables of :func:`icl_companion.numerics.quadrature.gauss_hermite_expect`
       (scale ``2 sqrt(V/q)``), and the remainder ``R``, localised near the origin, a 2-D
       Gauss-Hermite rescaled by ``1.5 sqrt(V/q)``;
     * ``paper``: ``F`` itself is localised near the origin (bivariate density): 2-D rule only.
@@ -315,7 +315,7 @@ def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float |
 
     ``hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2]`` at ``q = Q0 - V``
     (:func:`hardmax_channel_info`).  Iterated in ``V`` from ``warm`` (default 1, the uninformative
-    start ``q = rho``) with :func:`numerics.fixed_point.fixed_point` (``damping`` = weight of the
+    start ``q = rho``) with :func:`icl_companion.numerics.fixed_point.fixed_point` (``damping`` = weight of the
     NEW iterate there).  ``method="anderson"`` (default; Anderson mixing whose first steps are
     damped Picard steps, 5-12 map evaluations) falls back to the plain damped iteration from its
     last iterate if it does not converge; ``method="damped"`` is the plain damped iteration.
@@ -399,7 +399,7 @@ def se_trajectory(alpha: float, rho: float, T: int, channel: str = "softmax",
 
 # ================================================================== rho -> 0 limit
 def bbp_mmse(dbar):
-    """``Db (2 - Db)`` for ``Db < 1`` else 1 (:func:`theory.aim.bbp_mmse_expr`), vectorised."""
+    """``Db (2 - Db)`` for ``Db < 1`` else 1 (:func:`icl_companion.theory.aim.bbp_mmse_expr`), vectorised."""
     dbar = np.asarray(dbar, dtype=float)
     return np.where(dbar < 1, dbar * (2 - dbar), 1.0)
 
@@ -441,14 +441,14 @@ _E0_CACHE: dict = {}
 
 def _E0(variant):
     if variant not in _E0_CACHE:
-        from theory.aim import hardmax_E0_expr
+        from icl_companion.theory.aim import hardmax_E0_expr
 
         _E0_CACHE[variant] = float(hardmax_E0_expr(variant))
     return _E0_CACHE[variant]
 
 
 def weak_recovery(variant: str = "correct") -> float:
-    """``alpha_bar_c = 1/(2 E0)`` (closed form from :func:`theory.aim.weak_recovery_expr`)."""
+    """``alpha_bar_c = 1/(2 E0)`` (closed form from :func:`icl_companion.theory.aim.weak_recovery_expr`)."""
     _check_variant(variant)
     return 1.0 / (2.0 * _E0(variant))
 
@@ -637,8 +637,8 @@ def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
 
 # ================================================================== catalogue
 def _register():
-    from numerics.aim_free_prob import mutual_information
-    from theory.registry import (PAPERS, Reference, Result, choice, integer, real, register)
+    from icl_companion.numerics.aim_free_prob import mutual_information
+    from icl_companion.theory.registry import (PAPERS, Reference, Result, choice, integer, real, register)
 
     P = PAPERS["aim"]
 
@@ -719,7 +719,7 @@ def _register():
         warm_start=True))
 
     def _wr_expr():
-        from theory.aim import weak_recovery_expr
+        from icl_companion.theory.aim import weak_recovery_expr
         import sympy as sp
 
         return sp.Eq(sp.Symbol("alphabar_c"), weak_recovery_expr("correct"))

@@ -18,8 +18,8 @@ import pickle
 from pathlib import Path
 from typing import Any, Callable
 
-from numerics.io import atomic_write
-from theory._meta import version
+from icl_companion.numerics.io import atomic_write
+from icl_companion.theory._meta import version
 
 __all__ = ["cache_dir", "cache_key", "cached", "source_hash"]
 

@@ -1,6 +1,6 @@
 """NumPy simulator of in-context linear regression and its linear baselines (prefix ``linear``).
 
-The same setting as :mod:`theory.linear`: prompts of ``L`` pairs with ``x ~ N(0, I_d)`` (or
+The same setting as :mod:`icl_companion.theory.linear`: prompts of ``L`` pairs with ``x ~ N(0, I_d)`` (or
 ``N(0, diag(lambdas))``), ``y = x^T beta + eps``.  Predictors act on whole batches of prompts
 (arrays ``X: (n, L, d)``, ``y: (n, L)``, ``xq: (n, d)``) so that a Monte Carlo estimate is a few
 vectorised operations.  :func:`mc_risk` returns the mean squared error and its standard error.

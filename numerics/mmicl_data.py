@@ -1,6 +1,6 @@
 """Bursty Gaussian-mixture classification sequences of the mmicl testbed (prefix ``mmicl``).
 
-NumPy only (no torch): any model, ours in :mod:`validation` or a user's, can be fed and measured.
+NumPy only (no torch): any model, ours in :mod:`icl_companion.validation` or a user's, can be fed and measured.
 Setup of Huang, Roth, Bouniot, Xu, Akata, "Dissecting multimodal in-context learning"
 (arXiv 2601.20796), following the Reddy (2023) task; digest ``shared/papers/multimodal_icl.md``
 §1.3 (unimodal), §1.4 (multimodal), §3.2 (derived quantities).
@@ -62,7 +62,7 @@ pair's M2 class (shared labels; ``lambda`` from M1's label table, output head of
 ``(k1 mod G1) L2 + k2 mod L2`` in the joint-label control.  The target is the query pair's label;
 the swapped-label set shifts labels modulo ``L2`` (shared) or ``L1`` (joint).
 
-Integer bookkeeping for the metrics (:mod:`numerics.mmicl_metrics`): ``labels (batch, N)`` context
+Integer bookkeeping for the metrics (:mod:`icl_companion.numerics.mmicl_metrics`): ``labels (batch, N)`` context
 labels, ``target (batch,)``, ``match = labels == target[:, None]`` (the set ``M``, a *label* match),
 ``classes (batch, N+1)`` class ids (query last) in a combined index space where ids ``>= K`` are the
 batch's novel classes (novel ``j`` has id ``K + j``), ``novel`` and ``bursty`` flags per sequence.
@@ -98,8 +98,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from theory.mmicl import check_burstiness, novel_m2_classes
-from theory.registry import PAPERS, Result, integer, real, register
+from icl_companion.theory.mmicl import check_burstiness, novel_m2_classes
+from icl_companion.theory.registry import PAPERS, Result, integer, real, register
 
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
@@ -781,7 +781,7 @@ def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float,
     * novel (``m_c = N / B_novel`` uniform draws over ``K_c`` classes): ``1/m_c + (1 - 1/m_c) S2c``;
 
     mixed with weights ``p_C``, ``(1 - p_C) p_B'``, ``(1 - p_C)(1 - p_B')``.  For uniform labels it
-    reduces to :func:`theory.mmicl.copy_slot_uniform_expr`.  ``E|M|`` is also the mean size of the
+    reduces to :func:`icl_companion.theory.mmicl.copy_slot_uniform_expr`.  ``E|M|`` is also the mean size of the
     match set ``M`` of the induction metrics (digest §3.1).
 
     References
@@ -807,8 +807,8 @@ def bursty_label_stats(K: int, L: int, N: int, alpha: float, B: int) -> dict:
     ``E[1/(1+X)] = (1 - (1 - q_l)^m)/(m q_l)``, so the expected TILA of an ideal induction head is
     ``E[1/|M|] = sum_l q_l (1 - (1-q_l)^m)/(B m q_l) = E[D]/N``.  Also returned: the CLA of a
     uniform guess ``E[D]/L`` and the copy-a-random-slot accuracy ``1/m + (1 - 1/m) sum_l q_l^2``.
-    At ``alpha = 0`` these are :func:`theory.mmicl.ideal_tila_expr`,
-    :func:`theory.mmicl.random_guess_cla_expr` and :func:`theory.mmicl.copy_slot_uniform_expr`.
+    At ``alpha = 0`` these are :func:`icl_companion.theory.mmicl.ideal_tila_expr`,
+    :func:`icl_companion.theory.mmicl.random_guess_cla_expr` and :func:`icl_companion.theory.mmicl.copy_slot_uniform_expr`.
 
     References
     ----------

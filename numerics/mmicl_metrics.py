@@ -12,8 +12,8 @@ column = attended position, rows sum to 1 over the causal past.  The leading axe
 sequences (usually ``(S,)``); per-sequence metrics have shape ``(..., H)`` and
 :func:`circuit_metrics` averages them over the sequences (the digest's ``E``).
 ``match`` is the boolean ``(..., N)`` array ``y_i == y_q`` (the set ``M``: a *label* match, not a
-class match; :attr:`numerics.mmicl_data.UniBatch.match`).  Positions come from a layout
-(:func:`numerics.mmicl_data.unimodal_layout` / ``multimodal_layout``): label slots ``p_i``
+class match; :attr:`icl_companion.numerics.mmicl_data.UniBatch.match`).  Positions come from a layout
+(:func:`icl_companion.numerics.mmicl_data.unimodal_layout` / ``multimodal_layout``): label slots ``p_i``
 (``2i+1`` unimodal, ``3i+2`` multimodal), item slots (``2i``; ``3i`` M1, ``3i+1`` M2) and the readout
 position ``q = T - 1``.  Mean-over-an-empty-set terms are 0 (digest §3.1).
 

@@ -54,7 +54,7 @@ def find_root(f: Callable[[float], float], lo: float, hi: float, xtol: float = 1
     >>> find_root(lambda x: x**2 + 1, -1, 1)
     Traceback (most recent call last):
     ...
-    numerics.roots.BracketError: no sign change of f on [-1, 1]: f(-1) = 2, f(1) = 2
+    icl_companion.numerics.roots.BracketError: no sign change of f on [-1, 1]: f(-1) = 2, f(1) = 2
     """
     if not lo < hi:
         raise ValueError(f"need lo < hi, got lo={lo}, hi={hi}")

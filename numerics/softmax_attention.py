@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from numerics.softmax_data import Setting, TokenBatch, sample_tokens
+from icl_companion.numerics.softmax_data import Setting, TokenBatch, sample_tokens
 
 __all__ = ["init_params", "kq_circuits", "ov_circuits", "forward", "loss_and_grad", "Adam",
            "TrainConfig", "TrainRecord", "train", "predict", "mc_model_risk", "PARAM_NAMES"]
@@ -231,7 +231,7 @@ class TrainRecord:
 
     ``log`` holds, at every ``log_every`` steps: ``step``, ``loss`` (mean training loss over the
     interval), ``KQ`` ``(H, D, D)`` and ``OV`` ``(H, D, N)`` snapshots (from which
-    :mod:`numerics.softmax_patterns` extracts ``omega_h``, ``mu_h``).  ``finite`` is False if the
+    :mod:`icl_companion.numerics.softmax_patterns` extracts ``omega_h``, ``mu_h``).  ``finite`` is False if the
     loss became non-finite (training then stops, and the record says so).
     """
 
@@ -294,9 +294,9 @@ def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Gene
                   n: int, L: int | None = None, batch: int = 5000, norm_L: int | None = None):
     """Monte Carlo risk ``E (yhat - y_q)^2`` (mean over outputs) of a model on fresh prompts.
 
-    Returns :class:`numerics.linear.MCEstimate` (mean, standard error, count).
+    Returns :class:`icl_companion.numerics.linear.MCEstimate` (mean, standard error, count).
     """
-    from numerics.linear import mc_mean
+    from icl_companion.numerics.linear import mc_mean
 
     errs = []
     left = int(n)
@@ -310,13 +310,13 @@ def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Gene
 
 
 def train_cached(config: TrainConfig, seed: int, refresh: bool = False) -> TrainRecord:
-    """:func:`train` through the on-disk cache (:func:`numerics.cache.cached`), so that checks and
+    """:func:`train` through the on-disk cache (:func:`icl_companion.numerics.cache.cached`), so that checks and
     figures share trained models.  The key holds the configuration, the seed and the source of this
     module and of the sampler module (editing either retrains)."""
     import sys
 
-    from numerics import softmax_data
-    from numerics.cache import cached, source_hash
+    from icl_companion.numerics import softmax_data
+    from icl_companion.numerics.cache import cached, source_hash
 
     key = {"config": config.as_dict(), "seed": int(seed), "sampler": source_hash(softmax_data)}
     return cached("softmax-train", key, lambda: train(config, seed), code=sys.modules[__name__],

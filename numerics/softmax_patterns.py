@@ -9,7 +9,7 @@ for every non-dummy head and that ``sum_h mu_h = 0`` (zero-sum OV).  The predict
 approximately debiased GD with the effective step ``eta_eff = sum_h mu_h omega_h``.
 
 This module measures these statements on the circuits ``KQ (H, D, D)``, ``OV (H, D, N)`` returned
-by :func:`numerics.softmax_attention.kq_circuits` / ``ov_circuits`` (or logged by the trainer):
+by :func:`icl_companion.numerics.softmax_attention.kq_circuits` / ``ov_circuits`` (or logged by the trainer):
 
 * ``diag_ratio`` ``||diag KQ_{1:d,1:d}|| / ||KQ_{1:d,1:d}||_F`` (1 for a diagonal block),
 * ``diag_var`` ``var(diag) / mean(diag)^2`` (0 for a multiple of the identity),

@@ -33,9 +33,9 @@ from scipy.integrate import solve_ivp
 from scipy.optimize import OptimizeResult
 from scipy.special import softmax
 
-from numerics.linear import MCEstimate, Prompts, mc_mean, sample_prompts
-from theory import softmax as ts
-from theory.registry import PAPERS, Reference, Result, integer, real, register, vector
+from icl_companion.numerics.linear import MCEstimate, Prompts, mc_mean, sample_prompts
+from icl_companion.theory import softmax as ts
+from icl_companion.theory.registry import PAPERS, Reference, Result, integer, real, register, vector
 
 __all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
            "dgd_gamma2_coefficient", "mc_reduced_risk", "support_dgd_predict"]
@@ -53,7 +53,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     Parameters
     ----------
     d, L, sigma2 : float
-        Dimension, prompt length, noise variance of the approximate loss :func:`theory.softmax.approx_loss_expr`.
+        Dimension, prompt length, noise variance of the approximate loss :func:`icl_companion.theory.softmax.approx_loss_expr`.
     omega0, mu0 : sequence of float, same length H
         Initial KQ scales and OV entries.
     t_max : float
@@ -63,7 +63,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     method : str
         ``solve_ivp`` method; the flow is stiff along the solution manifold (the Hessian in the
         ``omega`` directions grows like ``mu^2``), so an implicit or switching method with the exact
-        Jacobian (the SymPy-derived Hessian, :func:`theory.softmax.approx_loss_hessian`) is used.
+        Jacobian (the SymPy-derived Hessian, :func:`icl_companion.theory.softmax.approx_loss_hessian`) is used.
     half_loss : bool
         Use the authors' code convention (flow of ``L~/2``): time runs twice slower.
     stage_tol : float
@@ -202,7 +202,7 @@ def dgd_gamma2_coefficient(P: Prompts, eta: float) -> np.ndarray:
 
     ``yhat_gamma = yhat_dgd + eta c_3 gamma^2 + O(gamma^4)`` for ``omega = (gamma, -gamma)``,
     ``mu = +-eta/(2 gamma)``, with ``c_3 = kappa(y, s, s, s)/6`` the fourth joint cumulant under the
-    uniform law on the context (:func:`theory.softmax.nw_cumulant_coefficients`, whose equality with
+    uniform law on the context (:func:`icl_companion.theory.softmax.nw_cumulant_coefficients`, whose equality with
     the SymPy Taylor series is tested).
     """
     s = np.einsum("nld,nd->nl", P.X, P.xq)
@@ -217,7 +217,7 @@ def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
                     batch: int | None = None) -> MCEstimate:
     """Monte Carlo ``E (yhat_q(omega, mu) - y_q)^2`` over ``n_prompts`` fresh prompts, with its SE.
 
-    Uses :func:`numerics.linear.sample_prompts` (``beta ~ N(0, I/d)``, noisy ``y_q``) and a
+    Uses :func:`icl_companion.numerics.linear.sample_prompts` (``beta ~ N(0, I/d)``, noisy ``y_q``) and a
     :class:`numpy.random.Generator` seeded by ``seed``.  Batches keep the ``(n, H, L)`` weights small.
     """
     om, m = ts._heads(omega, mu)

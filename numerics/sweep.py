@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from theory.registry import Result, get
+from icl_companion.theory.registry import Result, get
 
 __all__ = ["Axis", "parse_axis", "grid_points", "SweepResult", "run_sweep", "write_sweep"]
 
@@ -246,8 +246,8 @@ def write_sweep(sweep: SweepResult, path) -> tuple[str, str]:
     """
     from pathlib import Path
 
-    from numerics.io import write_csv, write_json
-    from theory._meta import provenance
+    from icl_companion.numerics.io import write_csv, write_json
+    from icl_companion.theory._meta import provenance
 
     path = Path(path)
     r = get(sweep.result_id)

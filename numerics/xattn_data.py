@@ -5,7 +5,7 @@ A *task* is a loading ``Gamma = [Gamma_bar; Gamma_tilde]`` (``d x k``, ``d = d1 
 modalities are stacked) and a response loading ``beta`` (``k``).  Given the task, examples are
 ``u ~ N(0, I_k)``, ``x = Gamma u + sqrt(tau2) eps``, ``y = beta^T u + sqrt(sigma2) e``, so
 ``Sigma = tau2 I + Gamma Gamma^T``, ``s = Gamma beta``, ``w = Sigma^-1 s`` and the per-task Bayes risk
-is ``sigma2 + tau2 beta^T (tau2 I + Gamma^T Gamma)^-1 beta`` (:func:`theory.xattn.bayes_risk`).
+is ``sigma2 + tau2 beta^T (tau2 I + Gamma^T Gamma)^-1 beta`` (:func:`icl_companion.theory.xattn.bayes_risk`).
 
 Task families (:class:`TaskFamily`):
 
@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from numerics.quadrature import legendre_rule
+from icl_companion.numerics.quadrature import legendre_rule
 
 __all__ = ["TaskFamily", "Tasks", "sample_tasks", "population_tasks", "Prompts", "sample_prompts",
            "sample_moments"]

@@ -94,7 +94,7 @@ def ca_eigen_excess(alphas, betas, lam, c, weight, grad: bool = True):
     """Population (``L = inf``) excess risk of depth-T CA and its gradient in ``(alpha_t, beta_t)``.
 
     Per eigen-direction ``q_{t+1} = (1 + beta_t lambda) q_t + alpha_t lambda`` (``q = w_t/w``,
-    :func:`theory.xattn.ca_closed_form_expr`), excess ``sum_j weight_j sum_i c_ji (1 - q_T)^2``.
+    :func:`icl_companion.theory.xattn.ca_closed_form_expr`), excess ``sum_j weight_j sum_i c_ji (1 - q_T)^2``.
     The backward pass is hand-written (reverse-mode through the recursion).
 
     Parameters
@@ -387,7 +387,7 @@ def ca_two_param_optimum(tasks, T: int) -> TrainResult:
     """Exact minimiser of the shared two-parameter CA population excess at depth ``T``.
 
     In the coordinates ``kappa = alpha/(-beta)``, ``gamma = -beta`` the error ratio is
-    ``e(lambda) = (1 - kappa) + kappa (1 - gamma lambda)^T`` (:func:`theory.xattn.ca_closed_form_expr`),
+    ``e(lambda) = (1 - kappa) + kappa (1 - gamma lambda)^T`` (:func:`icl_companion.theory.xattn.ca_closed_form_expr`),
     which removes the narrow valley around ``beta = -alpha`` (width ~ rho*^T in ``(alpha, beta)``)
     that makes plain GD crawl.  BFGS on ``log`` of the excess from the one-parameter optimum; this is
     the reference that gradient-descent trajectories in ``(alpha, beta)`` are compared with.

@@ -7,11 +7,11 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from numerics.aim_data import sample_aim
-from numerics.aim_gamp import (DenseDesign, FactorisedDesign, c_matrix, gamp_rie, hardmax_gout,
+from icl_companion.numerics.aim_data import sample_aim
+from icl_companion.numerics.aim_gamp import (DenseDesign, FactorisedDesign, c_matrix, gamp_rie, hardmax_gout,
                                log_bvn_cdf, softmax_gout)
-from numerics.aim_se import hardmax_channel_info
-from validation.checks import Comparison, load_checks, run_one
+from icl_companion.numerics.aim_se import hardmax_channel_info
+from icl_companion.validation.checks import Comparison, load_checks, run_one
 
 
 def _sym(rng, n, T):
@@ -73,7 +73,7 @@ def test_gamp_reproducible_and_records():
         assert len(a.history[k]) == a.iterations
     assert a.converged == (a.residual < 1e-5)
     # SE prediction of the first iterate: mmse_rho(1 / (K alpha)) at V = 1
-    from numerics.aim_free_prob import mmse_rho
+    from icl_companion.numerics.aim_free_prob import mmse_rho
     assert a.history["se_mse"][0] == pytest.approx(float(mmse_rho(1 / (4 * D.alpha), 0.5)))
 
 
@@ -200,7 +200,7 @@ def test_check_se_vs_gamp_softmax_quick_and_can_fail():
 
 
 def test_check_se_vs_gamp_hardmax_quick_and_rejects_paper_variant():
-    from numerics.aim_se import se_hardmax
+    from icl_companion.numerics.aim_se import se_hardmax
 
     rep = run_one(load_checks()["aim.se_vs_gamp_hardmax"], quick=True, seed=0)
     assert rep.status == "passed", rep.text()

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from numerics.aim_data import (hardmax_t2, indices, n_samples, sample_aim, sample_weights,
+from icl_companion.numerics.aim_data import (hardmax_t2, indices, n_samples, sample_aim, sample_weights,
                                softmax_rows)
-from numerics.aim_gd import adam, ensemble_errors, gd_estimate, loss_and_grad, train_student
+from icl_companion.numerics.aim_gd import adam, ensemble_errors, gd_estimate, loss_and_grad, train_student
 
 
 def test_teacher_normalisation():

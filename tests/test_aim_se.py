@@ -14,9 +14,9 @@ import pytest
 from scipy import integrate, optimize
 from scipy.stats import multivariate_normal
 
-import numerics.aim_free_prob as fp
-import numerics.aim_se as se
-from theory.registry import get
+import icl_companion.numerics.aim_free_prob as fp
+import icl_companion.numerics.aim_se as se
+from icl_companion.theory.registry import get
 
 
 # ------------------------------------------------------------------ independent references
@@ -121,13 +121,12 @@ def test_mutual_information_goe_limit_and_registry():
 def test_denoising_rie_check_quick_passes_and_can_fail(monkeypatch):
     """The quick `iclc verify aim.denoising_rie` passes, and fails against a theory 10% off
     (the quick tolerance at rho=0.5, Delta=0.4 is ~4% of the value)."""
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
 
     c = load_checks()["aim.denoising_rie"]
     rep = run_one(c, quick=True, seed=0)
     assert rep.status == "passed", rep.text()
-    import validation.aim_denoising as vd
-
+    import icl_companion.validation.aim_denoising as vd
     r = get("aim.denoising_mmse")
     orig = r.func
     monkeypatch.setattr(r, "func", lambda rho, delta: 1.10 * orig(rho=rho, delta=delta))
@@ -355,7 +354,7 @@ def test_gen_error_T4_vs_plain_monte_carlo_of_outputs():
     h ~ N(omega, c_ab V), y = softmax rows; the Bayes student predicts E[y | omega], estimated by
     M fresh draws of h | omega, whose own noise inflates the squared error by exactly (1 + 1/M).
     Tolerance: 4 Monte Carlo standard errors (plus the RQMC one)."""
-    from numerics.aim_data import softmax_rows
+    from icl_companion.numerics.aim_data import softmax_rows
 
     T, rho, alpha = 4, 0.5, 0.02
     g = se.gen_error(alpha, rho, T)
@@ -434,7 +433,7 @@ def test_api_bad_inputs(rid, kw, needle):
 
 
 def test_beyond_alpha_pr_is_zero_not_failure():
-    from theory.registry import evaluate
+    from icl_companion.theory.registry import evaluate
 
     v = json.loads(json.dumps(evaluate("aim.mmse", alpha=0.5, rho=0.5, T=2).to_dict()))["value"]
     assert v["mmse"] == 0.0 and v["converged"] is True

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import theory.aim as ta
-from theory.registry import get
+import icl_companion.theory.aim as ta
+from icl_companion.theory.registry import get
 
 
 def test_r_transforms_from_marchenko_pastur():

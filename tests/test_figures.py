@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from figures.annotate import annotate_cells  # noqa: E402
+from icl_companion.figures.annotate import annotate_cells  # noqa: E402
 
 
 def test_annotate_cells_text_and_contrast():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from numerics import cache
-from numerics.io import atomic_write, read_csv, write_csv
+from icl_companion.numerics import cache
+from icl_companion.numerics.io import atomic_write, read_csv, write_csv
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

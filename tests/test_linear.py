@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import theory.linear as tl
-from theory.registry import get
-from validation.checks import run_one, load_checks
+import icl_companion.theory.linear as tl
+from icl_companion.theory.registry import get
+from icl_companion.validation.checks import run_one, load_checks
 
 mp.mp.dps = 30
 

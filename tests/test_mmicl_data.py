@@ -6,9 +6,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from numerics import mmicl_data as md
-from theory import mmicl as tm
-from theory.registry import get
+from icl_companion.numerics import mmicl_data as md
+from icl_companion.theory import mmicl as tm
+from icl_companion.theory.registry import get
 
 
 def _uni(**kw):
@@ -335,7 +335,7 @@ def test_p_query_in_context_vs_enumeration():
 
 # ------------------------------------------------------------ Monte Carlo checks (verify)
 def test_data_checks_pass_quick():
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
     for cid in ("mmicl.data.query_in_context", "mmicl.data.copy_slot",
                 "mmicl.data.distinct_labels", "mmicl.data.ideal_induction"):
         rep = run_one(load_checks()[cid], quick=True, seed=1)
@@ -348,7 +348,7 @@ def test_data_checks_pass_quick():
     ("mmicl.ideal_tila", "mmicl.data.ideal_induction", None, 0.02)])
 def test_data_checks_fail_on_perturbed_theory(monkeypatch, rid, cid, key, delta):
     """A formula that is off by ``delta`` (a few quick-mode tolerances) is caught."""
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
     res = get(rid)
     orig = res.func
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from numerics import mmicl_metrics as mm
-from numerics.mmicl_data import GMMConfig, GMMTask, multimodal_layout, unimodal_layout
+from icl_companion.numerics import mmicl_metrics as mm
+from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, multimodal_layout, unimodal_layout
 
 N = 8
 LAY = unimodal_layout(N)

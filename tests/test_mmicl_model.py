@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from validation.mmicl_model import (POS_SCHEMES, Decoder, DecoderConfig,  # noqa: E402
+from icl_companion.validation.mmicl_model import (POS_SCHEMES, Decoder, DecoderConfig,  # noqa: E402
                                     MultimodalDecoder, ape_inputs, apply_rope, count_parameters,
                                     rope_tables)
 
@@ -180,8 +180,8 @@ def test_init_is_seed_deterministic():
 
 # ----------------------------------------------------------------------------- training
 def _tiny(steps=150, seed=0, **kw):
-    from numerics.mmicl_data import GMMConfig
-    from validation.mmicl_train import TrainConfig, train_stage1
+    from icl_companion.numerics.mmicl_data import GMMConfig
+    from icl_companion.validation.mmicl_train import TrainConfig, train_stage1
 
     task = GMMConfig(K=32, L=8, N=4, D=16, B=2, eps=0.1)
     model = DecoderConfig(d_feat=16, n_labels=8, ape_len=9)
@@ -192,7 +192,7 @@ def _tiny(steps=150, seed=0, **kw):
 def test_tiny_training_learns_and_is_deterministic():
     """150 Adam steps on K = 32 classes: in-weights accuracy far above chance 1/8; the same seed
     reproduces the run bit for bit, another seed does not; the global torch RNG is untouched."""
-    from validation.mmicl_train import accuracy_se
+    from icl_companion.validation.mmicl_train import accuracy_se
 
     torch.manual_seed(123)
     before = torch.get_rng_state()
@@ -216,7 +216,7 @@ def test_tiny_training_learns_and_is_deterministic():
 
 
 def test_train_config_errors():
-    from validation.mmicl_train import TrainConfig
+    from icl_companion.validation.mmicl_train import TrainConfig
 
     with pytest.raises(ValueError, match="optimizer"):
         TrainConfig(optimizer="lbfgs")
@@ -229,8 +229,8 @@ def test_train_config_errors():
 def test_projector_learning_rate_scale_and_rates():
     """``proj_lr_scale`` gives the projector its own learning rate (and nothing else changes);
     :func:`projector_decoder_rates` measures the relative update sizes of both optimisers."""
-    from numerics.mmicl_data import MMConfig
-    from validation.mmicl_train import TrainConfig, _optimizer, build_model, \
+    from icl_companion.numerics.mmicl_data import MMConfig
+    from icl_companion.validation.mmicl_train import TrainConfig, _optimizer, build_model, \
         projector_decoder_rates
 
     m = build_model(DecoderConfig(d_feat=16, n_labels=8, ape_len=14), 0, d2=6)
@@ -241,8 +241,8 @@ def test_projector_learning_rate_scale_and_rates():
     assert sum(p.numel() for g in opt.param_groups if g["lr"] < 1e-3 for p in g["params"]) \
         == n_proj
     assert len(_optimizer(m, TrainConfig(lr=2e-3)).param_groups) == 1
-    from numerics.mmicl_data import GMMConfig
-    from validation.mmicl_train import train_stage1
+    from icl_companion.numerics.mmicl_data import GMMConfig
+    from icl_companion.validation.mmicl_train import train_stage1
 
     pre = train_stage1(GMMConfig(K=32, L=8, N=4, D=16, B=2), DecoderConfig(
         d_feat=16, n_labels=8, ape_len=14), TrainConfig(steps=5, batch=16, eval_every=5,
@@ -260,8 +260,8 @@ def test_projector_learning_rate_scale_and_rates():
 def test_logs_and_checkpoints_per_eval_step(tmp_path):
     import json
 
-    from numerics.mmicl_data import GMMConfig
-    from validation.mmicl_train import TrainConfig, train_stage1
+    from icl_companion.numerics.mmicl_data import GMMConfig
+    from icl_companion.validation.mmicl_train import TrainConfig, train_stage1
 
     run = train_stage1(GMMConfig(K=32, L=8, N=4, D=16, B=2),
                        DecoderConfig(d_feat=16, n_labels=8, ape_len=9),
@@ -275,8 +275,8 @@ def test_logs_and_checkpoints_per_eval_step(tmp_path):
     assert all(torch.equal(state[k], run.state[k]) for k in state)
     assert not list(tmp_path.glob("*.part"))
     # a snapshot reloads into a model that reproduces the logged accuracy
-    from validation.mmicl_train import evaluate
-    from numerics.mmicl_data import GMMTask
+    from icl_companion.validation.mmicl_train import evaluate
+    from icl_companion.numerics.mmicl_data import GMMTask
 
     task = GMMTask(GMMConfig(**run.task), run.task_seed)
     ic = task.eval_sets(50, seed=run.train["eval_seed"])["IC"]
@@ -295,8 +295,8 @@ class _FakeRun:
 def test_emergence_check_can_fail(monkeypatch, swap, status):
     """The ICL-emergence criteria pass on records showing the effect and fail when the small-K and
     large-K runs are swapped (no training: the runs are replaced by fixed records)."""
-    from validation import mmicl
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation import mmicl
+    from icl_companion.validation.checks import load_checks, run_one
 
     lo = _FakeRun(IC=0.25, IC2=0.2, IW=0.7, test=0.99)
     hi = _FakeRun(IC=0.99, IC2=0.98, IW=0.03, test=0.99)
@@ -315,9 +315,9 @@ def test_param_count_check_can_fail(monkeypatch, perturb, status):
     multi-head models (a plausible slip) makes the check fail."""
     from dataclasses import replace
 
-    from theory import mmicl as th
-    from theory.registry import CATALOGUE, get
-    from validation.checks import load_checks, run_one
+    from icl_companion.theory import mmicl as th
+    from icl_companion.theory.registry import CATALOGUE, get
+    from icl_companion.validation.checks import load_checks, run_one
 
     if perturb:
         def wrong(D, L, n_layers=2, n_heads=1, positional="ape", ape_len=65):
@@ -339,8 +339,8 @@ def test_param_count_check_can_fail(monkeypatch, perturb, status):
 def test_modality_zeroing_criteria(monkeypatch, pattern, primary, secondary):
     """Each zeroing check passes and fails on the patterns it should (no training: the runs and
     their tables are replaced by fixed records)."""
-    from validation import mmicl, mmicl_train
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation import mmicl, mmicl_train
+    from icl_companion.validation.checks import load_checks, run_one
 
     table = {k: {"condition": k, "acc": v, "se": 0.01, "n": 500} for k, v in pattern.items()}
     monkeypatch.setattr(mmicl, "runs", lambda specs, workers=2: [None] * len(specs))

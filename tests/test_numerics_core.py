@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import integrate, optimize, stats
 
-from numerics.fixed_point import fixed_point
-from numerics.quadrature import (gauss_hermite_expect, gauss_legendre, gaussian_expect_mv,
+from icl_companion.numerics.fixed_point import fixed_point
+from icl_companion.numerics.quadrature import (gauss_hermite_expect, gauss_legendre, gaussian_expect_mv,
                                  hermite_e_rule)
-from numerics.roots import BracketError, find_root, find_roots_vectorized, find_threshold
+from icl_companion.numerics.roots import BracketError, find_root, find_roots_vectorized, find_threshold
 
 mp.mp.dps = 30
 

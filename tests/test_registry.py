@@ -6,8 +6,8 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from theory import registry as R
-from theory.registry import evaluate, get, integer, real, results, vector
+from icl_companion.theory import registry as R
+from icl_companion.theory.registry import evaluate, get, integer, real, results, vector
 
 
 def test_catalogue_has_the_linear_baselines():

@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from numerics.linear import Prompts
-from numerics.softmax_attention import (Adam, TrainConfig, forward, init_params, kq_circuits,
+from icl_companion.numerics.linear import Prompts
+from icl_companion.numerics.softmax_attention import (Adam, TrainConfig, forward, init_params, kq_circuits,
                                         loss_and_grad, ov_circuits, train)
-from numerics.softmax_data import (Setting, ar1_covariance, default_supports, embed_prompts,
+from icl_companion.numerics.softmax_data import (Setting, ar1_covariance, default_supports, embed_prompts,
                                    sample_tokens)
-from numerics.softmax_patterns import (extract_omega_mu, head_patterns, multitask_omega_mu,
+from icl_companion.numerics.softmax_patterns import (extract_omega_mu, head_patterns, multitask_omega_mu,
                                        omega_mu_history)
 
 ISO = Setting("isotropic", 4, 7, 0.3)
@@ -171,7 +171,7 @@ def _hand_built(omega, mu, d):
 
 
 def test_hand_built_weights_are_the_reduced_predictor():
-    from numerics.softmax_reduced import reduced_predict
+    from icl_companion.numerics.softmax_reduced import reduced_predict
 
     omega, mu = [0.2, -0.2, 0.05], [2.0, -2.2, 0.01]
     p = _hand_built(omega, mu, 5)
@@ -263,7 +263,7 @@ def test_embed_prompts_layout():
 # ------------------------------------------------------------------------ trained-model checks
 @pytest.mark.validation
 def test_numpy_gradients_equal_torch_autograd():
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
 
     rep = run_one(load_checks()["softmax.torch_gradients"], quick=True, seed=3)
     assert rep.status == "passed", rep.text()
@@ -271,7 +271,7 @@ def test_numpy_gradients_equal_torch_autograd():
 
 def test_two_head_training_check_quick():
     """3 seeds x 3k steps (about 12 s of CPU): the check passes and reports every seed."""
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
 
     rep = run_one(load_checks()["softmax.trained_two_head"], quick=True, seed=0)
     assert rep.status == "passed", rep.text()
@@ -283,8 +283,8 @@ def test_two_head_training_check_quick():
 
 def test_two_head_check_fails_for_a_wrong_eta_star(monkeypatch):
     """A 10% error in the catalogue's eta* is detected (trained models come from the cache)."""
-    from theory.registry import get
-    from validation.checks import load_checks, run_one
+    from icl_companion.theory.registry import get
+    from icl_companion.validation.checks import load_checks, run_one
 
     r = get("softmax.eta_star")
     orig = r.func
@@ -296,7 +296,7 @@ def test_two_head_check_fails_for_a_wrong_eta_star(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("cid", ["softmax.trained_one_head", "softmax.trained_four_head"])
 def test_one_and_four_head_checks_quick(cid):
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
 
     rep = run_one(load_checks()[cid], quick=True, seed=0)
     assert rep.status == "passed", rep.text()
@@ -305,7 +305,7 @@ def test_one_and_four_head_checks_quick(cid):
 @pytest.mark.slow
 def test_multitask_check_quick():
     """2 models x 10k steps (about 1 min of CPU uncached): zero-sum, effective steps, superposition."""
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
 
     rep = run_one(load_checks()["softmax.multitask"], quick=True, seed=0)
     assert rep.status == "passed", rep.text()
@@ -315,8 +315,8 @@ def test_multitask_check_quick():
 def test_multitask_separate_dgd_theory_and_reduced_pairs():
     """The separate-DGD reference: exact risk vs Monte Carlo, and the ideal +/- pairs at small gamma
     reduce to it (cheap: no training)."""
-    from numerics.softmax_reduced import support_dgd_predict
-    from validation.softmax_training import (MT_SETTING, ideal_pairs, multitask_reduced_predict,
+    from icl_companion.numerics.softmax_reduced import support_dgd_predict
+    from icl_companion.validation.softmax_training import (MT_SETTING, ideal_pairs, multitask_reduced_predict,
                                              separate_dgd_theory)
 
     etas, risks, th = separate_dgd_theory()
@@ -349,7 +349,7 @@ def test_multitask_separate_dgd_theory_and_reduced_pairs():
         strict=True, reason="500k steps: H=3 risk 1.67% above N separate DGD (allowance 1.46%)")),
 ])
 def test_training_checks_full(cid):
-    from validation.checks import load_checks, run_one
+    from icl_companion.validation.checks import load_checks, run_one
 
     rep = run_one(load_checks()[cid], quick=False, seed=0)
     assert rep.status == "passed", rep.text()

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-import theory.linear as tl
-import theory.softmax as ts
-from numerics.linear import sample_prompts
-from numerics.softmax_reduced import (dgd_gamma2_coefficient, dgd_predict, integrate_reduced_ode,
+import icl_companion.theory.linear as tl
+import icl_companion.theory.softmax as ts
+from icl_companion.numerics.linear import sample_prompts
+from icl_companion.numerics.softmax_reduced import (dgd_gamma2_coefficient, dgd_predict, integrate_reduced_ode,
                                       mc_reduced_risk, reduced_predict)
 from icl_companion.cli import main as cli_main
-from theory.registry import evaluate, get
-from validation import softmax_theory as vs
-from validation.checks import load_checks, run_one
+from icl_companion.theory.registry import evaluate, get
+from icl_companion.validation import softmax_theory as vs
+from icl_companion.validation.checks import load_checks, run_one
 
 mp.mp.dps = 40
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from numerics.sweep import Axis, grid_points, parse_axis, run_sweep, write_sweep
-from theory.registry import CATALOGUE, PAPERS, Result, get, real, register
+from icl_companion.numerics.sweep import Axis, grid_points, parse_axis, run_sweep, write_sweep
+from icl_companion.theory.registry import CATALOGUE, PAPERS, Result, get, real, register
 
 
 def test_parse_axis_errors():

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
 
-import theory.xattn as tx
-from numerics.xattn_data import (TaskFamily, population_tasks, sample_moments, sample_prompts,
+import icl_companion.theory.xattn as tx
+from icl_companion.numerics.xattn_data import (TaskFamily, population_tasks, sample_moments, sample_prompts,
                                  sample_tasks)
-from numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, ca_matrix_excess,
+from icl_companion.numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, ca_matrix_excess,
                                    divergence_report, lsa_excess, lsa_optimal_G,
                                    noreinject_eigen_excess, token_forward, train_ca_population)
-from theory.registry import evaluate, get
-from validation.checks import load_checks, run_one
+from icl_companion.theory.registry import evaluate, get
+from icl_companion.validation.checks import load_checks, run_one
 
 MULTI = TaskFamily("random_loadings", d1=3, d2=2, k=2, m_lo=1, m_hi=3, sigma2=0.25)
 

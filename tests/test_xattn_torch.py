@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from numerics.xattn_data import TaskFamily, sample_moments, sample_tasks
-from numerics.xattn_models import ca_matrix_excess, lsa_excess
+from icl_companion.numerics.xattn_data import TaskFamily, sample_moments, sample_tasks
+from icl_companion.numerics.xattn_models import ca_matrix_excess, lsa_excess
 
 torch = pytest.importorskip("torch")
 

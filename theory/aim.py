@@ -13,7 +13,7 @@ Derived here, as SymPy code:
 
 * :func:`stieltjes_cubic` -- the cubic satisfied by the Stieltjes transform ``G`` of
   ``mu_rho boxplus semicircle_Delta``, from the Marchenko-Pastur equation (shared with
-  :mod:`theory.linear`) -> R-transform -> free additive convolution;
+  :mod:`icl_companion.theory.linear`) -> R-transform -> free additive convolution;
 * :func:`edge_quartic` -- the support-edge quartic as the cubic's discriminant;
 * :func:`small_delta_slope` -- ``lim mmse/Delta`` at ``Delta -> 0`` (``2 rho - rho^2`` / 1);
 * :func:`softmax_directions` -- ``K = T^2 + T - 2`` directions revealed by a softmax output;
@@ -37,8 +37,8 @@ import functools
 
 import sympy as sp
 
-from theory.linear import mp_stieltjes_equation
-from theory.registry import PAPERS, Reference, integer, real, register_symbolic
+from icl_companion.theory.linear import mp_stieltjes_equation
+from icl_companion.theory.registry import PAPERS, Reference, integer, real, register_symbolic
 
 __all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "mp_r_transform",
            "wishart_r_transform", "stieltjes_cubic", "cubic_coeffs", "edge_quartic",
@@ -65,7 +65,7 @@ _REF_DIGEST = "digest §4.2-4.3 (authors' free-probability code, derived)"
 def mp_r_transform():
     """R-transform of ``X = W W^T / r`` (Marchenko-Pastur, ratio ``a = d/r``), derived.
 
-    The Marchenko-Pastur equation of :func:`theory.linear.mp_stieltjes_equation` is written for
+    The Marchenko-Pastur equation of :func:`icl_companion.theory.linear.mp_stieltjes_equation` is written for
     ``m(z) = E 1/(t - z) = -G(z)`` with ``xi = d/L``; here ``L = r`` and ``xi = a``.  It is linear in
     ``z``, so the functional inverse ``z = K(G)`` is explicit and ``R(g) = K(g) - 1/g``
     (Voiculescu; Mingo & Speicher 2017, §2.4).

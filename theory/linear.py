@@ -27,7 +27,7 @@ import functools
 import sympy as sp
 from sympy.stats import E as _expect, Normal
 
-from theory.registry import (PAPERS, Reference, Result, integer, real, register,
+from icl_companion.theory.registry import (PAPERS, Reference, Result, integer, real, register,
                              register_symbolic, vector)
 
 __all__ = ["ridge_bayes_risk_expr", "mp_stieltjes_equation", "gd_risk_expr", "gd_eta_star_expr",

@@ -22,7 +22,7 @@ of ``L`` classes (the novel-class ICL set; ``alpha = 0``) the ``m`` labels are i
   second kind ``S``): :func:`distinct_label_accuracy` ("≈ B/N" of the digest, exactly).
 
 The Zipf-law generalisations (trained classes, mixtures of bursty / non-bursty / novel sequences)
-are in :mod:`numerics.mmicl_data`.
+are in :mod:`icl_companion.numerics.mmicl_data`.
 
 >>> sp.simplify(random_guess_cla_expr().subs({N_: 8, B_: 2, L_: 32}) - (1 - sp.Rational(31, 32)**4))
 0
@@ -39,7 +39,7 @@ from fractions import Fraction
 
 import sympy as sp
 
-from theory.registry import (PAPERS, Reference, Result, choice, integer, register,
+from icl_companion.theory.registry import (PAPERS, Reference, Result, choice, integer, register,
                               register_symbolic)
 
 __all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",

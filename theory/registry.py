@@ -445,7 +445,7 @@ def register_symbolic(id: str, summary: str, params: Sequence[Param],
                            expression=expression, check=check))
 
 
-_PROVIDER_PACKAGES = ("theory", "numerics")
+_PROVIDER_PACKAGES = ("icl_companion.theory", "icl_companion.numerics")
 
 
 def provider_modules() -> list[str]:

@@ -4,7 +4,7 @@ He, Pan, Chen, Yang, "In-context linear regression demystified: training dynamic
 interpretability of multi-head softmax attention", ICML 2025 (arXiv:2503.12734).  The paper body
 was not available; formulas follow the authors' blog post and code as summarised in the softmax
 digest (``shared/papers/softmax_icl.md``, cited below as "digest §x").  Setting as in
-:mod:`theory.linear`: ``x_l ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = x^T beta + eps``,
+:mod:`icl_companion.theory.linear`: ``x_l ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = x^T beta + eps``,
 ``eps ~ N(0, sigma2)``; risks are ``E (yhat_q - y_q)^2`` and include ``sigma2``.
 
 Everything is *derived* by SymPy from its ingredients and the registered callables are lambdified
@@ -14,12 +14,12 @@ from the same expressions:
   whose first order is the debiased GD predictor (:func:`nw_head_expr`, :func:`pair_series`,
   :func:`multihead_first_order_expr`);
 * exact finite-(d, L) risks of one-step GD and debiased GD from Gaussian moments
-  (:func:`projected_gd_risk_expr`; ``softmax.gd_risk`` *is* :func:`theory.linear.gd_risk_expr`),
+  (:func:`projected_gd_risk_expr`; ``softmax.gd_risk`` *is* :func:`icl_companion.theory.linear.gd_risk_expr`),
   their minimisers (Theorem 1(2)) and minimum risks;
 * the approximate population loss ``L~(omega, mu)`` for any number of heads ``H``, its gradient and
   Hessian, ``mu*(omega)``, the solution manifold ``mu_gamma``, the profile loss, the Taylor form and
   the series form of the gradient flow;
-* the asymptotic Bayes risk (:func:`theory.linear.ridge_bayes_risk_expr`), the Theorem 1(3) ratio
+* the asymptotic Bayes risk (:func:`icl_companion.theory.linear.ridge_bayes_risk_expr`), the Theorem 1(3) ratio
   bound and its grid check, the single-head optimum, linear-attention length generalisation and
   the optimal linear-TF preconditioner for AR(1) covariates.
 
@@ -52,9 +52,9 @@ from typing import Sequence
 import numpy as np
 import sympy as sp
 
-from theory import linear as tl
-from theory.linear import D, ETA, L, SIGMA2, XI
-from theory.registry import (PAPERS, Reference, Result, integer, real, register,
+from icl_companion.theory import linear as tl
+from icl_companion.theory.linear import D, ETA, L, SIGMA2, XI
+from icl_companion.theory.registry import (PAPERS, Reference, Result, integer, real, register,
                              register_symbolic, vector)
 
 __all__ = [
@@ -211,7 +211,7 @@ def multihead_first_order_expr(n: int, H: int):
 def projected_gd_moments(rank):
     """``(E<g, beta>, E|g|^2)`` for ``g = (1/L) X^T P y`` with ``P`` an ``L x L`` projection of rank ``r``.
 
-    Derivation from Gaussian moments (:func:`theory.linear.gd_moments`, ``E x^4 = 3``, ``E x^2 = 1``):
+    Derivation from Gaussian moments (:func:`icl_companion.theory.linear.gd_moments`, ``E x^4 = 3``, ``E x^2 = 1``):
     ``X^T P X`` has the law of ``W = sum_{i <= r} z_i z_i^T`` with ``z_i ~ N(0, I_d)`` (rotate ``P``
     to a coordinate projection), so ``E W = r I`` and ``E W^2 = r (E x^4 + (d-1)(E x^2)^2) I +
     r (r-1) I``; the noise part gives ``E|X^T P eps|^2 = sigma2 d r``; ``E|beta|^2 = 1``.
@@ -259,7 +259,7 @@ def dgd_risk_expr():
 
 
 def gd_risk_expr():
-    """Exact risk of vanilla one-step GD: the *same* expression as :func:`theory.linear.gd_risk_expr`."""
+    """Exact risk of vanilla one-step GD: the *same* expression as :func:`icl_companion.theory.linear.gd_risk_expr`."""
     return tl.gd_risk_expr()
 
 
@@ -290,7 +290,7 @@ def dgd_min_risk_expr():
 
 
 def gd_eta_star_expr():
-    """Optimal vanilla GD step (the expression of :func:`theory.linear.gd_eta_star_expr`)."""
+    """Optimal vanilla GD step (the expression of :func:`icl_companion.theory.linear.gd_eta_star_expr`)."""
     return tl.gd_eta_star_expr()
 
 
@@ -697,7 +697,7 @@ def profile_loss(d, L, sigma2, gamma) -> float:
 # 4. Bayes risk and the Theorem 1(3) ratio bound (digest §3.6)
 # =============================================================================================
 def bayes_risk_expr():
-    """Asymptotic Bayes risk: the *same* expression as :func:`theory.linear.ridge_bayes_risk_expr`.
+    """Asymptotic Bayes risk: the *same* expression as :func:`icl_companion.theory.linear.ridge_bayes_risk_expr`.
 
     References
     ----------
@@ -833,7 +833,7 @@ def linear_length_risk_expr():
     The population optimum of one-layer linear attention on isotropic data is one-step GD with the
     ``1/L`` normalisation fixed at training time, step ``eta_0 = eta*_gd(L_train)``; at length
     ``L_test`` it is GD with effective step ``eta_0 L_test / L_train``, so the risk is
-    :func:`theory.linear.gd_risk_expr` at that step and length.
+    :func:`icl_companion.theory.linear.gd_risk_expr` at that step and length.
 
     References
     ----------

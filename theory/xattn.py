@@ -33,7 +33,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from theory.registry import (PAPERS, Reference, Result, choice, integer, matrix, real, register,
+from icl_companion.theory.registry import (PAPERS, Reference, Result, choice, integer, matrix, real, register,
                              register_symbolic, vector)
 
 __all__ = [
@@ -462,7 +462,7 @@ def zfb_no_shift_risk(Gamma, N: int, M: int, tau2: float = 1.0) -> float:
     ----------
     Zhang, Frei, Bartlett, JMLR 25(49) 2024, Thm 4.1; digest §3.1, §3.5.
     """
-    from theory.registry import evaluate
+    from icl_companion.theory.registry import evaluate
 
     G = np.atleast_2d(np.asarray(Gamma, dtype=float))
     lam = np.linalg.eigvalsh(tau2 * np.eye(G.shape[0]) + G @ G.T)

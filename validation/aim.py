@@ -19,11 +19,11 @@ import math
 
 import numpy as np
 
-from numerics.aim_data import rank, sample_aim
-from numerics.aim_gamp import gamp_rie
-from numerics.aim_gd import gd_estimate
-from numerics.aim_se import K_of_T, se_hardmax, se_softmax
-from validation.checks import Comparison, Outcome, check, compare
+from icl_companion.numerics.aim_data import rank, sample_aim
+from icl_companion.numerics.aim_gamp import gamp_rie
+from icl_companion.numerics.aim_gd import gd_estimate
+from icl_companion.numerics.aim_se import K_of_T, se_hardmax, se_softmax
+from icl_companion.validation.checks import Comparison, Outcome, check, compare
 
 RHO = 0.5
 ALLOW_RULE = "finite-size allowance |m(d/2) - m(d)| (bias ~ 1/d assumed)"
@@ -147,7 +147,7 @@ def gd_errors(d: int, abar: float, T: int, seeds, k: int, steps: int, rho: float
 
     Returns arrays over seeds: ``E1`` (mean single-student error), ``Ek`` (error of the average of
     ``k`` students), ``Einf`` (unbiased estimate ``E_k - s^2/k`` of the infinitely averaged student,
-    :func:`numerics.aim_gd.gd_estimate`), ``loss`` (median final training loss), and ``gamp`` (the
+    :func:`icl_companion.numerics.aim_gd.gd_estimate`), ``loss`` (median final training loss), and ``gamp`` (the
     GAMP-RIE error on the same data, a finite-``d`` Bayes-optimal reference) with
     ``gamp_converged`` (count; the final iterate is used either way).
     """
@@ -186,7 +186,7 @@ def gd_comparisons(quick: bool, seed: int, theory=None, abars=None) -> Outcome:
 
     Estimand.  For each teacher, ``k`` students trained on the same data give the unbiased
     estimate ``E_inf = E_k - s^2/k`` of the error of the *infinitely* averaged student
-    (:func:`numerics.aim_gd.gd_estimate`); its mean over teachers is compared with the SE MMSE.
+    (:func:`icl_companion.numerics.aim_gd.gd_estimate`); its mean over teachers is compared with the SE MMSE.
     This is the assumption-free version of the paper's "GD averaged over 32 students, close to and
     slightly above SE": the average of ``k`` students has error ``E_inf + v/k`` (``v`` = spread of
     the students), so it lies above ``E_inf`` by an amount that depends on ``k`` only.  The former

@@ -2,7 +2,7 @@
 
 ``iclc verify aim.denoising_rie``.  For each ``(rho, Delta)``: sample ``S = W W^T/sqrt(r d)``
 (``W`` a ``d x r`` Gaussian matrix, ``r = rho d``), a GOE ``Z`` (off-diagonal variance ``1/d``),
-``Y = S + sqrt(Delta) Z``, denoise with :func:`numerics.aim_free_prob.rie_denoise` (``eigh``) and
+``Y = S + sqrt(Delta) Z``, denoise with :func:`icl_companion.numerics.aim_free_prob.rie_denoise` (``eigh``) and
 measure ``||S_hat - S||_F^2/d``.  The theory value comes from the catalogue
 (``aim.denoising_mmse``), so a perturbed formula there makes this check fail (tested).
 
@@ -20,10 +20,10 @@ import math
 
 import numpy as np
 
-from numerics.aim_free_prob import rie_denoise
-from numerics.linear import mc_mean
-from theory.registry import evaluate
-from validation.checks import Outcome, check, compare
+from icl_companion.numerics.aim_free_prob import rie_denoise
+from icl_companion.numerics.linear import mc_mean
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.checks import Outcome, check, compare
 
 CONFIGS = [(0.5, 0.4), (0.2, 0.05), (1.0, 0.1), (2.0, 1.0)]  # (rho, Delta); (0.2, 0.05): 2 intervals
 

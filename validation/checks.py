@@ -147,11 +147,10 @@ def check(id: str, description: str, requires: Sequence[str] = (), quick: bool =
 @functools.lru_cache(maxsize=None)
 def load_checks() -> dict[str, Check]:
     """Import every module of the ``validation`` package once; return the check registry."""
-    import validation
-
+    from icl_companion import validation
     for m in pkgutil.iter_modules(validation.__path__):
         if not m.name.startswith("_") and m.name != "checks":
-            importlib.import_module(f"validation.{m.name}")
+            importlib.import_module(f"icl_companion.validation.{m.name}")
     return CHECKS
 
 

@@ -1,6 +1,6 @@
 """Theory-versus-simulation checks of the shared linear baselines (``iclc verify linear``).
 
-Every theory value is obtained through the catalogue (:func:`theory.registry.evaluate`), so that a
+Every theory value is obtained through the catalogue (:func:`icl_companion.theory.registry.evaluate`), so that a
 perturbed formula in the catalogue makes these checks fail (tests/test_linear.py proves it).
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.linear import (bayes_conditional_risk, gd_predict, mc_mean, mc_risk, ridge_predict,
+from icl_companion.numerics.linear import (bayes_conditional_risk, gd_predict, mc_mean, mc_risk, ridge_predict,
                              sample_prompts, zfb_predict)
-from theory.registry import evaluate
-from validation.checks import Outcome, compare, check
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.checks import Outcome, compare, check
 
 GD_CONFIGS = [  # (d, L, sigma2, eta): He et al.'s d=5, L=40, sigma2=0.1, plus off-optimum steps
     (5, 40, 0.1, 0.9), (10, 20, 1.0, 0.5), (3, 5, 0.5, 1.2)]

@@ -1,8 +1,8 @@
 """Reproductions of Huang et al. (2026) as checks (``iclc verify mmicl``), with trained models.
 
-Checks 1-5 train the paper's decoder (:mod:`validation.mmicl_model`) with
-:mod:`validation.mmicl_train` on the tasks of :mod:`numerics.mmicl_data` and measuring with
-:mod:`numerics.mmicl_metrics`:
+Checks 1-5 train the paper's decoder (:mod:`icl_companion.validation.mmicl_model`) with
+:mod:`icl_companion.validation.mmicl_train` on the tasks of :mod:`icl_companion.numerics.mmicl_data` and measuring with
+:mod:`icl_companion.numerics.mmicl_metrics`:
 
 1. ``mmicl.icl_emergence``: ICL emerges with enough class diversity (APE), and the ICL/IWL trade-off
    moves with K and with B (Reddy 2024; Chan et al. 2022; paper's data-statistics replication).
@@ -53,7 +53,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from validation.checks import Outcome, check
+from icl_companion.validation.checks import Outcome, check
 
 __all__ = ["reduced", "uni_configs", "mm_configs", "task_for", "uni_run", "mm_run", "runs",
            "copy_baseline", "Criteria", "knockout_table", "K_GRID", "K2_GRID"]
@@ -71,7 +71,7 @@ def reduced(quick: bool) -> dict:
     batch 128.  Full (digest 2.2): D = 64, one-hot 65, SGD lr 1e-3, weight decay 1e-6, batch 128,
     300k stage-1 iterations, 80k stage-2 iterations (300k for early fusion).
     """
-    from validation.mmicl_train import TrainConfig
+    from icl_companion.validation.mmicl_train import TrainConfig
 
     if quick:
         return {"quick": True, "D": 32, "L": 32, "N": 8, "eps": 0.1, "ape_len": 26,
@@ -100,8 +100,8 @@ def reduced(quick: bool) -> dict:
 
 def uni_configs(cfg: dict, K: int, B: int, pos: str = "ape"):
     """``(GMMConfig, DecoderConfig)`` of a stage-1 run (2 layers, 1 head)."""
-    from numerics.mmicl_data import GMMConfig
-    from validation.mmicl_model import DecoderConfig
+    from icl_companion.numerics.mmicl_data import GMMConfig
+    from icl_companion.validation.mmicl_model import DecoderConfig
 
     return (GMMConfig(K=K, L=cfg["L"], N=cfg["N"], D=cfg["D"], eps=cfg["eps"], B=B),
             DecoderConfig(d_feat=cfg["D"], n_labels=cfg["L"], pos=pos, ape_len=cfg["ape_len"]))
@@ -109,8 +109,8 @@ def uni_configs(cfg: dict, K: int, B: int, pos: str = "ape"):
 
 def mm_configs(cfg: dict, K2: int):
     """``(MMConfig, DecoderConfig)`` of a stage-2 run: M1 is the stage-1 space (K1, D, L)."""
-    from numerics.mmicl_data import MMConfig
-    from validation.mmicl_model import DecoderConfig
+    from icl_companion.numerics.mmicl_data import MMConfig
+    from icl_companion.validation.mmicl_model import DecoderConfig
 
     return (MMConfig(K1=cfg["K1"], K2=K2, L1=cfg["L"], L2=cfg["L2"], N=cfg["N"], D1=cfg["D"],
                      D2=cfg["D2"], eps1=cfg["eps"], eps2=cfg["eps"], B=cfg["B2"]),
@@ -124,7 +124,7 @@ def task_for(task_cfg, model_cfg):
 
 def uni_run(quick: bool, K: int, B: int, pos: str = "ape", seed: int = 0):
     """A cached stage-1 run of the mode's configuration."""
-    from validation.mmicl_train import stage1
+    from icl_companion.validation.mmicl_train import stage1
 
     cfg = reduced(quick)
     t, m = uni_configs(cfg, K, B, pos)
@@ -139,7 +139,7 @@ def pretrained(quick: bool, seed: int = 0):
 
 #: Projector learning-rate multiplier of the ``"slow_projector"`` stage-2 variant.  With Adam at
 #: one learning rate the projector moves ~6x faster (relative to its weights) than the
-#: pretrained decoder, with SGD ~0.5x (:func:`validation.mmicl_train.projector_decoder_rates`);
+#: pretrained decoder, with SGD ~0.5x (:func:`icl_companion.validation.mmicl_train.projector_decoder_rates`);
 #: 0.1 puts Adam near SGD's ratio.
 SLOW_PROJECTOR = 0.1
 STAGE2_VARIANTS = ("main", "sgd", "slow_projector")
@@ -161,7 +161,7 @@ def stage2_train(quick: bool, init: bool, variant: str = "main"):
 def mm_run(quick: bool, K2: int, init: bool, seed: int = 0, variant: str = "main"):
     """A cached stage-2 run: ``init=True`` starts from :func:`pretrained`, else from scratch;
     ``variant`` picks the training settings (:func:`stage2_train`)."""
-    from validation.mmicl_train import stage2
+    from icl_companion.validation.mmicl_train import stage2
 
     cfg = reduced(quick)
     t, m = mm_configs(cfg, K2)
@@ -200,7 +200,7 @@ def copy_baseline(L: int, N: int, B: int) -> float:
     label-copying heuristics that ignore which exemplar matches the query, copying the label of a
     random context slot (``mmicl.copy_slot_uniform``) and picking one of the distinct context
     labels uniformly (``mmicl.distinct_label_accuracy``), on bursty uniform-label sequences."""
-    from theory.registry import evaluate
+    from icl_companion.theory.registry import evaluate
 
     slot = evaluate("mmicl.copy_slot_uniform", L=L, N=N, B=B).value
     slot = float(slot["accuracy"] if isinstance(slot, dict) else slot)
@@ -383,8 +383,8 @@ KNOCKOUTS = (("full", (), None), ("PH knocked out (layer 1)", [(0, 0)], None),
 def knockout_table(run) -> list[dict]:
     """ICL accuracy (``IC`` set) of a trained run under each intervention of :data:`KNOCKOUTS`
     (stage-1 runs: the first three)."""
-    from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
-    from validation.mmicl_train import evaluate
+    from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
+    from icl_companion.validation.mmicl_train import evaluate
 
     model = run.load()
     tc = run.train
@@ -448,9 +448,9 @@ def modality_routing(run) -> dict:
     the readout's (projected M2 query) attention to the M1 query (offset 1); layer 2: the
     readout's total attention to labels, M1 items and M2 items.  Means over sequences.
     """
-    from numerics import mmicl_metrics as mm
-    from numerics.mmicl_data import MMConfig, MMTask
-    from validation.mmicl_train import evaluate
+    from icl_companion.numerics import mmicl_metrics as mm
+    from icl_companion.numerics.mmicl_data import MMConfig, MMTask
+    from icl_companion.validation.mmicl_train import evaluate
 
     tc = run.train
     ic = MMTask(MMConfig(**run.task), run.task_seed).eval_sets(tc["eval_size"],
@@ -475,7 +475,7 @@ def _zeroing_rows(run) -> dict:
 def _zeroing_measurements(quick: bool, seed: int) -> dict:
     """The stage-2 runs and numbers shared by ``mmicl.modality_zeroing`` and
     ``mmicl.secondary_zeroing`` (the runs are cached, so the second check trains nothing)."""
-    from validation.mmicl_train import projector_decoder_rates
+    from icl_companion.validation.mmicl_train import projector_decoder_rates
 
     cfg = reduced(quick)
     sgd_tc, adam_tc = stage2_train(quick, True, "sgd"), stage2_train(quick, True, "main")
@@ -582,10 +582,10 @@ def param_count_check(quick: bool, seed: int) -> Outcome:
     ``DecoderConfig(pos=...)`` accept the same names."""
     import torch
 
-    from theory.mmicl import POSITIONAL_SCHEMES
-    from theory.registry import evaluate
-    from validation.checks import compare
-    from validation.mmicl_model import POS_SCHEMES, Decoder, DecoderConfig, count_parameters
+    from icl_companion.theory.mmicl import POSITIONAL_SCHEMES
+    from icl_companion.theory.registry import evaluate
+    from icl_companion.validation.checks import compare
+    from icl_companion.validation.mmicl_model import POS_SCHEMES, Decoder, DecoderConfig, count_parameters
 
     out = Outcome(facts={"sizes (D, L, n_layers, n_heads, ape_len)": [list(s)
                                                                      for s in PARAM_SIZES],

@@ -1,7 +1,7 @@
 """Closed-form reference levels of the mmicl task vs its sampler (``iclc verify mmicl.data``).
 
-Theory values come from the catalogue (:func:`theory.registry.evaluate`), measurements from
-:mod:`numerics.mmicl_data` batches, so a wrong formula *or* a wrong sampler fails the check
+Theory values come from the catalogue (:func:`icl_companion.theory.registry.evaluate`), measurements from
+:mod:`icl_companion.numerics.mmicl_data` batches, so a wrong formula *or* a wrong sampler fails the check
 (tests/test_mmicl_data.py perturbs the catalogue and sees it fail).  Tolerance: 4 Monte Carlo
 standard errors of the per-sequence mean (sample standard deviation / sqrt(n)).
 NumPy only; the feature dimension is kept tiny because only the class/label bookkeeping matters.
@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.linear import mc_mean
-from numerics import mmicl_metrics as mmet
-from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
-from theory.registry import evaluate
-from validation.checks import Outcome, check, compare
+from icl_companion.numerics.linear import mc_mean
+from icl_companion.numerics import mmicl_metrics as mmet
+from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.checks import Outcome, check, compare
 
 # (K, L, N, alpha, B, p_B, p_C): IW-like, Zipf mixture, uniform bursty+novel, B = 0 with novel
 UNI_CONFIGS = [(64, 8, 8, 1.0, 0, 1.0, 0.0), (256, 16, 8, 1.0, 2, 0.5, 0.2),

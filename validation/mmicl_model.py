@@ -24,7 +24,7 @@ Positional schemes (``pos``):
     Linear distance biases with the Press et al. (2022) head slopes; features only.
 
 Anything else raises ``ValueError``.  Inference-time interventions: ``capture`` (attention matrices
-for the circuit metrics of :mod:`numerics.mmicl_metrics`), ``knockout`` (zero the output of given
+for the circuit metrics of :mod:`icl_companion.numerics.mmicl_metrics`), ``knockout`` (zero the output of given
 ``(layer, head)`` pairs before the output projection) and, in :class:`MultimodalDecoder`, modality
 zeroing.
 
@@ -342,7 +342,7 @@ class MultimodalDecoder(nn.Module):
 
     ``forward(x1, x2, lab, ...)`` takes the primary items ``x1 (B, N+1, D1)`` and the raw secondary
     items ``x2 (B, N+1, D2)`` (context items, then the query) and the label tokens
-    ``lab (B, N, D1)``, i.e. the pieces of :class:`numerics.mmicl_data.MMBatch`, and builds
+    ``lab (B, N, D1)``, i.e. the pieces of :class:`icl_companion.numerics.mmicl_data.MMBatch`, and builds
     ``[x1_0, Proj(x2_0), lab_0, ..., x1_{N-1}, Proj(x2_{N-1}), lab_{N-1}, x1_q, Proj(x2_q)]``
     (M1 at ``3i``, M2 at ``3i+1``, labels at ``3i+2``); the readout is the projected M2 query.
 

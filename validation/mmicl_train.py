@@ -1,15 +1,15 @@
 """Training of the mmicl decoder: stage 1 (unimodal), stage 2 (projector + decoder, multimodal).
 
-Stage 1 trains :class:`validation.mmicl_model.Decoder` on bursty unimodal sequences of
-:class:`numerics.mmicl_data.GMMTask`; stage 2 trains :class:`~validation.mmicl_model.MultimodalDecoder`
-(projector + decoder) on :class:`numerics.mmicl_data.MMTask` triplet sequences, starting either from
+Stage 1 trains :class:`icl_companion.validation.mmicl_model.Decoder` on bursty unimodal sequences of
+:class:`icl_companion.numerics.mmicl_data.GMMTask`; stage 2 trains :class:`~icl_companion.validation.mmicl_model.MultimodalDecoder`
+(projector + decoder) on :class:`icl_companion.numerics.mmicl_data.MMTask` triplet sequences, starting either from
 a stage-1 decoder (``init=`` a stage-1 :class:`RunResult`) or from scratch (early fusion).  Loss:
 cross-entropy of the last-token logits against the target label (digest sections 1.3, 1.4, 4.1).
 
 Optimisers: plain SGD (the paper: lr 1e-3, weight decay 1e-6, batch 128, 300k / 80k iterations)
 or Adam (the reduced CPU runs, digest section 4.4).  Every eval step records the accuracies on the
 fixed evaluation sets (``IC`` novel-class ICL, ``IC2`` swapped-label ICL, ``IW`` in-weights,
-``test``) and the circuit metrics of :mod:`numerics.mmicl_metrics` computed from the attention of
+``test``) and the circuit metrics of :mod:`icl_companion.numerics.mmicl_metrics` computed from the attention of
 the ``IC`` set; the log is rewritten atomically (``numerics.io``) and, when ``out_dir`` is given, a
 checkpoint is written at each eval step.
 
@@ -18,7 +18,7 @@ caller's global torch state is untouched) and the stream of training batches (a 
 from ``SeedSequence([seed, 1])``); the task (prototypes and labels) comes from ``task_seed`` and the
 evaluation sets from ``eval_seed``.  The same arguments give bit-identical runs (one thread).
 
-:func:`stage1` and :func:`stage2` cache finished runs on disk (:func:`numerics.cache.cached`, keyed by
+:func:`stage1` and :func:`stage2` cache finished runs on disk (:func:`icl_companion.numerics.cache.cached`, keyed by
 every argument and the source of the model, training, data and metric modules) so that checks and
 figures that need the same trained model train it once.
 
@@ -41,10 +41,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from numerics.cache import cached, source_hash
-from numerics.io import atomic_write, write_json
-from numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
-from validation.mmicl_model import Decoder, DecoderConfig, MultimodalDecoder
+from icl_companion.numerics.cache import cached, source_hash
+from icl_companion.numerics.io import atomic_write, write_json
+from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
+from icl_companion.validation.mmicl_model import Decoder, DecoderConfig, MultimodalDecoder
 
 __all__ = ["TrainConfig", "RunResult", "train_stage1", "train_stage2", "stage1", "stage2",
            "evaluate", "accuracy_se", "build_model", "threads", "projector_decoder_rates"]
@@ -215,10 +215,10 @@ def evaluate(model, batch, *, knockout=(), zero=None, capture=False, chunk: int 
 
 
 def _circuit_metrics(attn, batch, pred) -> dict:
-    """Circuit metrics (:func:`numerics.mmicl_metrics.circuit_metrics`) of the ICL set, flattened
+    """Circuit metrics (:func:`icl_companion.numerics.mmicl_metrics.circuit_metrics`) of the ICL set, flattened
     to ``{name}_{layer}`` (layers from 1; ``_h{head}`` appended when there are several heads),
     plus ``cla`` (context-label accuracy)."""
-    from numerics import mmicl_metrics as mm
+    from icl_companion.numerics import mmicl_metrics as mm
 
     res = mm.circuit_metrics(attn, batch.match, batch.layout)
     flat = {}
@@ -375,7 +375,7 @@ def _fingerprint(task, tc: TrainConfig) -> dict:
     cached runs; any change in what they compute invalidates them."""
     import hashlib
 
-    from numerics import mmicl_metrics
+    from icl_companion.numerics import mmicl_metrics
 
     h = hashlib.sha256()
     b = task.sample(16, np.random.default_rng(12345))
@@ -397,8 +397,7 @@ def _fingerprint(task, tc: TrainConfig) -> dict:
 
 def _code_key(task_cfg, seed_task: int, tc: TrainConfig, mm: bool) -> dict:
     """Source hash of the model module and the behaviour fingerprint of data and metrics."""
-    import validation.mmicl_model as model
-
+    import icl_companion.validation.mmicl_model as model
     task = (MMTask if mm else GMMTask)(task_cfg, seed=seed_task)
     return {"model": source_hash(model), **_fingerprint(task, tc)}
 

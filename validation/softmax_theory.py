@@ -1,7 +1,7 @@
 """Theory-versus-simulation checks of the softmax closed forms (``iclc verify softmax``).
 
 He, Pan, Chen, Yang (2025), arXiv:2503.12734.  Theory values come from the catalogue
-(:func:`theory.registry.evaluate`), so a perturbed formula makes a check fail
+(:func:`icl_companion.theory.registry.evaluate`), so a perturbed formula makes a check fail
 (``tests/test_softmax_theory.py`` proves it).  Tolerances are 4 Monte Carlo standard errors, plus,
 where a predictor is compared with a different one, a derived allowance stated in the report.
 
@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.linear import (bayes_conditional_risk, gd_predict, mc_mean, mc_risk,
+from icl_companion.numerics.linear import (bayes_conditional_risk, gd_predict, mc_mean, mc_risk,
                              sample_prompts)
-from numerics.softmax_reduced import dgd_gamma2_coefficient, dgd_predict, reduced_predict
-from theory import softmax as ts
-from theory.registry import evaluate
-from validation.checks import Outcome, check, compare
+from icl_companion.numerics.softmax_reduced import dgd_gamma2_coefficient, dgd_predict, reduced_predict
+from icl_companion.theory import softmax as ts
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.checks import Outcome, check, compare
 
 # (kind, d, L, sigma2, eta); eta=None means the optimal step of that predictor
 RISK_CONFIGS = [("dgd", 5, 40, 0.1, None), ("dgd", 10, 20, 1.0, 1.2), ("dgd", 3, 5, 0.5, 0.7),
@@ -102,7 +102,7 @@ def reduced_vs_dgd(d, L, s2, gamma, n, rng) -> tuple:
 def gamma2_extrapolation(d, L, s2, gammas, n, rng, coefficient=dgd_gamma2_coefficient) -> tuple:
     """The ``gamma^2`` term of the series, measured over prompts and extrapolated to ``gamma = 0``.
 
-    By :func:`theory.softmax.pair_series`, ``(yhat_gamma - yhat_dgd)/gamma^2 = eta c_3 + O(gamma^2)``
+    By :func:`icl_companion.theory.softmax.pair_series`, ``(yhat_gamma - yhat_dgd)/gamma^2 = eta c_3 + O(gamma^2)``
     per prompt.  The projection ``Q(gamma) = E[gap eta c_3] / E[(eta c_3)^2]`` (``gap`` the scaled
     difference) is therefore ``1 + O(gamma^2)``; ``Q`` is estimated on independent prompt sets at
     several ``gamma`` (delta-method standard errors), fitted by ``a + b gamma^2 + c gamma^4`` with
@@ -151,7 +151,7 @@ GAP_LENGTHS = (10, 20, 40, 80, 160)
 def approx_gap_comparisons(d, s2, gamma, lengths, n, rng, gap=None) -> tuple:
     """Measured ``R_gamma - L~(gamma)`` of the reduced +/- pair at ``eta*(L)`` for each ``L``, against
     the derived ``softmax.approx_loss_gap`` minus the exact ``gamma``-term of ``L~``
-    (:func:`theory.softmax.approx_loss_gamma_term_expr`).  Allowance: the Cauchy-Schwarz bound of
+    (:func:`icl_companion.theory.softmax.approx_loss_gamma_term_expr`).  Allowance: the Cauchy-Schwarz bound of
     the ``O(gamma^2)`` distance of the reduced predictor to debiased GD (:func:`reduced_mc`).
     ``gap(d, L, sigma2, eta)`` replaces the catalogue value (tests perturb it).  Returns the
     comparisons and ``{L: L x measured gap}`` (``-> eta*(2 - 1) = eta*`` if the gap is

@@ -7,10 +7,10 @@ diagonal KQ / last-entry OV circuits with matched signs; for ``H >= 2`` a +/- pa
 ``<mu, omega>`` close to ``eta*`` (Theorem 1) and a risk close to the DGD optimum; a single head is
 a Nadaraya-Watson estimator near ``omega = 1/sqrt(d)``; extra heads are dummies or split ``mu``.
 
-The models are trained by the NumPy trainer (:mod:`numerics.softmax_attention`, hand-written
+The models are trained by the NumPy trainer (:mod:`icl_companion.numerics.softmax_attention`, hand-written
 gradients), whose gradients are checked here against torch autograd.  Theory values come from the
 catalogue (``softmax.eta_star``, ``softmax.dgd_min_risk``, ``softmax.single_head_optimum``) and the
-reduced predictor of :mod:`numerics.softmax_reduced`.
+reduced predictor of :mod:`icl_companion.numerics.softmax_reduced`.
 
 Tolerances.  Monte Carlo risks are paired (all predictors on the same prompts), the tolerance is
 4 paired standard errors plus a stated acceptance margin where the paper only says "near": pattern
@@ -37,12 +37,12 @@ import math
 
 import numpy as np
 
-from numerics.linear import Prompts, mc_mean
-from numerics.softmax_attention import TrainConfig, forward, train_cached
-from numerics.softmax_data import Setting, sample_tokens
-from numerics.softmax_patterns import head_patterns, multitask_omega_mu, omega_mu_history
-from theory.registry import evaluate
-from validation.checks import Comparison, Outcome, check, compare
+from icl_companion.numerics.linear import Prompts, mc_mean
+from icl_companion.numerics.softmax_attention import TrainConfig, forward, train_cached
+from icl_companion.numerics.softmax_data import Setting, sample_tokens
+from icl_companion.numerics.softmax_patterns import head_patterns, multitask_omega_mu, omega_mu_history
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.checks import Comparison, Outcome, check, compare
 
 D_, L_, S2_ = 5, 40, 0.1
 SETTING = Setting("isotropic", D_, L_, S2_)
@@ -69,14 +69,14 @@ def model_config(H: int, quick: bool, setting: Setting = SETTING, kind: str = "s
 
 
 def as_prompts(b) -> Prompts:
-    """A token batch as :class:`numerics.linear.Prompts` (single output) for the reduced predictors."""
+    """A token batch as :class:`icl_companion.numerics.linear.Prompts` (single output) for the reduced predictors."""
     return Prompts(b.X, b.y[..., 0], b.xq, b.yq[:, 0], None, None)
 
 
 def paired_errors(params, predictors: dict, n: int, seed: int, L: int = L_, kind="softmax"):
     """Squared errors of the trained model (column ``"trained"``) and of ``predictors`` (name ->
     ``f(Prompts) -> yhat``) on the same ``n`` fresh prompts.  Returns ``{name: (n,) array}``."""
-    from numerics.softmax_reduced import reduced_predict  # noqa: F401  (import check)
+    from icl_companion.numerics.softmax_reduced import reduced_predict  # noqa: F401  (import check)
 
     rng = np.random.default_rng(seed)
     out = {k: [] for k in ["trained", *predictors]}
@@ -102,7 +102,7 @@ def eta_opt_shift(gamma: float, n: int, seed: int) -> dict:
     at this gamma may sit from the gamma -> 0 optimum without involving eta* itself.  Standard error
     by batch means over 20 blocks.
     """
-    from numerics.softmax_reduced import reduced_predict
+    from icl_companion.numerics.softmax_reduced import reduced_predict
 
     rng = np.random.default_rng(seed)
     gs = (gamma, gamma / 8)
@@ -194,7 +194,7 @@ def trained_two_head(quick: bool, seed: int) -> Outcome:
     dgd_min = evaluate("softmax.dgd_min_risk", d=D_, L=L_, sigma2=S2_).value
     out = Outcome(facts={"config": cfg.as_dict(), "seeds": _seeds(seed, n_seeds),
                          "eta_star": eta_star, "dgd_min_risk": dgd_min, "mc_prompts": n_mc})
-    from numerics.softmax_reduced import dgd_predict, reduced_predict
+    from icl_companion.numerics.softmax_reduced import dgd_predict, reduced_predict
 
     n_pm = 0
     for s in _seeds(seed, n_seeds):
@@ -257,7 +257,7 @@ def single_head_nw_optimum(n: int, seed: int, grid=None) -> dict:
     """Finite-(d, L) optimum of the single-head Nadaraya-Watson predictor ``mu NW_omega`` by paired
     Monte Carlo: for each ``omega`` the best ``mu = E[f y]/E[f^2]`` and the risk
     ``E y^2 - E[f y]^2 / E[f^2]`` (all ``omega`` on the same prompts, so the curve is smooth)."""
-    from numerics.softmax_reduced import reduced_predict
+    from icl_companion.numerics.softmax_reduced import reduced_predict
 
     grid = np.linspace(0.2, 1.0, 33) if grid is None else np.asarray(grid)
     rng = np.random.default_rng(seed)
@@ -300,7 +300,7 @@ def trained_one_head(quick: bool, seed: int) -> Outcome:
                          "diag_ratio": round(float(pat.diag_ratio[0]), 4),
                          "ov_last_ratio": round(float(pat.ov_last_ratio[0]), 4)})
     out.comparisons += _pattern_comparisons("H=1:", pat)
-    from numerics.softmax_reduced import reduced_predict
+    from icl_companion.numerics.softmax_reduced import reduced_predict
 
     w_opt, m_opt = opt["omega_opt"], opt["mu_opt"]
     errs = paired_errors(rec.params, {"nw_opt": lambda P: reduced_predict(P, [w_opt], [m_opt])},
@@ -325,7 +325,7 @@ def trained_one_head(quick: bool, seed: int) -> Outcome:
 
 
 def _single_head_optimum():
-    from theory.softmax import single_head_optimum
+    from icl_companion.theory.softmax import single_head_optimum
 
     return single_head_optimum(D_, L_, S2_)
 
@@ -433,7 +433,7 @@ def separate_dgd_theory(setting: Setting = MT_SETTING) -> tuple:
     """Steps and exact risk of ``N`` separate debiased GD predictors, one per task on its support.
 
     In the authors' code setting task ``n`` is, after dividing ``y`` by ``sqrt(d_n)``, the isotropic
-    problem of :mod:`theory.softmax` in ``d_n = |S_n|`` dimensions (``beta ~ N(0, I/d_n)``, noise
+    problem of :mod:`icl_companion.theory.softmax` in ``d_n = |S_n|`` dimensions (``beta ~ N(0, I/d_n)``, noise
     ``sigma2``) with a noiseless target; the other coordinates and the other task's responses carry
     no information about it (independent ``beta_n``), so the best diagonal first-order predictor is
     block-separate with step ``eta*(d_n, L, sigma2)`` on ``S_n`` and 0 elsewhere, and its risk is
@@ -463,7 +463,7 @@ def multitask_paired_errors(params, setting: Setting, etas, n: int, seed: int) -
     """Squared errors (mean over the ``N`` outputs) of the trained model, of the separate DGD
     predictors at ``etas`` and of one DGD over all ``d`` coordinates per task (same steps), on the
     same ``n`` fresh prompts."""
-    from numerics.softmax_reduced import support_dgd_predict
+    from icl_companion.numerics.softmax_reduced import support_dgd_predict
 
     rng = np.random.default_rng(seed)
     out = {"trained": [], "separate": [], "all_coordinates": []}
@@ -505,7 +505,7 @@ def finite_gamma_shift(setting: Setting, etas, gamma: float, n: int, seed: int) 
     """Risk of :func:`ideal_pairs` at ``gamma`` minus that of the separate debiased GD predictors
     (paired MC; ``O(gamma^2)`` by the pair series): how far a model with the right structure at this
     KQ scale may sit above the ``gamma -> 0`` risk.  Returns ``(shift, standard error)``."""
-    from numerics.softmax_reduced import support_dgd_predict
+    from icl_companion.numerics.softmax_reduced import support_dgd_predict
 
     om, mu = ideal_pairs(setting, etas, gamma)
     rng = np.random.default_rng(seed)
@@ -676,8 +676,8 @@ def torch_loss(params: dict, batch, kind: str = "softmax", dtype: str = "float64
 @check("softmax.torch_gradients", "hand-written NumPy gradients of the softmax/linear attention "
        "equal torch autograd (float64), single- and multi-output", requires=("torch",))
 def torch_gradients(quick: bool, seed: int) -> Outcome:
-    from numerics.softmax_attention import init_params, loss_and_grad
-    from numerics.softmax_data import default_supports
+    from icl_companion.numerics.softmax_attention import init_params, loss_and_grad
+    from icl_companion.numerics.softmax_data import default_supports
 
     rng = np.random.default_rng(seed)
     out = Outcome(facts={"seed": seed, "dtype": "float64"})

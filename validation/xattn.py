@@ -2,7 +2,7 @@
 
 Reconstructed model (digest ``cross_attention.md``; only the abstract and summaries of
 arXiv:2602.04872 were available).  Theory values come from the catalogue
-(:func:`theory.registry.evaluate`), so a perturbed formula makes a check fail
+(:func:`icl_companion.theory.registry.evaluate`), so a perturbed formula makes a check fail
 (``tests/test_xattn.py`` proves it).  Tolerances are Monte Carlo standard errors (4 SE) or stated,
 derived allowances (optimizer stopping error, quadrature, known finite-size terms).
 """
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from numerics.xattn_data import TaskFamily, population_tasks, sample_moments, sample_prompts, \
+from icl_companion.numerics.xattn_data import TaskFamily, population_tasks, sample_moments, sample_prompts, \
     sample_tasks
-from numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, ca_two_param_optimum,
+from icl_companion.numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, ca_two_param_optimum,
                                    divergence_report, lsa_excess, lsa_optimal_G,
                                    train_ca_population, train_ca_prompts, train_gd, train_lsa)
-from theory.registry import evaluate
-from validation.checks import Comparison, Outcome, check, compare
+from icl_companion.theory.registry import evaluate
+from icl_companion.validation.checks import Comparison, Outcome, check, compare
 
 RECON = "reconstructed model (digest of arXiv:2602.04872 from abstract/summaries only)"
 M_LO, M_HI = 1.0, 3.0
