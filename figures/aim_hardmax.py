@@ -48,7 +48,7 @@ def compute(quick: bool, seed: int) -> FigureData:
         warm = None
         for a, x in zip(alphas, xs):
             r = se_hardmax(float(a), rho, variant, warm=warm)
-            if r.converged:
+            if r.success:
                 add(panel, "se", variant, rho, float(x), float(r.mmse))
                 warm = r.mmse
             else:
@@ -69,7 +69,7 @@ def compute(quick: bool, seed: int) -> FigureData:
         warm = None
         for ab in np.geomspace(ac * 1.001, 20, st["n_rho0"]):
             r = mmse_rho0(float(ab), variant, warm=warm)
-            if r.converged:
+            if r.success:
                 add("right", "rho0", variant, 0.0, float(ab), float(r.mmse))
                 warm = r.mmse
             else:
@@ -84,7 +84,7 @@ def compute(quick: bool, seed: int) -> FigureData:
                                channel="hardmax")
                 r = gamp_rie(D.X, D.y, rho, channel="hardmax", variant="correct", S_true=D.S,
                              max_iter=st["gamp_iter"], tol=1e-5, damp_S=0.5, track_se=False)
-                if r.converged:
+                if r.success:
                     errs.append(r.mse)
                 else:
                     nonconv["gamp"] += 1

@@ -44,7 +44,7 @@ def _settings(quick: bool) -> dict:
 def compute(quick: bool, seed: int) -> FigureData:
     st = _settings(quick)
     cols: dict[str, list] = {k: [] for k in ("panel", "kind", "rho", "T", "x", "y", "yerr",
-                                             "converged")}
+                                             "success")}
 
     def add(panel, kind, rho, T, x, y, yerr=0.0, conv=True):
         for k, v in zip(cols, (panel, kind, rho, T, x, y, yerr, conv)):
@@ -56,7 +56,7 @@ def compute(quick: bool, seed: int) -> FigureData:
         apr = alpha_pr(rho, 2)
         grid = np.unique(np.concatenate([np.linspace(0, 0.28, st["n_alpha"]), [apr]]))
         r = se_softmax(grid, rho, 2)
-        for a, m, ok in zip(grid, r.mmse, r.converged):
+        for a, m, ok in zip(grid, r.mmse, r.success):
             if ok:
                 add("left", "se", rho, 2, float(a), float(m))
             else:
@@ -64,7 +64,7 @@ def compute(quick: bool, seed: int) -> FigureData:
     # ---- right: SE line (T = 2, rho = 0.5) versus alpha_bar = 4 alpha
     abar = np.linspace(0.01, 1.0, st["n_alpha"])
     r = se_softmax(abar / K_of_T(2), RHO_RIGHT, 2)
-    for x, m, ok in zip(abar, r.mmse, r.converged):
+    for x, m, ok in zip(abar, r.mmse, r.success):
         if ok:
             add("right", "se", RHO_RIGHT, 2, float(x), float(m))
         else:
@@ -99,7 +99,7 @@ def compute(quick: bool, seed: int) -> FigureData:
                                alpha=ab / K)
                 res = gamp_rie(D.X, D.y, RHO_RIGHT, S_true=D.S, max_iter=st["gamp_iter"],
                                tol=1e-5, track_se=False)
-                if res.converged:
+                if res.success:
                     errs.append(res.mse)
                 else:
                     nonconv["gamp"] += 1

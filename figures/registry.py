@@ -11,25 +11,24 @@ A figure is two functions registered with :func:`figure`:
 source), then writes ``NAME.png``, ``NAME.pdf``, ``NAME.csv`` (the plotted data) and
 ``NAME.json`` (meta + provenance) atomically into the output folder.
 
-Every module of the ``figures`` package is imported by :func:`load_figures`; a paper adds a figure
-by defining a module ``figures/<prefix>_<name>.py``.
+Figures live in the one registry type (:class:`icl_companion.theory.registry.Registry`, layer
+``figures``) under the id ``<prefix>.<name>``; their file names (and the name shown by
+``iclc figure list``) write the first dot as a dash, ``<prefix>-<name>``, and either form is
+accepted.  A paper adds a figure by defining it in a module ``figures/<prefix>_<name>.py``.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import io
-import pkgutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-__all__ = ["FigureData", "Figure", "FIGURES", "figure", "load_figures", "make", "style_path",
-           "NONCONVERGED_NOTE"]
+from icl_companion.theory.registry import Reference, Registry
 
-_INFRA = {"registry", "style"}
+__all__ = ["FigureData", "Figure", "FIGURES", "REGISTRY", "figure", "load_figures", "get_figure",
+           "make", "style_path", "NONCONVERGED_NOTE"]
 NONCONVERGED_NOTE = "points whose solver did not converge are omitted and counted in the caption"
 
 
@@ -46,36 +45,58 @@ class FigureData:
         return table_rows(self.columns)
 
 
-@dataclass
+@dataclass(eq=False)
 class Figure:
-    name: str
+    id: str  # <prefix>.<name>
     description: str
     compute: Callable[[bool, int], FigureData]
     plot: Callable[[FigureData], Any]
     requires: tuple = ()
+    reference: Reference | None = None
+
+    def __post_init__(self):
+        if self.reference is None:
+            self.reference = Reference(self.id.partition(".")[0])
 
     @property
-    def prefix(self) -> str:
-        return self.name.split("-", 1)[0]
+    def name(self) -> str:
+        """File name stem and CLI name: the id with its first dot written as a dash."""
+        return figure_name(self.id)
 
 
-FIGURES: dict[str, Figure] = {}
+def figure_id(name: str) -> str:
+    """``aim-softmax`` or ``aim.softmax`` -> ``aim.softmax``."""
+    return name if "." in name else name.replace("-", ".", 1)
+
+
+def figure_name(id: str) -> str:
+    return id.replace(".", "-", 1)
+
+
+REGISTRY: Registry[Figure] = Registry("figure", ("figures",), "iclc figure list")
+FIGURES = REGISTRY.entries  # id -> Figure (filled as papers are loaded)
 
 
 def figure(name: str, description: str, compute: Callable, plot: Callable,
-           requires: Sequence[str] = ()) -> Figure:
-    """Register a figure named ``<prefix>-<name>``."""
-    FIGURES[name] = Figure(name, description, compute, plot, tuple(requires))
-    return FIGURES[name]
+           requires: Sequence[str] = (), reference: Reference | None = None) -> Figure:
+    """Register a figure named ``<prefix>-<name>`` (id ``<prefix>.<name>``)."""
+    return REGISTRY.add(Figure(figure_id(name), description, compute, plot, tuple(requires),
+                               reference))
 
 
-@functools.lru_cache(maxsize=None)
 def load_figures() -> dict[str, Figure]:
-    from icl_companion import figures
-    for m in pkgutil.iter_modules(figures.__path__):
-        if not m.name.startswith("_") and m.name not in _INFRA:
-            importlib.import_module(f"icl_companion.figures.{m.name}")
-    return FIGURES
+    """Every paper's figures, by file name (``aim-softmax``)."""
+    REGISTRY.load()
+    return {f.name: f for f in REGISTRY.all()}
+
+
+def get_figure(name: str) -> Figure:
+    """The figure ``name`` (``aim-softmax`` or ``aim.softmax``), loading only its paper."""
+    try:
+        return REGISTRY.get(figure_id(name))
+    except ValueError:
+        avail = ", ".join(f.name for f in REGISTRY.all())
+        raise ValueError(f"unknown figure {name!r}; available: {avail} or all") from None
 
 
 def style_path() -> Path:
@@ -101,10 +122,8 @@ def make(name: str, quick: bool = False, out_dir: str | Path = "out/figures", se
     from icl_companion.numerics.io import atomic_write, write_csv, write_json
     from icl_companion.theory._meta import provenance
 
-    figs = load_figures()
-    if name not in figs:
-        raise ValueError(f"unknown figure {name!r}; available: {', '.join(sorted(figs))} or all")
-    fig = figs[name]
+    fig = get_figure(name)
+    name = fig.name
     missing = _missing(fig)
     if missing:
         raise ModuleNotFoundError(f"figure {name} needs {', '.join(missing)}: "

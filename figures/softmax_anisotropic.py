@@ -60,7 +60,7 @@ def compute(quick: bool, seed: int) -> FigureData:
             cols["value"].append(float(v))
     meta = {"d": d, "L": st.L, "sigma2": st.sigma2, "rho": RHO, "seed": rec.seed,
             "patterns": pat.as_dict(), "relative_distance_of_mean_learned_block": dist,
-            "notes": notes, "training": cfg.as_dict(), "converged": rec.converged,
+            "notes": notes, "training": cfg.as_dict(), "success": rec.success,
             "mode": (f"quick: {cfg.steps} Adam steps (the paper: 500k)" if quick
                      else "full: 500k Adam steps")}
     return FigureData(cols, meta)

@@ -37,7 +37,7 @@ def compute(quick: bool, seed: int) -> FigureData:
     # the same flow from the trained model's first logged (omega, mu): recorded, not plotted
     alt = integrate_reduced_ode(st.d, st.L, st.sigma2, om[0].tolist(), mu[0].tolist(), t_max,
                                 t_eval=t_eval)
-    if alt.converged:
+    if alt.success:
         w_end = alt.omega[-1]
         notes.append(f"the flow started from the trained step-{int(steps[0])} (omega, mu) ends at "
                      f"omega = {np.round(w_end, 3).tolist()} "
@@ -54,11 +54,11 @@ def compute(quick: bool, seed: int) -> FigureData:
         cols["eta_eff"] += np.sum(o * m, axis=1).tolist()
 
     add("trained", steps, om, mu)
-    if ode.converged:
+    if ode.success:
         add("ode", ode.t, ode.omega, ode.mu)
     meta = {"d": st.d, "L": st.L, "sigma2": st.sigma2, "eta_star": eta_star, "seed": rec.seed,
             "notes": notes, "training": cfg.as_dict(), "trained_steps": rec.steps_done,
-            "ode_converged": bool(ode.converged), "ode_message": str(ode.message),
+            "ode_converged": bool(ode.success), "ode_message": str(ode.message),
             "ode_t_stage1": float(ode.t_stage1), "ode_init": {"omega": init, "mu": init},
             "mode": (f"quick: {cfg.steps} Adam steps (the paper: 500k)" if quick
                      else "full: 500k Adam steps")}

@@ -45,7 +45,7 @@ def compute(quick: bool, seed: int) -> FigureData:
         models[H] = rec
         pat = head_patterns(rec.log["KQ"][-1], rec.log["OV"][-1])
         meta_models[str(H)] = {"seed": rec.seed, "steps": rec.steps_done,
-                               "converged": rec.converged, "configuration": pat.configuration,
+                               "success": rec.success, "configuration": pat.configuration,
                                "eta_eff": pat.eta_eff}
     eta = evaluate("softmax.eta_star", d=st.d, L=st.L, sigma2=st.sigma2).value
     w1, m1 = single_head_optimum(st.d, st.L, st.sigma2)

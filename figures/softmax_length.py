@@ -53,8 +53,8 @@ def compute(quick: bool, seed: int) -> FigureData:
             "softmax.linear_length_risk", d=st.d, L_train=st.L, L_test=L, sigma2=st.sigma2).value]))
     meta = {"d": st.d, "L_train": st.L, "sigma2": st.sigma2, "prompts_per_point": n,
             "seeds": {"linear": lin.seed, "softmax H=2": sm2.seed, "softmax H=1": sm1.seed},
-            "linear_final_train_loss": lin.final_loss(), "converged": {
-                "linear": lin.converged, "softmax H=2": sm2.converged, "softmax H=1": sm1.converged},
+            "linear_final_train_loss": lin.final_loss(), "success": {
+                "linear": lin.success, "softmax H=2": sm2.success, "softmax H=1": sm1.success},
             "notes": notes, "training": lin_cfg.as_dict(),
             "mode": (f"quick: {lin_cfg.steps} Adam steps per model, {n} test prompts" if quick
                      else f"full: 500k Adam steps per model, {n} test prompts")}

@@ -48,7 +48,7 @@ def compute(quick: bool, seed: int) -> FigureData:
         kq_share = float(np.linalg.norm(om) / np.linalg.norm(KQ[:, :, :d]))
         ov_share = float(np.linalg.norm(mu) / np.linalg.norm(OV))
         meta["models"][str(H)] = {"seed": rec.seed, "steps": rec.steps_done,
-                                  "converged": rec.converged, "final_train_loss": rec.final_loss(),
+                                  "success": rec.success, "final_train_loss": rec.final_loss(),
                                   "kq_diag_share": kq_share, "ov_diag_share": ov_share,
                                   "mu_sum_over_heads": mu.sum(0).tolist(),
                                   "E": multitask_effective_steps(KQ, OV, N).tolist(),

@@ -30,7 +30,7 @@ def compute(quick: bool, seed: int) -> FigureData:
         KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
         pat = head_patterns(KQ, OV)
         meta["models"][str(H)] = {"seed": rec.seed, "steps": rec.steps_done,
-                                  "converged": rec.converged, "patterns": pat.as_dict(),
+                                  "success": rec.success, "patterns": pat.as_dict(),
                                   "final_train_loss": rec.final_loss()}
         for h in range(H):
             for name, M in (("KQ", KQ[h]), ("OV", OV[h])):

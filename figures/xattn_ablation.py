@@ -30,16 +30,16 @@ def compute(quick: bool, seed: int) -> FigureData:
     lsa = lsa_excess(G, pop.s, pop.Sigma, pop.w, pop.weight, grad=False)
     mc = sample_tasks(fam, rng, n)
     P = sample_prompts(rng, mc, L)
-    cols = {k: [] for k in ("model", "T", "alpha", "excess_inf", "converged", "excess_mc", "se")}
+    cols = {k: [] for k in ("model", "T", "alpha", "excess_inf", "success", "excess_mc", "se")}
     n_bad = 0
     for T in Ts:
         for name, r in (("CA (re-injected X)", train_ca_population(pop, CAParam(T))),
                         ("multi-layer LSA (no re-injection)",
                          train_noreinject_population(pop, T))):
-            n_bad += not r.converged
+            n_bad += not r.success
             a = float(r.x[0])
             em, se = np.nan, np.nan
-            if T in T_mc and r.converged:
+            if T in T_mc and r.success:
                 # the prediction is linear in x_q: read the effective coefficient off basis queries
                 basis = np.broadcast_to(np.eye(fam.d), (n, fam.d, fam.d))
                 v = token_forward(P.X, P.y, basis, np.full(T, a), np.full(T, -a),
@@ -48,8 +48,8 @@ def compute(quick: bool, seed: int) -> FigureData:
                 per = np.einsum("nd,nde,ne->n", dv, mc.Sigma, dv)  # exact query risk - R_j
                 em, se = float(per.mean()), float(per.std(ddof=1) / np.sqrt(n))
             for k, v in (("model", name), ("T", T), ("alpha", a),
-                         ("excess_inf", r.fun if r.converged else np.nan),
-                         ("converged", bool(r.converged)), ("excess_mc", em), ("se", se)):
+                         ("excess_inf", r.fun if r.success else np.nan),
+                         ("success", bool(r.success)), ("excess_mc", em), ("se", se)):
                 cols[k].append(v)
     meta = {"note": RECON_NOTE, "family": fam.as_dict(), "lsa_1layer_excess": lsa,
             "L_mc": L, "prompts_mc": n, "seed": seed, "training_not_converged": n_bad,

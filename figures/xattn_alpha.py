@@ -28,19 +28,19 @@ def compute(quick: bool, seed: int) -> FigureData:
     a_star = evaluate("xattn.alpha_star", m_lo=1.0, m_hi=3.0).value
     two = laws["two-point g2 in {1, 3}"]
     lam, c = two.eigen()
-    cols = {k: [] for k in ("law", "T", "alpha_T", "converged", "closed_form")}
+    cols = {k: [] for k in ("law", "T", "alpha_T", "success", "closed_form")}
     n_bad = 0
     for name, tasks in laws.items():
         for T in Ts:
             r = train_ca_population(tasks, CAParam(T))
-            n_bad += not r.converged
+            n_bad += not r.success
             cf = (evaluate("xattn.alpha_T", lambda1=lam[0, 0], lambda2=lam[1, 0],
                            w1=two.weight[0] * c[0, 0], w2=two.weight[1] * c[1, 0], T=T).value
                   if tasks is two else np.nan)
             cols["law"].append(name)
             cols["T"].append(T)
-            cols["alpha_T"].append(float(r.x[0]) if r.converged else np.nan)
-            cols["converged"].append(bool(r.converged))
+            cols["alpha_T"].append(float(r.x[0]) if r.success else np.nan)
+            cols["success"].append(bool(r.success))
             cols["closed_form"].append(float(cf))
     meta = {"note": RECON_NOTE, "alpha_star": a_star, "depths": Ts, "seed": seed,
             "training_not_converged": n_bad, "training": "GD on log population excess (train_gd)",

@@ -46,33 +46,33 @@ def compute(quick: bool, seed: int) -> FigureData:
     cols = {k: [] for k in ("T", "bayes", "lsa_inf", "ca_trained_inf", "ca_star_inf",
                             "lsa_excess_inf", "ca_trained_excess_inf", "ca_star_excess_inf",
                             "ca_perlayer_excess_inf", "cheb_excess_inf",
-                            "alpha_T", "converged", "ca_mc_excess", "ca_mc_se", "lsa_mc_excess",
+                            "alpha_T", "success", "ca_mc_excess", "ca_mc_se", "lsa_mc_excess",
                             "lsa_mc_se")}
     n_bad = 0
     for T in Ts:
         r = train_ca_population(pop, CAParam(T))
-        n_bad += not r.converged
+        n_bad += not r.success
         a = r.x[0]
         ex_star = ca_eigen_excess(np.full(T, a_star), np.full(T, -a_star), lam, c, pop.weight, False)
         wT = ca_forward(Sh, sh, np.full(T, a), np.full(T, -a))
         dw = wT - mc_t.w
         per = np.einsum("nd,nde,ne->n", dw, mc_t.Sigma, dw)
-        ex_tr = r.fun if r.converged else np.nan
+        ex_tr = r.fun if r.success else np.nan
         # per-layer steps: GD from a slightly perturbed shared init (a tied init stays tied, since
         # the layers commute at L = inf); and the Chebyshev schedule of theory.xattn
         ex_pl = np.nan
         if T <= T_PERLAYER[quick]:
             init = a_star * (1 + 0.05 * rng.standard_normal(T))
             rp = train_ca_population(pop, CAParam(T, shared=False), theta0=init, max_iter=5000)
-            n_bad += not rp.converged
-            ex_pl = rp.fun if rp.converged else np.nan
+            n_bad += not rp.success
+            ex_pl = rp.fun if rp.success else np.nan
         ch = chebyshev_steps(fam.m_lo, fam.m_hi, T, fam.tau2)
         ex_ch = ca_eigen_excess(ch, -ch, lam, c, pop.weight, False)
         for k, v in (("T", T), ("bayes", bayes), ("lsa_inf", lsa_inf),
                      ("ca_trained_inf", bayes + ex_tr), ("ca_star_inf", bayes + ex_star),
                      ("lsa_excess_inf", lsa_inf - bayes), ("ca_trained_excess_inf", ex_tr),
                      ("ca_star_excess_inf", ex_star), ("ca_perlayer_excess_inf", ex_pl),
-                     ("cheb_excess_inf", ex_ch), ("alpha_T", a), ("converged", r.converged),
+                     ("cheb_excess_inf", ex_ch), ("alpha_T", a), ("success", r.success),
                      ("ca_mc_excess", per.mean()), ("ca_mc_se", per.std(ddof=1) / np.sqrt(n_mc)),
                      ("lsa_mc_excess", lsa_mc.mean()),
                      ("lsa_mc_se", lsa_mc.std(ddof=1) / np.sqrt(n_mc))):

@@ -1,7 +1,9 @@
-"""``iclc``: the command-line interface (contract in DESIGN.md, documented in the README).
+"""``iclc``: the command-line interface (contract in the README).
 
-Errors a user can make (unknown id, missing or out-of-domain input, malformed value, unknown option)
-print one line ``error: ...`` on stderr and exit with status 2; no traceback.
+Exit statuses: 0 success; 1 a result that did not converge or left its range (``eval``,
+``sweep``), or a failing check (``verify``); 2 a user error (unknown id, missing or out-of-domain
+input, malformed value, unknown option), printed as one line ``error: ...`` on stderr; 3 an
+internal error (a bug), printed as one line naming it, with ``--debug`` giving the traceback.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import json
 import math
 import os
 import sys
+import warnings
 from typing import Sequence
 
 USAGE_ERROR = 2
+INTERNAL_ERROR = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,6 +77,11 @@ def _json_dump(obj) -> str:
 def cmd_list(a) -> int:
     from icl_companion.theory.registry import results
 
+    if a.markdown:
+        from icl_companion.docs import results_table
+
+        print(results_table(a.paper))
+        return 0
     rs = results(a.paper)
     width = max((len(r.id) for r in rs), default=10)
     for r in rs:
@@ -94,13 +103,16 @@ def cmd_eval(a) -> int:
     ev = r.evaluate(**_parse_inputs(r, _split_assignments(a.inputs)))
     if a.json:
         print(_json_dump(ev.to_dict()))
-        return 0
-    if isinstance(ev.value, dict):
+    elif isinstance(ev.value, dict):
         print(f"{r.id}  [{r.status}]")
         for k, v in ev.value.items():
             print(f"  {k} = {_fmt(v)}")
     else:
         print(f"{r.id} = {_fmt(ev.value)}  [{r.status}]")
+    if not ev.success:
+        print(f"warning: {r.id} did not give a trusted value: {ev.info.get('message', '')} "
+              f"(status {ev.info.get('status')})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -131,38 +143,42 @@ def cmd_sweep(a) -> int:
 
 
 def cmd_verify(a) -> int:
-    from icl_companion.validation.checks import run, select
+    from icl_companion.validation.checks import FAILING, OUTCOMES, run, select
 
     if a.list:
         for c in select(a.ids):
-            print(f"{c.id:<40} {'quick+full' if c.quick else 'full only':<10}  {c.description}")
+            mode = "quick+full" if c.quick else "full only"
+            exp = "  [declared not-reproduced]" if c.expect == "not-reproduced" else ""
+            print(f"{c.id:<40} {mode:<10}  {c.description}{exp}")
         return 0
     selected = select(a.ids)
     if a.quick:
         selected = [c for c in selected if c.quick]
     reports = run([c.id for c in selected], quick=a.quick, seed=a.seed,
                   progress=None if a.json else lambda rep: print(rep.text(), flush=True))
-    bad = [r for r in reports if r.status in ("failed", "error")]
+    failing = [r for r in reports if r.status in FAILING]
     if a.json:
-        print(_json_dump({"passed": not bad, "reports": [r.to_dict() for r in reports]}))
+        print(_json_dump({"passed": not failing, "reports": [r.to_dict() for r in reports]}))
     else:
-        counts = {s: sum(r.status == s for r in reports) for s in
-                  ("passed", "failed", "error", "skipped")}
-        print(", ".join(f"{v} {k}" for k, v in counts.items()))
-    return 1 if bad else 0
+        counts = {s: sum(r.status == s for r in reports) for s in OUTCOMES}
+        print(", ".join(f"{v} {k}" for k, v in counts.items() if v or k in ("passed", "failed")))
+        for r in reports:
+            if r.status == "not-reproduced":
+                print(f"not reproduced (declared): {r.id}; see {r.docs}")
+            elif r.status == "unexpected-pass":
+                print(f"unexpected pass: {r.id} was declared not-reproduced and now passes; "
+                      f"revisit {r.docs}")
+    return 1 if failing else 0
 
 
 def cmd_figure(a) -> int:
-    from icl_companion.figures.registry import load_figures, make
+    from icl_companion.figures.registry import get_figure, load_figures, make
 
-    figs = load_figures()
     if a.name == "list":
-        for n in sorted(figs):
-            print(f"{n:<24} {figs[n].description}")
+        for n, f in load_figures().items():
+            print(f"{n:<24} {f.description}")
         return 0
-    names = sorted(figs) if a.name == "all" else [a.name]
-    if a.name != "all" and a.name not in figs:
-        raise ValueError(f"unknown figure {a.name!r}; available: {', '.join(sorted(figs))}, all")
+    names = list(load_figures()) if a.name == "all" else [get_figure(a.name).name]
     failed = []
     for n in names:
         try:
@@ -176,30 +192,62 @@ def cmd_figure(a) -> int:
 
 
 # --------------------------------------------------------------------------------------- parser
+_EXAMPLES = {
+    None: ["iclc eval softmax.eta_star d=5 L=40 sigma2=0.1",
+           "iclc sweep aim.mmse alpha=0:0.2:41 rho=0.5 T=2 --out mmse.csv",
+           "iclc verify linear --quick"],
+    "list": ["iclc list --paper aim", "iclc list --paper softmax --markdown"],
+    "show": ["iclc show aim.alpha_pr", "iclc show linear.gd_risk --latex"],
+    "eval": ["iclc eval aim.mmse alpha=0.05 rho=0.5 T=2",
+             "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json"],
+    "sweep": ["iclc sweep linear.gd_risk d=5 L=40 sigma2=0.1 eta=0:2:50 --workers 2",
+              "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log"],
+    "verify": ["iclc verify --list", "iclc verify aim --quick", "iclc verify softmax.eta_star"],
+    "figure": ["iclc figure list", "iclc figure linear-baselines --quick --out out/figures"],
+}
+
+
+def _epilog(cmd: str | None) -> str:
+    return "examples:\n" + "\n".join(f"  {e}" for e in _EXAMPLES[cmd])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from icl_companion.theory._meta import version
+    from icl_companion.theory.papers import papers
 
-    p = _Parser(prog="iclc", description="icl-companion: evaluate, sweep and verify the closed "
-                "forms of four in-context-learning papers, and regenerate their figures.")
+    known = papers()
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = _Parser(prog="iclc", formatter_class=fmt, epilog=_epilog(None),
+                description="icl-companion: evaluate, sweep and verify the closed forms of "
+                            "in-context-learning papers, and regenerate their figures.\npapers: "
+                            + "; ".join(f"{k} ({v.short})" if v.authors else f"{k} ({v.title})"
+                                        for k, v in known.items()))
     p.add_argument("--version", action="version", version=f"icl-companion {version()}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an internal error (and numerical warnings)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    s = sub.add_parser("list", help="list results: id, status, one-line description")
-    s.add_argument("--paper", metavar="PREFIX", help="aim, softmax, xattn, mmicl or linear")
+    def add(name, help):
+        return sub.add_parser(name, help=help, epilog=_epilog(name), formatter_class=fmt)
+
+    s = add("list", "list results: id, status, one-line description")
+    s.add_argument("--paper", metavar="PREFIX", help=", ".join(known))
+    s.add_argument("--markdown", action="store_true",
+                   help="a Markdown table (id, status, description, reference)")
     s.set_defaults(func=cmd_list)
 
-    s = sub.add_parser("show", help="formula, inputs and domains, reference")
+    s = add("show", "formula, inputs and domains, reference")
     s.add_argument("id")
     s.add_argument("--latex", action="store_true")
     s.set_defaults(func=cmd_show)
 
-    s = sub.add_parser("eval", help="evaluate a result: iclc eval ID name=value ...")
+    s = add("eval", "evaluate a result: iclc eval ID name=value ...")
     s.add_argument("id")
     s.add_argument("inputs", nargs="*", metavar="name=value")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_eval)
 
-    s = sub.add_parser("sweep", help="evaluate on a grid: name=start:stop:num[:log] ...")
+    s = add("sweep", "evaluate on a grid: name=start:stop:num[:log] ...")
     s.add_argument("id")
     s.add_argument("inputs", nargs="+", metavar="name=value|name=start:stop:num[:log]")
     s.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
@@ -208,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--chunk", type=int, default=8, help="points per warm-started work unit")
     s.set_defaults(func=cmd_sweep)
 
-    s = sub.add_parser("verify", help="theory vs simulation; exit 1 if any check fails")
+    s = add("verify", "theory vs simulation; exit 1 if a check fails")
     s.add_argument("ids", nargs="*", metavar="ID_OR_PREFIX")
     s.add_argument("--quick", action="store_true", help="small sizes (the default test suite's)")
     s.add_argument("--json", action="store_true")
@@ -216,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--list", action="store_true", help="list the checks and exit")
     s.set_defaults(func=cmd_verify)
 
-    s = sub.add_parser("figure", help="iclc figure list | iclc figure NAME|all")
+    s = add("figure", "iclc figure list | iclc figure NAME|all")
     s.add_argument("name", metavar="list|NAME|all")
     s.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 cores)")
     s.add_argument("--out", default="out/figures", metavar="DIR")
@@ -227,9 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
         a = build_parser().parse_args(argv)
-        return a.func(a)
+        with warnings.catch_warnings():
+            if not debug:  # numerical warnings are noise on a terminal; results carry diagnostics
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return a.func(a)
     except _UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return USAGE_ERROR
@@ -246,6 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + 13  # 128 + SIGPIPE, the status a shell reports for a killed writer
+    except Exception as e:  # a bug, not a user error: say so, never as a traceback by default
+        if debug:
+            raise
+        msg = " ".join(str(e).split())[:300]
+        print(f"error: internal error {type(e).__name__}: {msg} (this is a bug in icl-companion; "
+              f"rerun with --debug for the traceback)", file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -49,8 +49,9 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
+from icl_companion.numerics.record import SolverRecord, make_record
 from numpy.polynomial.legendre import leggauss
-from scipy.optimize import OptimizeResult
 from scipy.special import log_ndtr, ndtr, owens_t
 
 from icl_companion.numerics.aim_data import as_observations
@@ -263,16 +264,19 @@ def hardmax_gout(y: np.ndarray, omega: np.ndarray, V: float, variant: str = "cor
 
 
 # ------------------------------------------------------------------------------------ algorithm
-class GAMPResult(OptimizeResult):
+class GAMPResult(SolverRecord):
     """Result of :func:`gamp_rie`.
 
     Attributes
     ----------
     S_hat : ndarray (d, d)
         Final estimate (posterior-mean approximation).
-    converged : bool
-        ``||S_hat^{t+1} - S_hat^t||_F^2 / d < tol`` was reached.
-    iterations : int
+    success : bool
+        ``||S_hat^{t+1} - S_hat^t||_F^2 / d < tol`` was reached (or perfect recovery).
+    status : int
+        0 converged, 1 ``max_iter`` reached, 2 non-finite value (:data:`numerics.record.STATUS`).
+    message : str
+    nit : int
     residual : float
         The last ``||S_hat^{t+1} - S_hat^t||_F^2 / d``.
     history : dict of arrays, one entry per iteration
@@ -388,7 +392,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
     g_prev = np.zeros((n, T, T))
     V_old = om_old = None
     hist = {k: [] for k in ("residual", "V", "delta", "c_hat", "mse", "seconds")}
-    converged, message, res = False, f"max_iter={max_iter} reached", math.inf
+    converged, status, message, res = False, 1, f"max_iter={max_iter} reached", math.inf
     it = 0
     for it in range(1, int(max_iter) + 1):
         t0 = time.perf_counter()
@@ -402,7 +406,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
         A = (np.sum(np.diagonal(g, axis1=1, axis2=2) ** 2) * 2
              + np.sum(np.triu(g, 1) ** 2)) / d                    # (1/d) sum_{a<=b} c_ab g_ab^2
         if not (math.isfinite(A) and A > 0):
-            message = f"non-finite or zero precision A = {A} at iteration {it}"
+            status, message = 2, f"non-finite or zero precision A = {A} at iteration {it}"
             break
         delta = d / (2 * A)
         R = S_hat + design.adjoint(g) / A
@@ -420,13 +424,13 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
         hist["seconds"].append(time.perf_counter() - t0)
         S_hat, g_prev, V_old, om_old = S_new, g, V, om
         if not math.isfinite(res):
-            message = f"non-finite residual at iteration {it}"
+            status, message = 2, f"non-finite residual at iteration {it}"
             break
         if res < tol:
-            converged, message = True, "converged"
+            converged, status, message = True, 0, "converged"
             break
         if not c_hat > 0:  # perfect recovery within float precision: the variance is exhausted
-            converged, message = True, f"c_hat = {c_hat:g}: perfect recovery reached"
+            converged, status, message = True, 0, f"c_hat = {c_hat:g}: perfect recovery reached"
             break
     history = {k: np.asarray(v) for k, v in hist.items()}
     if track_se:
@@ -436,7 +440,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
         # recorded here at iteration t (index t - 1)
         traj = se_trajectory(n / d**2, rho, T, channel, variant, it, damping)
         history["se_mse"] = np.asarray(traj, dtype=float)[1:it + 1]
-    return GAMPResult(S_hat=S_hat, converged=converged, success=converged, iterations=it,
+    return make_record(GAMPResult, S_hat=S_hat, success=converged, nit=it, status=status,
                       residual=res, history=history, message=message,
                       mse=history["mse"][-1] if len(history["mse"]) else math.nan,
                       c_hat=c_hat, n=n, T=T, d=d, alpha=n / d**2, rho=rho, channel=channel,

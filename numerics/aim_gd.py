@@ -34,7 +34,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+
+from icl_companion.numerics.record import SolverRecord, make_record
 
 from icl_companion.numerics.aim_data import as_observations, softmax_rows
 
@@ -106,8 +107,11 @@ def adam(grad_fn, x0: np.ndarray, steps: int, lr: float, b1: float = 0.9, b2: fl
     return x, losses
 
 
-class StudentResult(OptimizeResult):
-    """One trained student: ``W``, ``S``, ``loss`` history, ``final_loss``, ``grad_norm``."""
+class StudentResult(SolverRecord):
+    """One trained student: ``W``, ``S``, ``loss`` history, ``final_loss``, ``grad_norm``.
+
+    ``success``: every loss finite; ``nit``: Adam steps; ``residual``: the final gradient norm.
+    """
 
 
 def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator,
@@ -137,8 +141,12 @@ def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator
     W, losses = adam(lambda w: loss_and_grad(w, X, y, beta), W0, int(steps), lr)
     final, g = loss_and_grad(W, X, y, beta)
     S = (W @ W.T) / math.sqrt(r * d)
-    return StudentResult(W=W, S=S, loss=losses, final_loss=final,
-                         grad_norm=float(np.linalg.norm(g)), steps=int(steps), lr=lr)
+    finite = bool(np.all(np.isfinite(losses)) and np.isfinite(final))
+    gn = float(np.linalg.norm(g))
+    return make_record(StudentResult, W=W, S=S, loss=losses, final_loss=final, grad_norm=gn,
+                       steps=int(steps), lr=lr, success=finite, nit=int(steps), residual=gn,
+                       status=0 if finite else 2,
+                       message="trained" if finite else "non-finite loss")
 
 
 @dataclass

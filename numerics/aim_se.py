@@ -25,8 +25,8 @@ method="anderson")``
     (softmax any ``T >= 2``: quadrature for ``T <= 3``, randomised QMC with a standard error for
     ``T >= 4``; hardmax ``T = 2``).
 
-``SEResult`` is an :class:`scipy.optimize.OptimizeResult` with at least ``mmse``, ``converged``,
-``iterations``, ``residual``, ``history`` (and ``q``, ``qhat``, ``delta``, ``message``).
+``SEResult`` is an :class:`scipy.optimize.OptimizeResult` with at least ``mmse``, ``success``,
+``nit``, ``residual``, ``history`` (and ``q``, ``qhat``, ``delta``, ``message``).
 
 Normalisations
 --------------
@@ -55,7 +55,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+
+from icl_companion.numerics.record import SolverRecord, diagnostics, make_record
 from scipy.special import log_ndtr, ndtr, owens_t
 
 from icl_companion.numerics.aim_data import softmax_rows
@@ -74,8 +75,8 @@ CHANNELS = ("softmax", "hardmax")
 DELTA_MIN = 1e-10  # below this noise the softmax error K alpha Delta* < 1e-9: reported as 0
 
 
-class SEResult(OptimizeResult):
-    """SE solution: ``mmse, q, qhat, delta, converged, iterations, residual, history, message``."""
+class SEResult(SolverRecord):
+    """SE solution: ``mmse, q, qhat, delta, success, status, message, nit, residual, history``."""
 
 
 def K_of_T(T: int) -> int:
@@ -126,8 +127,8 @@ def se_softmax(alpha, rho: float, T: int, xtol: float = 1e-13) -> SEResult:
     Returns
     -------
     SEResult with arrays (or floats for scalar ``alpha``): ``mmse``, ``delta`` (``Delta*``,
-    ``inf`` at ``alpha = 0``, 0 beyond ``alpha_PR``), ``qhat = 1/Delta*``, ``converged``,
-    ``iterations``, ``residual`` (``|mmse/Delta - K alpha|``), ``history`` (solver counts).
+    ``inf`` at ``alpha = 0``, 0 beyond ``alpha_PR``), ``qhat = 1/Delta*``, ``success``,
+    ``nit``, ``residual`` (``|mmse/Delta - K alpha|``), ``history`` (solver counts).
     """
     a = _check_common(alpha, rho)
     T = _check_T(T, 2)
@@ -169,25 +170,26 @@ def _solve_scalar_channel(a, rho, K, xtol, scalar, info):
             d = np.exp(r.root)
             delta[sol] = d
             mmse[sol] = Ka[sol] * d
-            conv[sol] = r.converged
-            its[sol] = r.iterations
+            conv[sol] = r.success
+            its[sol] = r.nit
             res[sol] = r.residual
         delta[idx[tiny]] = 0.0
     # alpha >= alpha_PR (and roots below DELTA_MIN): perfect recovery, mmse = 0
-    out = SEResult(mmse=mmse.reshape(shape), delta=delta.reshape(shape),
+    out = make_record(SEResult, mmse=mmse.reshape(shape), delta=delta.reshape(shape),
                    qhat=np.where(delta > 0, 1 / np.where(delta > 0, delta, 1), np.inf
                                  ).reshape(shape),
-                   converged=conv.reshape(shape), iterations=its.reshape(shape),
+                   success=conv.reshape(shape), nit=its.reshape(shape),
                    residual=res.reshape(shape),
                    history={"solver": "find_roots_vectorized (Chandrupatla) in log Delta",
                             "xtol": xtol, "function_calls": int(its.sum())},
-                   rho=rho, K=K, message="ok" if conv.all() else "some points did not converge",
-                   **info)
+                   rho=rho, K=K, **info)
     if scalar:
         for k in ("mmse", "delta", "qhat", "residual"):
             out[k] = float(out[k])
-        out["converged"] = bool(out["converged"])
-        out["iterations"] = int(out["iterations"])
+        out["success"] = bool(out["success"])
+        out["status"] = int(out["status"])
+        out["nit"] = int(out["nit"])
+        out["message"] = "converged" if out["success"] else "did not converge"
     return out
 
 
@@ -326,7 +328,7 @@ def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float |
     alpha = float(alpha)
     Q0 = 1.0 + rho
     if alpha == 0:
-        return SEResult(mmse=1.0, q=rho, qhat=0.0, delta=math.inf, converged=True, iterations=0,
+        return make_record(SEResult, mmse=1.0, q=rho, qhat=0.0, delta=math.inf, success=True, nit=0,
                         residual=0.0, history={"x": np.array([1.0]), "residual": np.array([0.0])},
                         message="alpha = 0: prior mean", alpha=alpha, rho=rho, variant=variant)
     hist_qhat = []
@@ -341,8 +343,9 @@ def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float |
     r = _solve_fp(F, x0, damping, tol, maxiter, method)
     V = float(r.x)
     qh = _hardmax_qhat(alpha, Q0 - V, V, variant)
-    return SEResult(mmse=V, q=Q0 - V, qhat=qh, delta=1 / qh, converged=r.converged,
-                    iterations=r.iterations, residual=r.residual, history=r.history,
+    return make_record(SEResult, mmse=V, q=Q0 - V, qhat=qh, delta=1 / qh, success=r.success,
+                    status=r.status,
+                    nit=r.nit, residual=r.residual, history=r.history,
                     message=r.message, alpha=alpha, rho=rho, variant=variant)
 
 
@@ -353,7 +356,7 @@ def _solve_fp(F, x0, damping, tol, maxiter, method):
     if method == "anderson":
         r = fixed_point(F, x0, damping=damping, tol=tol, maxiter=min(maxiter, 200),
                         method="anderson")
-        if r.converged and 0 < float(r.x) <= 1:
+        if r.success and 0 < float(r.x) <= 1:
             return r
         x0 = float(np.clip(r.x, 1e-12, 1.0)) if np.isfinite(r.x) else x0
     return fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter)
@@ -418,8 +421,8 @@ def mmse_rho0(alpha_bar: float, variant: str = "correct", warm: float | None = N
                          f"[0, inf)")
     ab = float(alpha_bar)
     if ab == 0 or ab <= weak_recovery(variant):
-        return SEResult(mmse=1.0, q=0.0, qhat=2 * ab * _E0(variant), converged=True,
-                        iterations=0, residual=0.0, history={}, alpha_bar=ab, variant=variant,
+        return make_record(SEResult, mmse=1.0, q=0.0, qhat=2 * ab * _E0(variant), success=True,
+                        nit=0, residual=0.0, history={}, alpha_bar=ab, variant=variant,
                         message="below the weak-recovery threshold: q = 0 is the stable fixed "
                                 "point")
 
@@ -431,8 +434,9 @@ def mmse_rho0(alpha_bar: float, variant: str = "correct", warm: float | None = N
     x0 = 1.0 if warm is None else float(np.clip(warm, 1e-12, 1.0))
     r = _solve_fp(F, x0, damping, tol, maxiter, method)
     V = float(r.x)
-    return SEResult(mmse=V, q=1 - V, qhat=2 * ab * hardmax_channel_info(1 - V, V, variant),
-                    converged=r.converged, iterations=r.iterations, residual=r.residual,
+    return make_record(SEResult, mmse=V, q=1 - V,
+                    qhat=2 * ab * hardmax_channel_info(1 - V, V, variant), success=r.success,
+                    status=r.status, nit=r.nit, residual=r.residual,
                     history=r.history, message=r.message, alpha_bar=ab, variant=variant)
 
 
@@ -631,19 +635,16 @@ def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
         se_n = float(lin.std(ddof=1) / math.sqrt(R))
     return {"gen_error": g, "normalised": g / g0, "gen_error_alpha0": g0,
             "gen_error_se": se_g, "normalised_se": se_n, "mmse": float(r.mmse),
-            "converged": bool(r.converged), "iterations": int(r.iterations),
-            "residual": float(r.residual)}
+            **diagnostics(r)}
 
 
 # ================================================================== catalogue
 def _register():
     from icl_companion.numerics.aim_free_prob import mutual_information
-    from icl_companion.theory.registry import (PAPERS, Reference, Result, choice, integer, real, register)
-
-    P = PAPERS["aim"]
+    from icl_companion.theory.registry import (Reference, Result, choice, integer, real, register)
 
     def ref(where):
-        return Reference(P.paper, where, P.arxiv)
+        return Reference("aim", where)
 
     rho_p = real("rho", 0, lo_open=True, doc="r/d, rank ratio of S = W W^T/sqrt(r d)")
     alpha_p = real("alpha", 0, doc="n/d^2, samples per d^2")
@@ -652,9 +653,7 @@ def _register():
                    doc="hardmax g_out: correct (Bayes-optimal) or paper (authors' code, §10.3)")
 
     def rec(r, **extra):
-        return {"mmse": float(r.mmse), **extra, "converged": bool(r.converged),
-                "iterations": int(r.iterations), "residual": float(r.residual),
-                "_warm": float(r.mmse)}
+        return {"mmse": float(r.mmse), **extra, **diagnostics(r), "_warm": float(r.mmse)}
 
     register(Result(
         "aim.denoising_mmse",
@@ -698,7 +697,7 @@ def _register():
         status="numerical",
         status_note="softmax: bracketed root in log Delta, xtol 1e-13; hardmax: fixed point, "
                     "tol 1e-11, Gauss-Hermite + Owen's T",
-        outputs=("mmse", "delta", "converged", "iterations", "residual"),
+        outputs=("mmse", "delta"),
         definition="softmax: mmse_rho(Delta*)/Delta* = (T^2+T-2) alpha, MMSE = (T^2+T-2) alpha "
                    "Delta*, 0 for alpha >= alpha_PR;\nhardmax T=2: V = mmse_rho(1/hat q), "
                    "hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2](q = 1 + rho - V, V)",
@@ -714,7 +713,7 @@ def _register():
         (real("alpha_bar", 0, doc="n/(d r)"), var_p), _rho0,
         ref("digest §6.1 (SE_hardmax_rho=0.py; BBP denoiser)"),
         status="numerical", status_note="rho -> 0 at fixed n/(d r); fixed point tol 1e-11",
-        outputs=("mmse", "alpha_bar_c", "converged", "iterations", "residual"),
+        outputs=("mmse", "alpha_bar_c"),
         definition="V = Db (2 - Db) if Db < 1 else 1, Db = 1/(2 alpha_bar E[sum c g^2](q=1-V, V))",
         warm_start=True))
 
@@ -753,7 +752,7 @@ def _register():
                     "T >= 4 randomised QMC (2^14 scrambled Sobol points x 16, fixed seed; "
                     "standard errors reported); hardmax T = 2 closed form",
         outputs=("gen_error", "normalised", "gen_error_alpha0", "gen_error_se", "normalised_se",
-                 "mmse", "converged", "iterations", "residual"),
+                 "mmse"),
         definition="E_gen = E_omega[E_{h|omega}||g(h)||^2 - ||E_{h|omega} g(h)||^2]; "
                    "hardmax T=2: 1 - (2/pi) arcsin(q/Q0); normalised = E_gen / E_gen(alpha=0)",
         check=_check_gen))

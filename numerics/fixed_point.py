@@ -7,7 +7,7 @@ damped iteration ``x <- (1 - a) x + a F(x)`` is robust and follows the algorithm
 ``G(x) = F(x) - x``) for speed when only the fixed point matters.
 
 Both return a :class:`FixedPointResult`, an :class:`scipy.optimize.OptimizeResult` with ``x``,
-``converged``, ``iterations``, ``residual`` (``||F(x) - x||`` at the returned ``x``) and ``history``
+``success``, ``nit``, ``residual`` (``||F(x) - x||`` at the returned ``x``) and ``history``
 (the iterates, and the residual at each iterate).
 """
 
@@ -18,13 +18,15 @@ from typing import Callable
 
 import numpy as np
 from scipy.linalg import LinAlgWarning
-from scipy.optimize import OptimizeResult, root
+from scipy.optimize import root
+
+from icl_companion.numerics.record import SolverRecord, make_record
 
 __all__ = ["FixedPointResult", "fixed_point"]
 
 
-class FixedPointResult(OptimizeResult):
-    """Result of :func:`fixed_point`: ``x, converged, iterations, residual, history, message``."""
+class FixedPointResult(SolverRecord):
+    """Result of :func:`fixed_point`: ``x, success, status, message, nit, residual, history``."""
 
 
 def _norm_default(v: np.ndarray) -> float:
@@ -47,7 +49,7 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
     tol : float
         Convergence when ``norm(F(x) - x) <= tol * max(1, norm(x))``.
     maxiter : int
-        Iteration cap; reaching it returns ``converged=False`` (never raises).
+        Iteration cap; reaching it returns ``success=False`` (never raises).
     method : {"damped", "anderson"}
     norm : callable, optional
         Norm for the residual (default: max-norm).
@@ -55,10 +57,10 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
     Examples
     --------
     >>> r = fixed_point(np.cos, 1.0, damping=0.8)
-    >>> bool(r.converged), round(float(r.x), 10)
+    >>> bool(r.success), round(float(r.x), 10)
     (True, 0.7390851332)
     >>> r = fixed_point(lambda x: 2 * x + 1, 0.0, maxiter=20)   # repelling: x* = -1
-    >>> bool(r.converged), r.iterations
+    >>> bool(r.success), r.nit
     (False, 20)
     """
     if not 0 < damping <= 1:
@@ -72,12 +74,11 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
     scalar = x.ndim == 0
     hist_x, hist_r = [], []
 
-    def finish(x, res, it, ok, msg):
+    def finish(x, res, it, ok, msg, status=None):
         xs = float(x) if scalar else x
-        return FixedPointResult(x=xs, converged=bool(ok), success=bool(ok), iterations=int(it),
-                                residual=float(res), history={"x": np.array(hist_x),
-                                                              "residual": np.array(hist_r)},
-                                message=msg, method=method)
+        return make_record(FixedPointResult, x=xs, success=ok, nit=it, residual=res,
+                           status=status, message=msg, method=method,
+                           history={"x": np.array(hist_x), "residual": np.array(hist_r)})
 
     if method == "damped":
         for it in range(1, maxiter + 1):
@@ -86,12 +87,12 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
             hist_x.append(x.copy())
             hist_r.append(res)
             if not np.isfinite(res):
-                return finish(x, res, it, False, "non-finite residual")
+                return finish(x, res, it, False, "non-finite residual", status=2)
             if res <= tol * max(1.0, norm(x)):
                 return finish(fx, res, it, True, "converged")
             x = (1 - damping) * x + damping * fx
         fx = np.asarray(F(x), dtype=float)
-        return finish(x, norm(fx - x), maxiter, False, f"maxiter={maxiter} reached")
+        return finish(x, norm(fx - x), maxiter, False, f"maxiter={maxiter} reached", status=1)
     if method == "anderson":
         def G(v):
             v = np.asarray(v, dtype=float).reshape(x.shape)

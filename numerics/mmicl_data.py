@@ -99,7 +99,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from icl_companion.theory.mmicl import check_burstiness, novel_m2_classes
-from icl_companion.theory.registry import PAPERS, Result, integer, real, register
+from icl_companion.theory.registry import Reference, Result, integer, real, register
 
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
@@ -107,7 +107,6 @@ __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_lay
            "ape_onehot", "step_rng", "bursty_label_stats"]
 
 EVAL_SETS = ("IC", "IC2", "IW", "test")
-_REF = PAPERS["mmicl"]
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -848,7 +847,7 @@ register(Result(
     _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
     + _SEQ_PARAMS[1:],
     lambda K, L, N, alpha, B, p_B, p_C: p_query_in_context(K, N, alpha, B, p_B, p_C),
-    replace(_REF, where="digest §1.3 (sampling), §3.2"), "exact", "finite sum over the K classes",
+    Reference("mmicl", "digest §1.3 (sampling), §3.2"), "exact", "finite sum over the K classes",
     outputs=("value", "nonbursty"),
     definition="nonbursty r = sum_k P(k) (1 - (1 - P(k))^N),  P(k) = (k+1)^-alpha / H_K(alpha)\n"
                "value = p_C + (1 - p_C) (p_B' + (1 - p_B') r),  p_B' = 0 if B = 0 else p_B",
@@ -859,7 +858,7 @@ register(Result(
     "Zipf classes, bursty/non-bursty/novel mixture",
     _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
     + _SEQ_PARAMS[1:] + (integer("K_c", 1, doc="novel classes per batch", default=128),),
-    copy_slot_accuracy, replace(_REF, where="digest §1.3, §3.1, §3.2"), "exact",
+    copy_slot_accuracy, Reference("mmicl", "digest §1.3, §3.1, §3.2"), "exact",
     "finite sums over the K classes and L labels",
     outputs=("value", "bursty", "nonbursty", "novel"),
     definition="q_l = sum_{k = l mod L} P(k),  S2 = sum_l q_l^2,  m = N/B\n"
@@ -873,7 +872,7 @@ register(Result(
     "ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy",
     _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
     + _SEQ_PARAMS[1:4],
-    bursty_label_stats, replace(_REF, where="digest §1.3, §3.1, §3.2"), "exact",
+    bursty_label_stats, Reference("mmicl", "digest §1.3, §3.1, §3.2"), "exact",
     "finite sums over the L labels",
     outputs=("expected_distinct", "ideal_tila", "random_guess_cla", "copy_slot"),
     definition="q_l = sum_{k = l mod L} P(k),  m = N/B\n"

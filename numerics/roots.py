@@ -15,8 +15,10 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.optimize import OptimizeResult, brentq
+from scipy.optimize import brentq
 from scipy.optimize.elementwise import bracket_root, find_root as _find_root_elementwise
+
+from icl_companion.numerics.record import SolverRecord, make_record
 
 __all__ = ["BracketError", "RootResult", "find_root", "find_roots_vectorized", "find_threshold"]
 
@@ -25,8 +27,8 @@ class BracketError(ValueError):
     """No sign change on the bracket: the root is not where it was asked for."""
 
 
-class RootResult(OptimizeResult):
-    """``root, converged, iterations, function_calls, residual, bracket``."""
+class RootResult(SolverRecord):
+    """``root, success, status, message, nit, function_calls, residual, bracket``."""
 
 
 def _expand(f, lo, hi, factor, max_expand):
@@ -49,7 +51,7 @@ def find_root(f: Callable[[float], float], lo: float, hi: float, xtol: float = 1
     sign, at most ``max_expand`` times.  Raises :class:`BracketError` when no sign change is found.
 
     >>> r = find_root(lambda x: x**3 - 2, 0, 2)
-    >>> round(r.root, 12), bool(r.converged)
+    >>> round(r.root, 12), bool(r.success)
     (1.259921049895, True)
     >>> find_root(lambda x: x**2 + 1, -1, 1)
     Traceback (most recent call last):
@@ -66,19 +68,20 @@ def find_root(f: Callable[[float], float], lo: float, hi: float, xtol: float = 1
         raise BracketError(f"f is not finite at the bracket ends: f({lo:g}) = {flo:g}, "
                            f"f({hi:g}) = {fhi:g}")
     if flo == 0:
-        return RootResult(root=float(lo), converged=True, iterations=0, function_calls=2,
-                          residual=0.0, bracket=(lo, hi))
+        return make_record(RootResult, root=float(lo), success=True, nit=0, function_calls=2,
+                           residual=0.0, bracket=(lo, hi))
     if fhi == 0:
-        return RootResult(root=float(hi), converged=True, iterations=0, function_calls=2,
-                          residual=0.0, bracket=(lo, hi))
+        return make_record(RootResult, root=float(hi), success=True, nit=0, function_calls=2,
+                           residual=0.0, bracket=(lo, hi))
     if np.sign(flo) == np.sign(fhi):
         raise BracketError(f"no sign change of f on [{lo:g}, {hi:g}]: f({lo:g}) = {flo:g}, "
                            f"f({hi:g}) = {fhi:g}")
     x, info = brentq(f, lo, hi, xtol=xtol, rtol=rtol, maxiter=maxiter, full_output=True,
                      disp=False)
-    return RootResult(root=float(x), converged=bool(info.converged), iterations=info.iterations,
-                      function_calls=info.function_calls, residual=float(abs(f(x))),
-                      bracket=(lo, hi), message=info.flag)
+    return make_record(RootResult, root=float(x), success=info.converged, nit=info.iterations,
+                       status=0 if info.converged else 1,
+                       function_calls=info.function_calls, residual=float(abs(f(x))),
+                       bracket=(lo, hi), message=info.flag)
 
 
 def find_roots_vectorized(f: Callable[[np.ndarray], np.ndarray], lo, hi, xtol: float = 1e-14,
@@ -88,12 +91,12 @@ def find_roots_vectorized(f: Callable[[np.ndarray], np.ndarray], lo, hi, xtol: f
 
     ``f`` is vectorised: it receives ``x`` of the broadcast shape of ``lo``, ``hi`` and ``args``.
     With ``expand=True``, :func:`scipy.optimize.elementwise.bracket_root` first searches brackets
-    outward from ``[lo, hi]``.  Elements without a sign change get ``nan`` and ``converged=False``;
+    outward from ``[lo, hi]``.  Elements without a sign change get ``nan`` and ``success=False``;
     the caller decides whether that is an error.
 
     >>> c = np.array([2.0, 3.0, 10.0])
     >>> r = find_roots_vectorized(lambda x, c: x**2 - c, 0.0, 4.0, args=(c,))
-    >>> np.allclose(r.root, np.sqrt(c)), r.converged.tolist()
+    >>> np.allclose(r.root, np.sqrt(c)), r.success.tolist()
     (True, [True, True, True])
     """
     lo, hi = np.broadcast_arrays(np.asarray(lo, float), np.asarray(hi, float),
@@ -107,9 +110,10 @@ def find_roots_vectorized(f: Callable[[np.ndarray], np.ndarray], lo, hi, xtol: f
     res = _find_root_elementwise(f, (lo, hi), args=args, tolerances=tol, maxiter=maxiter)
     ok = np.asarray(res.success, dtype=bool)
     root = np.where(ok, res.x, np.nan)
-    return RootResult(root=root, converged=ok, iterations=np.asarray(res.nit),
-                      function_calls=np.asarray(res.nfev), residual=np.abs(np.asarray(res.f_x)),
-                      bracket=(np.asarray(lo), np.asarray(hi)), status=np.asarray(res.status))
+    return make_record(RootResult, root=root, success=ok, nit=np.asarray(res.nit),
+                       function_calls=np.asarray(res.nfev), residual=np.abs(np.asarray(res.f_x)),
+                       bracket=(np.asarray(lo), np.asarray(hi)),
+                       status=np.where(ok, 0, np.where(np.asarray(res.status) == -2, 1, 4)))
 
 
 def find_threshold(indicator: Callable[[float], float], lo: float, hi: float,

@@ -29,6 +29,8 @@ section 2 (``TF_theta``, ``LinTF_theta``); code ``XintianPan/ICL_linear`` ``src/
 
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass, field
 
@@ -243,9 +245,28 @@ class TrainRecord:
     steps_done: int = 0
     seconds: float = 0.0
 
+    # the shared record vocabulary (numerics.record): a run succeeds when it finished every step
+    # with a finite loss; a fixed step budget has no stopping residual
     @property
-    def converged(self) -> bool:  # a training run "converges" when it finished with finite loss
+    def success(self) -> bool:
         return self.finite and self.steps_done == self.config.steps
+
+    @property
+    def status(self) -> int:
+        return 0 if self.success else (2 if not self.finite else 1)
+
+    @property
+    def message(self) -> str:
+        return ("trained" if self.success else "non-finite loss" if not self.finite
+                else f"stopped after {self.steps_done} of {self.config.steps} steps")
+
+    @property
+    def nit(self) -> int:
+        return self.steps_done
+
+    @property
+    def residual(self) -> float:
+        return math.nan
 
     def final_loss(self, window: int = 10) -> float:
         return float(np.mean(self.log["loss"][-window:]))

@@ -14,8 +14,8 @@ Public API (signatures used by the figures)::
         fields: t (n_t,), omega (n_t, H), mu (n_t, H), loss (n_t,), effective_step (n_t,)
         = sum_h mu_h omega_h, mu_sum (n_t,), eta_star (the gamma -> 0 optimum of the effective
         step), t_stage1 (first t with |effective_step - eta_star| <= stage_tol eta_star, or nan),
-        converged / success (integration reached t_max with finite values), status, message,
-        nfev, njev, iterations (= nfev), residual (|grad L~| at t_max), history, params.
+        success (integration reached t_max with finite values), status, message,
+        nfev, njev, nit (= nfev), residual (|grad L~| at t_max), history, params.
     reduced_predict(P, omega, mu) -> ndarray (n,)          # P: numerics.linear.Prompts
     dgd_predict(P, eta) -> ndarray (n,)
     dgd_gamma2_coefficient(P, eta) -> ndarray (n,)          # gamma^2 term of the 2-head predictor
@@ -29,19 +29,20 @@ Time convention: ``d(omega, mu)/dt = -grad L~`` (the paper's loss).  The authors
 from __future__ import annotations
 
 import numpy as np
+
+from icl_companion.numerics.record import SolverRecord, diagnostics
 from scipy.integrate import solve_ivp
-from scipy.optimize import OptimizeResult
 from scipy.special import softmax
 
 from icl_companion.numerics.linear import MCEstimate, Prompts, mc_mean, sample_prompts
 from icl_companion.theory import softmax as ts
-from icl_companion.theory.registry import PAPERS, Reference, Result, integer, real, register, vector
+from icl_companion.theory.registry import Reference, Result, integer, real, register, vector
 
 __all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
            "dgd_gamma2_coefficient", "mc_reduced_risk", "support_dgd_predict"]
 
 
-class ReducedODEResult(OptimizeResult):
+class ReducedODEResult(SolverRecord):
     """Gradient-flow trajectory of the reduced model (see the module docstring for the fields)."""
 
 
@@ -72,7 +73,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     Returns
     -------
     ReducedODEResult
-        ``converged`` is False (and ``message`` says why) when the integrator stops early or the
+        ``success`` is False (and ``message`` says why) when the integrator stops early or the
         state becomes non-finite; such trajectories must not be plotted as converged.
 
     References
@@ -82,7 +83,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     Examples
     --------
     >>> r = integrate_reduced_ode(5, 40, 0.1, [1e-3, -1e-3], [1e-3, -1e-3], 50.0, n_eval=5)
-    >>> bool(r.converged), r.omega.shape
+    >>> bool(r.success), r.omega.shape
     (True, (5, 2))
     >>> bool(abs(r.effective_step[-1] - r.eta_star) < 0.05 * r.eta_star)
     True
@@ -123,9 +124,9 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
         return ReducedODEResult(t=t_eval, omega=nan, mu=nan.copy(), loss=np.full(t_eval.size, np.nan),
                                 effective_step=np.full(t_eval.size, np.nan),
                                 mu_sum=np.full(t_eval.size, np.nan), eta_star=np.nan,
-                                t_stage1=np.nan, converged=False, success=False, status=-1,
+                                t_stage1=np.nan, success=False, status=2,
                                 message=f"floating-point error: {err}", nfev=0, njev=0,
-                                iterations=0, residual=np.nan, history={}, params={})
+                                nit=0, residual=np.nan, history={}, params={})
     omega, mu = sol.y[:H].T, sol.y[H:].T
     finite = bool(np.all(np.isfinite(sol.y)))
     reached = sol.t.size == t_eval.size
@@ -139,8 +140,8 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     return ReducedODEResult(
         t=sol.t, omega=omega, mu=mu, loss=loss, effective_step=eff, mu_sum=mu.sum(axis=1),
         eta_star=eta_star, t_stage1=float(sol.t[hit[0]]) if hit.size else np.nan,
-        converged=ok, success=ok, status=int(sol.status), message=msg, nfev=int(sol.nfev),
-        njev=int(sol.njev), iterations=int(sol.nfev), residual=float(np.linalg.norm(grad_end)),
+        success=ok, status=0 if ok else (2 if not finite else 4), message=msg, nfev=int(sol.nfev),
+        njev=int(sol.njev), nit=int(sol.nfev), residual=float(np.linalg.norm(grad_end)),
         history={"t": sol.t, "loss": loss},
         params={"d": d, "L": L, "sigma2": sigma2, "omega0": om0.tolist(), "mu0": m0.tolist(),
                 "t_max": float(t_max), "method": method, "rtol": rtol, "atol": atol,
@@ -235,7 +236,6 @@ def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
 
 
 # ----------------------------------------------------------------------------------- registry
-_REF = PAPERS["softmax"]
 
 
 register(Result(
@@ -248,7 +248,7 @@ register(Result(
      integer("seed", 0, doc="RNG seed", default=0)),
     lambda d, L, sigma2, omega, mu, n_prompts, seed: mc_reduced_risk(
         d, L, sigma2, omega, mu, n_prompts, seed).as_dict(),
-    Reference(_REF.paper, "reduced predictor TFEst.Est, digest §2.3; risk incl. noise", _REF.arxiv),
+    Reference("softmax", "reduced predictor TFEst.Est, digest §2.3; risk incl. noise"),
     status="monte-carlo", status_note="mean over fresh prompts; stderr = sd/sqrt(n)",
     outputs=("value", "stderr", "n"),
     definition="E (sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q) - y_q)^2, x ~ N(0, I_d), "
@@ -259,8 +259,7 @@ register(Result(
 def _flow_result(d, L, sigma2, omega0, mu0, t_max):
     r = integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, n_eval=2)
     return {"omega": r.omega[-1].tolist(), "mu": r.mu[-1].tolist(), "loss": float(r.loss[-1]),
-            "effective_step": float(r.effective_step[-1]), "converged": bool(r.converged),
-            "iterations": r.iterations, "residual": r.residual}
+            "effective_step": float(r.effective_step[-1]), **diagnostics(r)}
 
 
 register(Result(
@@ -271,8 +270,8 @@ register(Result(
      vector("mu0", doc="initial OV entries"),
      real("t_max", 0, 1e7, lo_open=True, doc="flow time (paper convention, full L~)")),
     _flow_result,
-    Reference(_REF.paper, "gradient flow on the approximate loss, digest §4.1-4.3", _REF.arxiv),
+    Reference("softmax", "gradient flow on the approximate loss, digest §4.1-4.3"),
     status="numerical", status_note="solve_ivp LSODA, rtol 1e-8, atol 1e-10",
-    outputs=("omega", "mu", "loss", "effective_step", "converged", "iterations", "residual"),
+    outputs=("omega", "mu", "loss", "effective_step"),
     definition="d(omega, mu)/dt = -grad L~(omega, mu) from (omega0, mu0); see softmax.approx_loss.",
     check=ts.same_length("omega0", "mu0")))

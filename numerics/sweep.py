@@ -9,8 +9,11 @@ give identical numbers.
 
 Executors follow :mod:`concurrent.futures`: a ``ProcessPoolExecutor`` by default, or the
 ``Client.get_executor()`` of a ``dask.distributed`` cluster when a scheduler address is given.
-Every point keeps its own status (``ok``, ``not-converged`` or ``error: ...``) with the solver's
-``converged``, ``iterations`` and ``residual``; non-convergence is reported, never dropped.
+Every point keeps its own status with the solver's ``success``, ``nit`` and ``residual``:
+``ok`` only when the solver reported success (results computed by a solver must report it) and
+every output is finite and inside its declared range; ``not-converged`` when the solver says so;
+``invalid: ...`` for a value that is non-finite, out of range or unflagged; ``error: ...`` for an
+exception.  Nothing is dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from icl_companion.theory.registry import Result, get
 
 __all__ = ["Axis", "parse_axis", "grid_points", "SweepResult", "run_sweep", "write_sweep"]
 
-_STATUS_KEYS = ("converged", "iterations", "residual")
+#: Diagnostics written as CSV columns (``Evaluation.info``); the full record is in the sidecar.
+_INFO_COLUMNS = ("success", "nit", "residual")
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,15 @@ def _chunks(n_points: int, line: int, chunk: int) -> list[tuple[int, int]]:
     return out
 
 
+def _row_status(ev) -> str:
+    if ev.success:
+        return "ok"
+    code = ev.info.get("status")
+    if code in (None, 1, 3, 4):  # iteration or time cap, or no convergence: the solver said so
+        return "not-converged"
+    return f"invalid: {ev.info.get('message', 'unknown')}"
+
+
 def _evaluate_chunk(result_id: str, points: list[dict]) -> list[dict]:
     """Evaluate consecutive points, warm-starting each from the previous one (worker side)."""
     r = get(result_id)
@@ -120,13 +133,13 @@ def _evaluate_chunk(result_id: str, points: list[dict]) -> list[dict]:
         row: dict[str, Any] = {}
         try:
             value = r.func(**p, warm=warm) if (r.warm_start and warm is not None) else r.func(**p)
-            if isinstance(value, dict):
-                warm = value.get("_warm")
-                row.update({k: v for k, v in value.items() if not k.startswith("_")})
-            else:
-                row["value"] = value
-            ok = bool(row.get("converged", True))
-            row["status"] = "ok" if ok else "not-converged"
+            warm = value.get("_warm") if isinstance(value, dict) else None
+            ev = r.wrap(p, value)
+            row.update(ev.value if isinstance(ev.value, dict) else {"value": ev.value})
+            row.update({k: ev.info[k] for k in _INFO_COLUMNS if k in ev.info})
+            row["status"] = _row_status(ev)
+            if row["status"] != "ok":
+                warm = None  # never continue from a point that is not a trusted solution
         except (ValueError, ArithmeticError, RuntimeError) as e:
             warm = None
             row.update({o: math.nan for o in r.outputs})

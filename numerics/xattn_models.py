@@ -25,7 +25,7 @@ hand-written backward pass (checked against finite differences and torch autogra
 
 Training (:func:`train_gd`) is gradient descent on ``log(excess)``, a time change of the gradient
 flow on the risk (same trajectory in parameter space, ``dt = dtau / excess``), with Armijo
-backtracking; it returns a :class:`TrainResult` with ``converged``, ``iterations``, ``residual``
+backtracking; it returns a :class:`TrainResult` with ``success``, ``nit``, ``residual``
 (the gradient norm of the log-excess) and ``history``.
 """
 
@@ -34,7 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+
+from icl_companion.numerics.record import SolverRecord, make_record
 
 __all__ = ["CAParam", "ca_eigen_excess", "noreinject_eigen_excess", "ca_forward", "ca_matrix_excess",
            "lsa_excess", "lsa_optimal_G", "token_forward", "divergence_report", "TrainResult",
@@ -278,8 +279,8 @@ def divergence_report(A, betas) -> dict:
 
 
 # ------------------------------------------------------------------------------------ training
-class TrainResult(OptimizeResult):
-    """``x, fun, converged, iterations, residual, history, message`` of :func:`train_gd`."""
+class TrainResult(SolverRecord):
+    """``x, fun, success, status, message, nit, residual, history`` of :func:`train_gd`."""
 
 
 def train_gd(fun, theta0, lr: float = 0.05, max_iter: int = 5000, gtol: float = 1e-10,
@@ -336,7 +337,8 @@ def train_gd(fun, theta0, lr: float = 0.05, max_iter: int = 5000, gtol: float = 
     conv = bool(res <= gtol or small)
     if conv and msg == "max_iter reached":
         msg = "gradient below gtol" if res <= gtol else "step below xtol"
-    return TrainResult(x=theta, fun=f, converged=conv, iterations=it, residual=res,
+    return make_record(TrainResult, x=theta, fun=f, success=conv, nit=it, residual=res,
+                       status=0 if conv else (1 if msg == "max_iter reached" else 4),
                        history={k: np.asarray(v) for k, v in hist.items()}, message=msg)
 
 
@@ -408,8 +410,8 @@ def ca_two_param_optimum(tasks, T: int) -> TrainResult:
     best = minimize(obj, [1.0, a1], method="Nelder-Mead",
                     options={"xatol": 1e-14, "fatol": 1e-14, "maxiter": 20000})
     kappa, gam = best.x
-    return TrainResult(x=np.array([kappa * gam, -gam]), fun=float(np.exp(best.fun)),
-                       converged=bool(best.success), iterations=int(best.nit),
+    return make_record(TrainResult, x=np.array([kappa * gam, -gam]), fun=float(np.exp(best.fun)),
+                       success=bool(best.success), nit=int(best.nit), status=int(best.status),
                        residual=float("nan"), history={}, message=str(best.message))
 
 

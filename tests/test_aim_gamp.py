@@ -45,7 +45,7 @@ def test_gamp_factorised_equals_dense(channel, T, alpha):
     # differ at O(1)).
     np.testing.assert_allclose(a.S_hat, b.S_hat, atol=1e-7)
     np.testing.assert_allclose(a.history["mse"], b.history["mse"], rtol=1e-7)
-    assert a.iterations == b.iterations == 6
+    assert a.nit == b.nit == 6
 
 
 def test_gamp_memory_is_light():
@@ -70,8 +70,8 @@ def test_gamp_reproducible_and_records():
     b = gamp_rie(D.X, D.y, 0.5, S_true=D.S, max_iter=30, init="random", seed=4)
     np.testing.assert_array_equal(a.S_hat, b.S_hat)
     for k in ("residual", "V", "delta", "c_hat", "mse", "se_mse"):
-        assert len(a.history[k]) == a.iterations
-    assert a.converged == (a.residual < 1e-5)
+        assert len(a.history[k]) == a.nit
+    assert a.success == (a.residual < 1e-5)
     # SE prediction of the first iterate: mmse_rho(1 / (K alpha)) at V = 1
     from icl_companion.numerics.aim_free_prob import mmse_rho
     assert a.history["se_mse"][0] == pytest.approx(float(mmse_rho(1 / (4 * D.alpha), 0.5)))
@@ -80,7 +80,7 @@ def test_gamp_reproducible_and_records():
 def test_gamp_reports_nonconvergence():
     D = sample_aim(np.random.default_rng(5), 20, 0.5, 2, alpha=0.15)
     r = gamp_rie(D.X, D.y, 0.5, max_iter=2, tol=1e-14, track_se=False)
-    assert not r.converged and r.iterations == 2 and "max_iter" in r.message
+    assert not r.success and r.nit == 2 and "max_iter" in r.message
 
 
 @pytest.mark.parametrize("T", [2, 3, 4])

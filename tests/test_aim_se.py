@@ -140,16 +140,16 @@ def test_softmax_endpoints_exact():
         apr = se.alpha_pr(rho, T)
         r = se.se_softmax(np.array([0.0, apr, 1.5 * apr]), rho, T)
         assert r.mmse.tolist() == [1.0, 0.0, 0.0]
-        assert r.converged.all()
+        assert r.success.all()
         near = se.se_softmax(apr * (1 - 1e-6), rho, T)
-        assert 0 < near.mmse < 1e-4 and near.converged
+        assert 0 < near.mmse < 1e-4 and near.success
 
 
 def test_softmax_curve_monotone_and_solves_the_equation():
     rho, T = 0.3, 2
     a = np.linspace(0, se.alpha_pr(rho, T), 64)[1:-1]
     r = se.se_softmax(a, rho, T)
-    assert r.converged.all() and np.all(np.diff(r.mmse) < 0)
+    assert r.success.all() and np.all(np.diff(r.mmse) < 0)
     K = T * T + T - 2
     lhs = fp.mmse_over_delta(r.delta, rho)
     assert np.max(np.abs(lhs - K * a)) < 1e-10
@@ -266,16 +266,16 @@ def test_hardmax_se_fixed_point_and_variants():
     rho = 0.5
     rc = se.se_hardmax(1.0, rho, "correct")
     rp = se.se_hardmax(1.0, rho, "paper")
-    assert rc.converged and rp.converged
+    assert rc.success and rp.success
     for r, v in ((rc, "correct"), (rp, "paper")):
         qh = 2 * 1.0 * se.hardmax_channel_info(1 + rho - r.mmse, r.mmse, v)
         assert r.mmse == pytest.approx(float(fp.mmse_rho(1 / qh, rho)), abs=1e-10)
     assert rc.mmse < rp.mmse        # the corrected g_out extracts more information
     damped = se.se_hardmax(1.0, rho, "correct", method="damped")
-    assert damped.converged and damped.mmse == pytest.approx(rc.mmse, abs=1e-9)
+    assert damped.success and damped.mmse == pytest.approx(rc.mmse, abs=1e-9)
     warm = se.se_hardmax(1.1, rho, "correct", warm=rc.mmse, method="damped")
     cold = se.se_hardmax(1.1, rho, "correct", method="damped")
-    assert warm.mmse == pytest.approx(cold.mmse, abs=1e-9) and warm.iterations < cold.iterations
+    assert warm.mmse == pytest.approx(cold.mmse, abs=1e-9) and warm.nit < cold.nit
     assert se.se_hardmax(0.0, rho).mmse == 1.0
     m = [se.se_hardmax(a, rho).mmse for a in (0.05, 0.3, 2.0)]
     assert m[0] > m[1] > m[2] > 0
@@ -287,7 +287,7 @@ def test_rho0_limit_threshold_and_small_rho():
         ac = se.weak_recovery(v)
         assert se.mmse_rho0(0.99 * ac, v).mmse == 1.0
         above = se.mmse_rho0(1.05 * ac, v)
-        assert above.converged and 0.5 < above.mmse < 1.0
+        assert above.success and 0.5 < above.mmse < 1.0
     # finite small rho approaches the rho = 0 curve at fixed alpha/rho
     ab = 2.0
     r0 = se.mmse_rho0(ab).mmse
@@ -393,11 +393,13 @@ def test_softmax_gen_error_T3_node_convergence():
 
 # ------------------------------------------------------------------ catalogue and CLI
 def test_registered_results():
-    r = get("aim.mmse")(alpha=0.1, rho=0.5, T=2)
-    assert r["converged"] and r["mmse"] == pytest.approx(se.se_softmax(0.1, 0.5, 2).mmse)
+    ev = get("aim.mmse").evaluate(alpha=0.1, rho=0.5, T=2)
+    r = ev.value
+    assert ev.success and ev.info["status"] == 0 and r["mmse"] == pytest.approx(se.se_softmax(0.1, 0.5, 2).mmse)
     assert get("aim.mmse")(alpha=1.0, rho=0.5, T=2)["mmse"] == 0.0
-    h = get("aim.mmse")(alpha=1.0, rho=0.5, T=2, channel="hardmax", variant="paper")
-    assert h["converged"] and h["mmse"] == pytest.approx(se.se_hardmax(1.0, 0.5, "paper").mmse)
+    ev = get("aim.mmse").evaluate(alpha=1.0, rho=0.5, T=2, channel="hardmax", variant="paper")
+    h = ev.value
+    assert ev.info["success"] and h["mmse"] == pytest.approx(se.se_hardmax(1.0, 0.5, "paper").mmse)
     assert get("aim.denoising_mmse")(rho=0.5, delta=0.3) == pytest.approx(
         float(fp.mmse_rho(0.3, 0.5)), rel=1e-14)
     assert get("aim.mmse_rho0")(alpha_bar=0.3)["mmse"] == 1.0
@@ -435,5 +437,5 @@ def test_api_bad_inputs(rid, kw, needle):
 def test_beyond_alpha_pr_is_zero_not_failure():
     from icl_companion.theory.registry import evaluate
 
-    v = json.loads(json.dumps(evaluate("aim.mmse", alpha=0.5, rho=0.5, T=2).to_dict()))["value"]
-    assert v["mmse"] == 0.0 and v["converged"] is True
+    d = json.loads(json.dumps(evaluate("aim.mmse", alpha=0.5, rho=0.5, T=2).to_dict()))
+    assert d["value"]["mmse"] == 0.0 and d["info"]["success"] is True

@@ -18,10 +18,11 @@ def test_eval_json_contract(iclc):
     r = iclc("eval", "linear.gd_risk", "d=5", "L=40", "sigma2=0.1", "eta=0.9", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert list(out) == ["id", "inputs", "value", "status", "reference"]
+    assert list(out) == ["id", "inputs", "value", "status", "reference", "info"]
+    assert out["info"] == {}  # a closed form has no solver diagnostics
     assert out["id"] == "linear.gd_risk" and out["status"] == "exact"
     assert out["inputs"] == {"d": 5, "L": 40, "sigma2": 0.1, "eta": 0.9}
-    # 1 + sigma2 - 2 eta + eta^2 (1 + (d + 1 + d sigma2)/L), the softmax digest's §3.4
+    # 1 + sigma2 - 2 eta + eta^2 (1 + (d + 1 + d sigma2)/L)
     assert out["value"] == pytest.approx(1.1 - 1.8 + 0.81 * (1 + 6.5 / 40), rel=1e-14)
     assert "2503.12734" in out["reference"]
 

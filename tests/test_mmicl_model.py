@@ -329,12 +329,13 @@ def test_param_count_check_can_fail(monkeypatch, perturb, status):
 
 
 @pytest.mark.parametrize("pattern, primary, secondary", [
-    # the paper's pattern: M1 zeroed near chance, M2 zeroed a smaller but large drop
-    ({"full": 0.99, "M1 zeroed": 0.10, "M2 zeroed": 0.75}, "passed", "passed"),
+    # the paper's pattern: M1 zeroed near chance, M2 zeroed a smaller but large drop (the
+    # secondary claim is declared not-reproduced, so reproducing it is an unexpected pass)
+    ({"full": 0.99, "M1 zeroed": 0.10, "M2 zeroed": 0.75}, "passed", "unexpected-pass"),
     # measured with SGD (quick, seed 0): M1 zeroed at the copy level, M2 zeroed costs nothing
-    ({"full": 0.996, "M1 zeroed": 0.500, "M2 zeroed": 0.996}, "passed", "failed"),
+    ({"full": 0.996, "M1 zeroed": 0.500, "M2 zeroed": 0.996}, "passed", "not-reproduced"),
     # measured with Adam at one learning rate: the model reads M2 instead
-    ({"full": 0.99, "M1 zeroed": 0.99, "M2 zeroed": 0.54}, "failed", "passed"),
+    ({"full": 0.99, "M1 zeroed": 0.99, "M2 zeroed": 0.54}, "failed", "unexpected-pass"),
 ])
 def test_modality_zeroing_criteria(monkeypatch, pattern, primary, secondary):
     """Each zeroing check passes and fails on the patterns it should (no training: the runs and

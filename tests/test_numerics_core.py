@@ -131,18 +131,18 @@ def test_fixed_point_record_and_reference():
     ref = optimize.fixed_point(np.cos, 1.0, xtol=1e-14)
     for method in ("damped", "anderson"):
         r = fixed_point(np.cos, 1.0, damping=0.7, tol=1e-13, method=method)
-        assert r.converged and r.x == pytest.approx(float(ref), abs=1e-12)
-        assert r.residual <= 1e-12 and r.iterations == len(r.history["residual"])
-        assert r.history["x"].shape[0] == r.iterations
+        assert r.success and r.x == pytest.approx(float(ref), abs=1e-12)
+        assert r.residual <= 1e-12 and r.nit == len(r.history["residual"])
+        assert r.history["x"].shape[0] == r.nit
 
 
 def test_fixed_point_vector_and_nonconvergence_reported():
     A = np.array([[0.5, 0.2], [0.1, 0.3]])
     b = np.array([1.0, -1.0])
     r = fixed_point(lambda x: A @ x + b, np.zeros(2), damping=1.0, tol=1e-14)
-    assert r.converged and np.allclose(r.x, np.linalg.solve(np.eye(2) - A, b), atol=1e-12)
+    assert r.success and np.allclose(r.x, np.linalg.solve(np.eye(2) - A, b), atol=1e-12)
     bad = fixed_point(lambda x: 3 * x + 1, np.array([0.1]), damping=1.0, maxiter=50)
-    assert not bad.converged and not bad.success and bad.iterations <= 50
+    assert not bad.success and not bad.success and bad.nit <= 50
     with pytest.raises(ValueError, match="damping"):
         fixed_point(np.cos, 1.0, damping=0.0)
     with pytest.raises(ValueError, match="method"):
@@ -161,7 +161,7 @@ def test_fixed_point_contraction_property(a, b):
     tol = 1e-13
     r = fixed_point(lambda x: a * x + b, 0.0, damping=0.9, tol=tol, maxiter=5000)
     xstar = b / (1 - a)
-    assert r.converged and r.residual <= tol * max(1.0, abs(r.history["x"][-1]))
+    assert r.success and r.residual <= tol * max(1.0, abs(r.history["x"][-1]))
     rounding = 8 * np.finfo(float).eps * max(1.0, abs(xstar)) / (1 - a)
     assert abs(r.x - xstar) <= a / (1 - a) * r.residual + rounding
 
@@ -171,7 +171,7 @@ def test_find_root_matches_mpmath():
     f = lambda x: math.exp(-x) - x
     ref = float(mp.findroot(lambda x: mp.exp(-x) - x, 0.5))
     r = find_root(f, 0, 1)
-    assert r.converged and r.root == pytest.approx(ref, abs=1e-15) and r.residual < 1e-15
+    assert r.success and r.root == pytest.approx(ref, abs=1e-15) and r.residual < 1e-15
 
 
 def test_find_root_bracket_error_and_expansion():
@@ -190,7 +190,7 @@ def test_vectorized_roots_match_scalar(cs):
     c = np.array(cs)
     f = lambda x, c: np.log(x) + x - c  # increasing, one root
     r = find_roots_vectorized(f, 1e-8, 200.0, args=(c,))
-    assert r.converged.all()
+    assert r.success.all()
     scalar = [optimize.brentq(lambda x: math.log(x) + x - ci, 1e-8, 200.0, xtol=1e-14)
               for ci in cs]
     assert np.allclose(r.root, scalar, rtol=1e-10, atol=1e-12)
@@ -198,7 +198,7 @@ def test_vectorized_roots_match_scalar(cs):
 
 def test_vectorized_reports_missing_sign_change():
     r = find_roots_vectorized(lambda x, c: x**2 - c, 0.0, 1.0, args=(np.array([0.25, 4.0]),))
-    assert r.converged.tolist() == [True, False] and np.isnan(r.root[1])
+    assert r.success.tolist() == [True, False] and np.isnan(r.root[1])
     r = find_roots_vectorized(lambda x, c: x**2 - c, 0.0, 1.0, args=(np.array([0.25, 4.0]),),
                               expand=True)
     assert np.allclose(r.root, [0.5, 2.0])

@@ -62,7 +62,7 @@ def test_eval_is_the_shown_expression(rid):
 def test_evaluation_record_is_json_ready():
     ev = evaluate("linear.gd_risk", d=5, L=40, sigma2=0.1, eta=0.9)
     d = ev.to_dict()
-    assert set(d) == {"id", "inputs", "value", "status", "reference"}
+    assert set(d) == {"id", "inputs", "value", "status", "reference", "info"}
     assert type(d["value"]) is float and type(d["inputs"]["d"]) is int
     assert "linear.gd_risk" in repr(ev) and "exact" in ev._repr_markdown_()
     assert "$$" in get("linear.gd_risk")._repr_markdown_()

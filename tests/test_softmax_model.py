@@ -91,7 +91,7 @@ def test_training_is_reproducible_and_seed_dependent():
         np.testing.assert_array_equal(r1.params[k], r2.params[k])
     np.testing.assert_array_equal(r1.log["loss"], r2.log["loss"])
     assert not np.allclose(r1.params["WK"], r3.params["WK"])
-    assert r1.converged and r1.log["KQ"].shape == (3, 2, ISO.D, ISO.D)
+    assert r1.success and r1.log["KQ"].shape == (3, 2, ISO.D, ISO.D)
     assert r1.log["OV"].shape == (3, 2, ISO.D, 1) and list(r1.log["step"]) == [10, 20, 30]
 
 

@@ -280,7 +280,7 @@ def test_preconditioner_closed_form_isotropic_and_optimal():
 def test_reduced_ode_two_stages_and_conventions():
     d, L, s2 = 5, 40, 0.1
     r = integrate_reduced_ode(d, L, s2, [1e-3, -1e-3], [1e-3, -1e-3], 200.0, n_eval=201)
-    assert r.converged and r.t.size == 201
+    assert r.success and r.t.size == 201
     assert np.all(np.diff(r.loss) <= 1e-12)                   # gradient flow decreases L~
     assert np.allclose(r.omega[:, 0], -r.omega[:, 1]) and np.allclose(r.mu.sum(axis=1), 0)
     assert abs(r.effective_step[-1] - r.eta_star) < 0.02 * r.eta_star  # stage I reached
@@ -304,7 +304,7 @@ def test_reduced_ode_four_heads_stage_two():
     rng = np.random.default_rng(0)
     r = integrate_reduced_ode(5, 40, 0.01, rng.normal(0, 0.1, 4), rng.normal(0, 0.1, 4), 5000.0,
                               n_eval=50)
-    assert r.converged
+    assert r.success
     w, m = r.omega[-1], r.mu[-1]
     assert np.all(np.sign(w) == np.sign(m))
     assert abs(m.sum()) < 1e-6 * np.abs(m).sum()
@@ -315,7 +315,7 @@ def test_reduced_ode_four_heads_stage_two():
 
 def test_reduced_ode_reports_failure_and_bad_input():
     r = integrate_reduced_ode(5, 40, 0.1, [30.0, -30.0], [1.0, -1.0], 10.0)
-    assert not r.converged and "overflow" in r.message
+    assert not r.success and "overflow" in r.message
     with pytest.raises(ValueError, match="same length"):
         integrate_reduced_ode(5, 40, 0.1, [0.1, -0.1], [1.0], 10.0)
     with pytest.raises(ValueError, match="t_max"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from icl_companion.numerics.sweep import Axis, grid_points, parse_axis, run_sweep, write_sweep
-from icl_companion.theory.registry import CATALOGUE, PAPERS, Result, get, real, register
+from icl_companion.theory.registry import CATALOGUE, Reference, Result, get, real, register
 
 
 def test_parse_axis_errors():
@@ -37,14 +37,14 @@ def _cube_root(a, warm=None):
         x -= step
         if abs(step) < 1e-14 * max(1.0, abs(x)):
             break
-    return {"root": x, "converged": abs(x**3 - a) < 1e-9 * max(a, 1), "iterations": it,
+    return {"root": x, "success": abs(x**3 - a) < 1e-9 * max(a, 1), "nit": it,
             "residual": abs(x**3 - a), "_warm": x}
 
 
 @pytest.fixture
 def cube_root_result():
     r = register(Result("linear.test_cube_root", "test only", (real("a", 0.5, 1e6),), _cube_root,
-                        PAPERS["linear"], "numerical", outputs=("root",), warm_start=True))
+                        Reference("linear", "test only"), "numerical", outputs=("root",), warm_start=True))
     yield r
     CATALOGUE.pop(r.id, None)
 
@@ -55,7 +55,7 @@ def test_warm_start_reduces_iterations_and_chunks_restart_cold(cube_root_result)
     cold_chunks = run_sweep(cube_root_result.id, {}, axis, workers=1, chunk=1)
     assert warm.n_failed == 0 and cold_chunks.n_failed == 0
     assert np.allclose(warm.column("root") ** 3, warm.column("a"), rtol=1e-12)
-    it_w, it_c = warm.column("iterations"), cold_chunks.column("iterations")
+    it_w, it_c = warm.column("nit"), cold_chunks.column("nit")
     assert it_w[0] == it_c[0]  # first point of a chunk starts cold
     assert it_w[1:].sum() < it_c[1:].sum()
 
@@ -64,7 +64,7 @@ def test_errors_and_nonconvergence_are_kept_per_point(cube_root_result, tmp_path
     def flaky(a, warm=None):
         if a > 500:
             raise ValueError("a too large for this test")
-        return {"root": a, "converged": a < 100, "iterations": 1, "residual": 0.0}
+        return {"root": a, "success": a < 100, "nit": 1, "residual": 0.0}
 
     cube_root_result.func = flaky
     sw = run_sweep(cube_root_result.id, {}, [Axis("a", 1.0, 1000.0, 10)], workers=1)

@@ -237,7 +237,7 @@ def test_trained_alpha_matches_closed_form():
     for T in (3, 20):
         r = train_ca_population(tasks, CAParam(T))
         th = tx.alpha_T(lam[0, 0], lam[1, 0], 0.5 * c[0, 0], 0.5 * c[1, 0], T)
-        assert r.converged and r.x[0] == pytest.approx(th, abs=1e-8)
+        assert r.success and r.x[0] == pytest.approx(th, abs=1e-8)
 
 
 # ------------------------------------------------------------------------------------ CLI

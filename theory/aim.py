@@ -38,7 +38,7 @@ import functools
 import sympy as sp
 
 from icl_companion.theory.linear import mp_stieltjes_equation
-from icl_companion.theory.registry import PAPERS, Reference, integer, real, register_symbolic
+from icl_companion.theory.registry import Reference, integer, real, register_symbolic
 
 __all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "mp_r_transform",
            "wishart_r_transform", "stieltjes_cubic", "cubic_coeffs", "edge_quartic",
@@ -308,11 +308,8 @@ def maillard_mapping():
 
 
 # ------------------------------------------------------------------ registry
-_REF = PAPERS["aim"]
-
-
 def _ref(where):
-    return Reference(_REF.paper, where, _REF.arxiv)
+    return Reference("aim", where)
 
 
 def _check_T_ge_2(inputs):

@@ -27,7 +27,7 @@ import functools
 import sympy as sp
 from sympy.stats import E as _expect, Normal
 
-from icl_companion.theory.registry import (PAPERS, Reference, Result, integer, real, register,
+from icl_companion.theory.registry import (Reference, Result, integer, real, register,
                              register_symbolic, vector)
 
 __all__ = ["ridge_bayes_risk_expr", "mp_stieltjes_equation", "gd_risk_expr", "gd_eta_star_expr",
@@ -170,7 +170,6 @@ def _zfb_display():
 
 
 # ----------------------------------------------------------------------------------- registry
-_REF = PAPERS["linear"]
 
 register_symbolic(
     "linear.ridge_bayes_risk_asym",
@@ -178,8 +177,8 @@ register_symbolic(
     [real("xi", 0, hi_open=False, lo_open=True, doc="d/L, limit ratio"),
      real("sigma2", 0, doc="noise variance")],
     ridge_bayes_risk_expr, lambda: (XI, SIGMA2),
-    Reference("He, Pan, Chen, Yang 2025 (softmax digest §3.6), Marchenko-Pastur",
-              "Theorem 1(3); Bayes risk incl. noise", "2503.12734"),
+    Reference("linear", "Bayes risk incl. noise (Marchenko-Pastur), softmax digest §3.6",
+              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734, Theorem 1(3)",)),
     status="asymptotic", status_note="d, L -> inf with d/L -> xi")
 
 register_symbolic(
@@ -188,15 +187,16 @@ register_symbolic(
     [integer("d", 1, doc="dimension"), integer("L", 1, doc="prompt length"),
      real("sigma2", 0, doc="noise variance"), real("eta", doc="GD step")],
     gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    Reference("He, Pan, Chen, Yang 2025 (softmax digest §3.4)", "vanilla one-step GD, exact",
-              "2503.12734"))
+    Reference("linear", "vanilla one-step GD, exact, softmax digest §3.4",
+              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)))
 
 register_symbolic(
     "linear.gd_eta_star",
     "Risk-minimising step of one-step GD from zero (finite d, L)",
     [integer("d", 1), integer("L", 1), real("sigma2", 0)],
     gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    Reference("He, Pan, Chen, Yang 2025 (softmax digest §3.4)", "eta*_gd", "2503.12734"))
+    Reference("linear", "eta*_gd, softmax digest §3.4",
+              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)))
 
 register(Result(
     "linear.lsa_zfb_risk",
@@ -204,8 +204,8 @@ register(Result(
     (vector("lambdas", 0, lo_open=True, doc="eigenvalues of Lambda (x ~ N(0, diag))"),
      integer("N", 1, doc="training prompt length"), integer("M", 1, doc="test prompt length")),
     lambda lambdas, N, M: zfb_risk(lambdas, N, M),
-    Reference("Zhang, Frei, Bartlett, JMLR 25(49) 2024 (cross-attention digest §3.1)",
-              "Thm 4.1 optimum; risk derived, w ~ N(0, I), noiseless", "2306.09927"),
+    Reference("linear", "Thm 4.1 optimum; risk derived, w ~ N(0, I), noiseless (cross-attention "
+              "digest §3.1)", cites=("Zhang, Frei, Bartlett (2024), JMLR 25(49), arXiv:2306.09927",)),
     expression=_zfb_display,
     definition="where T_Lambda = sum_i lambda_i; predictor yhat = x_q^T Gamma^-1 (1/M) sum_i y_i x_i, "
                "Gamma = (1 + 1/N) Lambda + tr(Lambda)/N I."))

@@ -34,12 +34,11 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import replace
 from fractions import Fraction
 
 import sympy as sp
 
-from icl_companion.theory.registry import (PAPERS, Reference, Result, choice, integer, register,
+from icl_companion.theory.registry import (Reference, Result, choice, integer, register,
                               register_symbolic)
 
 __all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",
@@ -47,11 +46,8 @@ __all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr"
            "POSITIONAL_SCHEMES", "model_width", "param_count"]
 
 L_, N_, B_ = sp.symbols("L N B", positive=True, integer=True)
-_REF = PAPERS["mmicl"]
-
-
 def _ref(where: str) -> Reference:
-    return replace(_REF, where=where)
+    return Reference("mmicl", where)
 
 
 def check_burstiness(N: int, B: int, name: str = "B") -> None:

@@ -1,16 +1,24 @@
-"""The results catalogue: every quantity a user can evaluate, with typed, checked inputs.
+"""The results catalogue and the one registry type behind results, checks and figures.
 
 A :class:`Result` declares its inputs (:class:`Param`), what it returns, where it comes from
 (:class:`Reference`) and how much to trust it (``status``).  Symbolic results carry the SymPy
 expression they are evaluated from, so that ``iclc show`` prints the very formula that
 ``iclc eval`` computes (the callable is produced by :func:`sympy.lambdify`, never typed twice).
+Each result's ``__doc__`` (numpydoc, with a References section) is generated from its declaration.
 
 Input validation lives here, once, for every result: :meth:`Result.validate` converts and checks
 each input against its domain and raises :class:`ValueError` naming the parameter, the value
-received and the allowed domain.
+received and the allowed domain.  Evaluating a result gives an :class:`Evaluation`, which keeps the
+value(s) (``ev.value``) apart from the solver diagnostics (``ev.info``: ``success``, ``status``,
+``message``, ``nit``, ``residual``, the vocabulary of :class:`scipy.optimize.OptimizeResult`).
 
-This module is plain data plus SymPy: it imports no numerics, torch or matplotlib, so that every
-layer may register into the same :data:`CATALOGUE`.
+:class:`Registry` is the one registry type: results (:data:`RESULTS`), verification checks and
+figures are entries with identifiers ``<prefix>.<name>``, where the prefix is a paper declared in
+:mod:`icl_companion.theory.papers`; each registry imports the paper's modules of its layers on
+first use (only the paper asked for).
+
+This module is plain data: it imports no numerics, torch or matplotlib (SymPy only where a formula
+is shown or compiled), so that every layer may register into it.
 
 >>> r = get("linear.gd_risk")
 >>> r.status
@@ -26,20 +34,27 @@ ValueError: linear.gd_risk: sigma2 = -1 is outside the allowed domain: a real nu
 from __future__ import annotations
 
 import functools
+import importlib
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
-import sympy as sp
+from icl_companion.theory.papers import Paper, UnknownPaperError, paper, papers
 
 __all__ = [
-    "Interval", "Param", "Reference", "Result", "Evaluation", "CATALOGUE", "STATUSES",
-    "register", "register_symbolic", "get", "evaluate", "results", "real", "integer",
-    "vector", "matrix", "choice", "UnknownResultError",
+    "Interval", "Param", "Reference", "Result", "Evaluation", "Registry", "RESULTS", "CATALOGUE",
+    "STATUSES", "SOLVER_STATUS", "INFO_KEYS", "NOT_NUMBERED", "register", "register_symbolic", "get", "evaluate",
+    "results", "real", "integer", "vector", "matrix", "choice", "UnknownResultError", "PAPERS",
+    "Paper", "paper", "papers",
 ]
 
 STATUSES = ("exact", "asymptotic", "numerical", "reconstructed", "monte-carlo")
+
+#: ``status`` codes of solver records and evaluations (``message`` defaults to the description).
+SOLVER_STATUS = {0: "converged", 1: "iteration cap reached", 2: "non-finite value",
+                 3: "time cap reached", 4: "did not converge",
+                 5: "value outside its declared range", 6: "no success flag reported"}
 
 _REQUIRED = object()
 
@@ -207,35 +222,204 @@ def choice(name: str, options: Sequence[str], *, doc="", default=_REQUIRED) -> P
     return Param(name, "choice", tuple(options), doc, default)
 
 
+
+
 # ------------------------------------------------------------------------------------- provenance
+#: Use as ``Reference.where`` when the paper's own numbering of a statement is not known.
+NOT_NUMBERED = "not numbered in the sources"
+
+
 @dataclass(frozen=True)
 class Reference:
-    """Where a result comes from: paper (prefix or citation), and the equation/section/figure."""
+    """Where a result, check or figure comes from.
+
+    Parameters
+    ----------
+    paper : str
+        Prefix of a declared :class:`~icl_companion.theory.papers.Paper`.
+    where : str
+        Theorem / equation / section / figure in that paper, as precise as known, or
+        :data:`NOT_NUMBERED`.
+    derivation : str
+        A derivation page inside this repository, ``docs/derivations/<page>.md#<anchor>``, with the
+        steps the code implements (for what is derived here rather than read from the paper).
+    cites : tuple of str
+        Other published works the statement relies on (authors, year, venue or arXiv id).
+    """
 
     paper: str
-    where: str
-    arxiv: str = ""
+    where: str = ""
+    derivation: str = ""
+    cites: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "cites", tuple(self.cites))
+
+    @property
+    def source(self) -> Paper:
+        return paper(self.paper)
 
     def __str__(self) -> str:
-        s = f"{self.paper}, {self.where}"
-        return s + (f" (arXiv:{self.arxiv})" if self.arxiv else "")
+        p = self.source
+        head = p.short + (f", arXiv:{p.arxiv}" if p.arxiv else "")
+        parts = [f"{head}, {self.where}" if self.where else head]
+        parts += list(self.cites)
+        if self.derivation:
+            parts.append(f"derivation: {self.derivation}")
+        return "; ".join(parts)
+
+    def numpydoc(self) -> list[str]:
+        """Entries for a numpydoc References section."""
+        p = self.source
+        first = p.citation() + (f" {self.where}." if self.where else "")
+        out = [first] + [c if c.endswith(".") else c + "." for c in self.cites]
+        if self.derivation:
+            out.append(f"Derivation in this repository: {self.derivation}.")
+        return out
 
 
-PAPERS = {
-    "linear": Reference("Shared linear-attention / ridge baselines", "see each result"),
-    "aim": Reference("Boncoraglio, Troiani, Erba, Zdeborova, Bayes optimal learning of "
-                     "attention-indexed models", "", "2506.01582"),
-    "softmax": Reference("He, Pan, Chen, Yang, In-context linear regression demystified", "",
-                         "2503.12734"),
-    "xattn": Reference("Barnfield, Sen, Sur, Multi-layer cross-attention is provably optimal for "
-                       "multi-modal in-context learning (RECONSTRUCTED model)", "", "2602.04872"),
-    "mmicl": Reference("Huang, Roth, Bouniot, Xu, Akata, Dissecting multimodal in-context learning",
-                       "", "2601.20796"),
-}
+# ---------------------------------------------------------------------------------------- registry
+E = TypeVar("E")
+
+
+class UnknownResultError(ValueError):
+    """Raised for an identifier that is not in a registry."""
+
+
+class Registry(Generic[E]):
+    """Entries with identifiers ``<prefix>.<name>`` contributed by the papers' modules.
+
+    One type serves results (layers ``theory`` and ``numerics``), verification checks
+    (``validation``) and figures (``figures``).  :meth:`add` refuses an identifier whose prefix is
+    not a declared paper; :meth:`load` imports a paper's modules of this registry's layers (once);
+    :meth:`get` and :meth:`select` load only the papers they need.
+    """
+
+    def __init__(self, kind: str, layers: Sequence[str], listing: str = "iclc list"):
+        self.kind = kind
+        self.layers = tuple(layers)
+        self.listing = listing  # the command that lists the entries, named in error messages
+        self.entries: dict[str, E] = {}
+        self._loaded: set[str] = set()
+
+    # -- identifiers
+    @staticmethod
+    def split(id: str) -> tuple[str, str]:
+        prefix, dot, name = id.partition(".")
+        if not dot or not prefix or not name:
+            raise ValueError(f"identifier {id!r} must look like <prefix>.<name>")
+        return prefix, name
+
+    def add(self, entry: E) -> E:
+        """Register ``entry`` (it has an ``id``); re-registering an id replaces the entry."""
+        prefix, _ = self.split(entry.id)
+        paper(prefix)  # raises for a prefix that no paper declares
+        self.entries[entry.id] = entry
+        return entry
+
+    # -- discovery
+    def load(self, prefix: str | None = None) -> None:
+        """Import the modules of one paper (or of every paper) for this registry's layers."""
+        todo = list(papers()) if prefix is None else [prefix]
+        for pre in todo:
+            if pre in self._loaded:
+                continue
+            paper(pre).load(self.layers)
+            self._loaded.add(pre)
+
+    def get(self, id: str) -> E:
+        """The entry ``id``, loading its paper's modules; a clear error with suggestions."""
+        if id in self.entries:
+            return self.entries[id]
+        prefix = id.partition(".")[0]
+        try:
+            self.load(prefix)
+        except UnknownPaperError:
+            self.load()
+        if id not in self.entries:
+            self.load()
+            close = [k for k in self.entries if k.partition(".")[2] == id.partition(".")[2]] or \
+                sorted(k for k in self.entries if k.startswith(prefix + "."))[:6]
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; see `{self.listing}`"
+            raise UnknownResultError(f"unknown {self.kind} id {id!r}{hint}")
+        return self.entries[id]
+
+    def all(self, prefix: str | None = None) -> list[E]:
+        """Every entry (of one paper), sorted by id."""
+        if prefix is not None:
+            paper(prefix)
+        self.load(prefix)
+        return sorted((e for k, e in self.entries.items()
+                       if prefix is None or k.partition(".")[0] == prefix), key=lambda e: e.id)
+
+    def select(self, selectors: Iterable[str] = ()) -> list[E]:
+        """Entries whose id equals a selector or starts with ``selector + '.'``; all when empty."""
+        selectors = list(selectors)
+        if not selectors:
+            return self.all()
+        out: list[E] = []
+        for s in selectors:
+            prefix = s.partition(".")[0]
+            if prefix in papers():
+                self.load(prefix)
+            hit = [self.entries[k] for k in sorted(self.entries) if k == s or k.startswith(s + ".")]
+            if not hit:
+                self.load()
+                known = sorted({k.partition(".")[0] for k in self.entries})
+                raise ValueError(f"no {self.kind} matches {s!r}; known prefixes: "
+                                 f"{', '.join(known)}")
+            out += [e for e in hit if e not in out]
+        return out
+
+    def __contains__(self, id: str) -> bool:
+        try:
+            self.get(id)
+        except UnknownResultError:
+            return False
+        return True
 
 
 # ----------------------------------------------------------------------------------------- results
-@dataclass
+#: Diagnostic keys a result function may return next to its outputs; they go to ``Evaluation.info``.
+INFO_KEYS = ("success", "status", "message", "nit", "residual")
+
+#: Statuses whose evaluations come from a solver and must report ``success`` (Monte Carlo results
+#: report their standard error as an output instead, and it must be finite).
+_MEASURED = ("numerical",)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Allowed range of an output: ``lo <= value <= hi`` (``inf`` itself allowed if ``infinite``)."""
+
+    lo: float = -math.inf
+    hi: float = math.inf
+    infinite: bool = False
+
+    def violation(self, name: str, v: Any) -> str | None:
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            return None
+        v = float(v)
+        if math.isnan(v):
+            return f"{name} is nan"
+        if math.isinf(v) and not self.infinite:
+            return f"{name} = {v} is not finite"
+        if not self.lo <= v <= self.hi:
+            return f"{name} = {v:.6g} is outside its range [{self.lo:g}, {self.hi:g}]"
+        return None
+
+
+class _GeneratedDoc:
+    """``__doc__`` of :class:`Result`: the class docstring on the class, numpydoc on instances."""
+
+    def __init__(self, class_doc: str):
+        self.class_doc = class_doc
+
+    def __get__(self, obj, objtype=None):
+        return self.class_doc if obj is None else obj.numpydoc()
+
+
+@dataclass(eq=False)
 class Result:
     """A catalogue entry.
 
@@ -248,10 +432,10 @@ class Result:
     params : sequence of Param
         Declared inputs, validated by :meth:`validate`.
     func : callable
-        ``func(**inputs)`` returns a number or a ``dict`` of named outputs.  Numerical results may
-        include ``converged``, ``iterations`` and ``residual`` keys; they are reported by sweeps.
-        When the result has ``warm_start`` set, ``func`` also accepts ``warm=<state>`` and a
-        returned key ``"_warm"`` is passed to the next grid point of a sweep (never shown).
+        ``func(**inputs)`` returns a number or a ``dict`` of named outputs, possibly with the
+        diagnostic keys :data:`INFO_KEYS` (they go to :attr:`Evaluation.info`).  When the result has
+        ``warm_start`` set, ``func`` also accepts ``warm=<state>`` and a returned key ``"_warm"`` is
+        passed to the next grid point of a sweep (never shown).
     reference : Reference
     status : str
         One of :data:`STATUSES`; ``status_note`` names the limit, solver and tolerance.
@@ -263,6 +447,11 @@ class Result:
         For non-symbolic results: the defining equations, as text shown by ``show``.
     check : callable, optional
         Cross-input constraints, ``check(inputs)``; raises ``ValueError`` with a clear message.
+    bounds : dict or callable, optional
+        Allowed range of each output, ``{name: (lo, hi)}`` or :class:`Bound`, or a callable
+        ``bounds(inputs)`` returning such a dict (e.g. an MMSE in ``[0, Q0]``).  Outputs without a
+        bound must be finite.  A value outside its range is reported (``info["success"]`` False),
+        never passed off as a result.
     """
 
     id: str
@@ -277,18 +466,29 @@ class Result:
     definition: str = ""
     check: Callable[[dict], None] | None = None
     warm_start: bool = False
+    bounds: Any = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"{self.id}: status {self.status!r} not in {STATUSES}")
-        if "." not in self.id:
-            raise ValueError(f"result id {self.id!r} must look like <prefix>.<name>")
+        Registry.split(self.id)
+        if not isinstance(self.reference, Reference):
+            raise TypeError(f"{self.id}: reference must be a Reference, got "
+                            f"{type(self.reference).__name__}")
         self.params = tuple(self.params)
         self.outputs = tuple(self.outputs)
+        clash = set(self.outputs) & set(INFO_KEYS)
+        if clash:
+            raise ValueError(f"{self.id}: outputs {sorted(clash)} are diagnostic keys; they are "
+                             f"returned in Evaluation.info, not declared as outputs")
 
     @property
     def prefix(self) -> str:
-        return self.id.split(".", 1)[0]
+        return self.id.partition(".")[0]
+
+    @property
+    def paper(self) -> Paper:
+        return paper(self.prefix)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -315,7 +515,8 @@ class Result:
             try:
                 self.check(out)
             except ValueError as e:
-                raise ValueError(f"{self.id}: {e}") from None
+                msg = str(e)
+                raise ValueError(msg if msg.startswith(self.id) else f"{self.id}: {msg}") from None
         return out
 
     def __call__(self, **raw) -> Any:
@@ -324,10 +525,43 @@ class Result:
 
     def evaluate(self, **raw) -> "Evaluation":
         inputs = self.validate(raw)
-        value = self.func(**inputs)
-        if isinstance(value, Mapping):
-            value = {k: v for k, v in value.items() if not k.startswith("_")}
-        return Evaluation(self, inputs, _plain(value))
+        return self.wrap(inputs, self.func(**inputs))
+
+    def wrap(self, inputs: dict, raw_value: Any) -> "Evaluation":
+        """Split a function's return into value and diagnostics, and check the value's range."""
+        info: dict = {}
+        if isinstance(raw_value, Mapping):
+            value = {k: v for k, v in raw_value.items()
+                     if not k.startswith("_") and k not in INFO_KEYS}
+            info = {k: raw_value[k] for k in INFO_KEYS if k in raw_value}
+        else:
+            value = raw_value
+        value, info = _plain(value), _plain(info)
+        problems = self._violations(inputs, value)
+        if problems:
+            info = dict(info, success=False, status=info.get("status") or 5,
+                        message="; ".join(problems))
+        elif self.status in _MEASURED and "success" not in info:
+            info = dict(info, success=False, status=6,
+                        message="the solver reported no success flag")
+        return Evaluation(self, inputs, value, info)
+
+    def _violations(self, inputs: dict, value: Any) -> list[str]:
+        bounds = self.bounds(inputs) if callable(self.bounds) else (self.bounds or {})
+        items = value.items() if isinstance(value, dict) else [("value", value)]
+        out = []
+        for name, v in items:
+            b = bounds.get(name, Bound())
+            if isinstance(b, tuple):
+                b = Bound(*b)
+            for x in (v if isinstance(v, list) else [v]):
+                if isinstance(x, list):
+                    continue  # matrices: entries are checked by the result itself
+                msg = b.violation(name, x)
+                if msg:
+                    out.append(msg)
+                    break
+        return out
 
     # -- display
     def sympy_expr(self):
@@ -338,12 +572,19 @@ class Result:
         expr = self.sympy_expr()
         if expr is None:
             return self.definition
+        import sympy as sp
+
         text = sp.latex(expr) if latex else sp.pretty(expr, use_unicode=False)
         return text + (f"\n\n{self.definition}" if self.definition else "")
 
+    def status_line(self) -> str:
+        note = f": {self.status_note}" if self.status_note else ""
+        recon = "; reconstructed model" if self.paper.reconstructed and \
+            self.status != "reconstructed" else ""
+        return f"{self.status}{note}{recon}"
+
     def describe(self, latex: bool = False) -> str:
-        lines = [f"{self.id}  [{self.status}{': ' + self.status_note if self.status_note else ''}]",
-                 self.summary, ""]
+        lines = [f"{self.id}  [{self.status_line()}]", self.summary, ""]
         lines.append(self.formula(latex))
         lines.append("")
         lines.append("inputs:")
@@ -354,12 +595,45 @@ class Result:
         lines.append(f"reference: {self.reference}")
         return "\n".join(lines)
 
+    def numpydoc(self) -> str:
+        """The result's docstring (numpydoc), generated from its declaration."""
+        lines = [f"{self.summary}.".replace("..", "."), "",
+                 f"Catalogue id ``{self.id}``; status: {self.status_line()}."]
+        if self.definition:
+            lines += ["", "Defined by::", ""] + ["    " + t for t in self.definition.splitlines()]
+        lines += ["", "Parameters", "----------"]
+        for p in self.params:
+            d = "" if p.required else f", default {p.default!r}"
+            lines.append(f"{p.name} : {p.describe_domain()}{d}")
+            if p.doc:
+                lines.append(f"    {p.doc}")
+        lines += ["", "Returns", "-------"]
+        if self.outputs == ("value",):
+            lines.append("value : float")
+        else:
+            lines.append("dict with keys " + ", ".join(f"``{o}``" for o in self.outputs))
+        if self.status in _MEASURED:
+            lines += ["", "Notes", "-----",
+                      "Evaluations carry solver diagnostics in ``Evaluation.info`` (``success``, "
+                      "``status``, ``message``, ``nit``, ``residual``)."]
+        lines += ["", "References", "----------"]
+        lines += [f".. [{i}] {t}" for i, t in enumerate(self.reference.numpydoc(), 1)]
+        return "\n".join(lines) + "\n"
+
     def _repr_markdown_(self) -> str:  # Jupyter
         expr = self.sympy_expr()
-        body = f"$${sp.latex(expr)}$$" if expr is not None else f"```\n{self.definition}\n```"
+        if expr is not None:
+            import sympy as sp
+
+            body = f"$${sp.latex(expr)}$$"
+        else:
+            body = f"```\n{self.definition}\n```"
         rows = "\n".join(f"| `{p.name}` | {p.describe_domain()} | {p.doc} |" for p in self.params)
         return (f"**{self.id}** ({self.status}) {self.summary}\n\n{body}\n\n| input | domain | |\n"
                 f"|---|---|---|\n{rows}\n\n*{self.reference}*")
+
+
+Result.__doc__ = _GeneratedDoc(Result.__doc__)
 
 
 @functools.lru_cache(maxsize=None)
@@ -388,43 +662,51 @@ def _plain(v: Any) -> Any:
 
 @dataclass
 class Evaluation:
-    """The outcome of evaluating a result: inputs as validated, the value, and provenance."""
+    """The outcome of evaluating a result: the validated inputs, the value(s), the diagnostics.
+
+    ``value`` is a number or a dict of the result's outputs; ``info`` holds the solver diagnostics
+    (``success``, ``status``, ``message``, ``nit``, ``residual``), empty for closed forms.
+    """
 
     result: Result
     inputs: dict
     value: Any
+    info: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        """False when the solver did not converge or the value left its declared range."""
+        return bool(self.info.get("success", True))
 
     def to_dict(self) -> dict:
         return {"id": self.result.id, "inputs": dict(self.inputs), "value": self.value,
-                "status": self.result.status, "reference": str(self.result.reference)}
+                "status": self.result.status, "reference": str(self.result.reference),
+                "info": dict(self.info)}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.inputs.items())
-        return f"{self.result.id}({args}) = {self.value!r}  [{self.result.status}]"
+        flag = "" if self.success else f"  (NOT CONVERGED: {self.info.get('message', '')})"
+        return f"{self.result.id}({args}) = {self.value!r}  [{self.result.status}]{flag}"
 
     def _repr_markdown_(self) -> str:
         return f"`{self!r}`  \n*{self.result.reference}*"
 
 
-# ---------------------------------------------------------------------------------------- registry
-CATALOGUE: dict[str, Result] = {}
-
-
-class UnknownResultError(ValueError):
-    """Raised for an identifier that is not in the catalogue."""
+# ----------------------------------------------------------------------------------- the catalogue
+RESULTS: Registry[Result] = Registry("result", ("theory", "numerics"))
+CATALOGUE = RESULTS.entries  # id -> Result (filled as papers are loaded)
 
 
 def register(result: Result) -> Result:
     """Add ``result`` to the catalogue (re-registering the same id replaces it)."""
-    CATALOGUE[result.id] = result
-    return result
+    return RESULTS.add(result)
 
 
 def register_symbolic(id: str, summary: str, params: Sequence[Param],
                       expression: Callable[[], Any], symbols: Callable[[], Sequence[Any]],
                       reference: Reference, status: str = "exact", status_note: str = "",
                       check: Callable[[dict], None] | None = None,
-                      modules: Sequence[Any] = ("scipy", "numpy")) -> Result:
+                      modules: Sequence[Any] = ("scipy", "numpy"), bounds: Any = None) -> Result:
     """Register a result evaluated from a SymPy expression via :func:`sympy.lambdify`.
 
     ``expression`` and ``symbols`` are zero-argument factories (evaluated once, lazily) returning
@@ -433,6 +715,8 @@ def register_symbolic(id: str, summary: str, params: Sequence[Param],
 
     @functools.lru_cache(maxsize=None)
     def compiled():
+        import sympy as sp
+
         return sp.lambdify(tuple(symbols()), _expr_cache(expression), modules=list(modules))
 
     names = [p.name for p in params]
@@ -442,56 +726,23 @@ def register_symbolic(id: str, summary: str, params: Sequence[Param],
 
     func.__name__ = id.replace(".", "_")
     return register(Result(id, summary, tuple(params), func, reference, status, status_note,
-                           expression=expression, check=check))
+                           expression=expression, check=check, bounds=bounds))
 
 
-_PROVIDER_PACKAGES = ("icl_companion.theory", "icl_companion.numerics")
-
-
-def provider_modules() -> list[str]:
-    """Modules of the ``theory`` and ``numerics`` layers (private ones, ``_*``, excluded)."""
-    import importlib
-    import pkgutil
-
-    names = []
-    for pkg in _PROVIDER_PACKAGES:
-        mod = importlib.import_module(pkg)
-        names += [f"{pkg}.{m.name}" for m in pkgutil.iter_modules(mod.__path__)
-                  if not m.name.startswith("_")]
-    return sorted(names)
-
-
-@functools.lru_cache(maxsize=None)
 def load_catalogue() -> dict[str, Result]:
-    """Import every module of ``theory`` and ``numerics`` once; return the complete catalogue.
-
-    A paper registers its results simply by defining them in a module of one of these layers.
-    """
-    import importlib
-
-    for m in provider_modules():
-        importlib.import_module(m)
+    """Import every paper's result modules; return the complete catalogue."""
+    RESULTS.load()
     return CATALOGUE
 
 
 def get(id: str) -> Result:
-    """The result with identifier ``id`` (loads the catalogue on first use)."""
-    cat = load_catalogue()
-    if id not in cat:
-        close = [k for k in cat if k.split(".", 1)[-1] == id.split(".", 1)[-1]] or \
-            sorted(k for k in cat if k.startswith(id.split(".", 1)[0] + "."))[:6]
-        hint = f"; did you mean {', '.join(close)}?" if close else "; see `iclc list`"
-        raise UnknownResultError(f"unknown result id {id!r}{hint}")
-    return cat[id]
+    """The result with identifier ``id`` (imports only its paper's modules)."""
+    return RESULTS.get(id)
 
 
 def results(paper: str | None = None) -> list[Result]:
     """All results, optionally of one paper prefix, sorted by id."""
-    cat = load_catalogue()
-    if paper is not None and paper not in PAPERS:
-        raise ValueError(f"unknown paper prefix {paper!r}; allowed: {', '.join(PAPERS)}")
-    return sorted((r for r in cat.values() if paper is None or r.prefix == paper),
-                  key=lambda r: r.id)
+    return RESULTS.all(paper)
 
 
 def evaluate(id: str, **inputs) -> Evaluation:
@@ -501,3 +752,19 @@ def evaluate(id: str, **inputs) -> Evaluation:
     'exact'
     """
     return get(id).evaluate(**inputs)
+
+
+class _Papers(Mapping):
+    """``PAPERS[prefix]``: the declared papers (read-only view of :func:`papers`)."""
+
+    def __getitem__(self, k):
+        return paper(k)
+
+    def __iter__(self):
+        return iter(papers())
+
+    def __len__(self):
+        return len(papers())
+
+
+PAPERS = _Papers()

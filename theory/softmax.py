@@ -54,7 +54,7 @@ import sympy as sp
 
 from icl_companion.theory import linear as tl
 from icl_companion.theory.linear import D, ETA, L, SIGMA2, XI
-from icl_companion.theory.registry import (PAPERS, Reference, Result, integer, real, register,
+from icl_companion.theory.registry import (Reference, Result, integer, real, register,
                              register_symbolic, vector)
 
 __all__ = [
@@ -959,11 +959,8 @@ def _preconditioner_display():
 # =============================================================================================
 # Registry
 # =============================================================================================
-_PAPER = PAPERS["softmax"]
-
-
 def _ref(where: str) -> Reference:
-    return Reference(_PAPER.paper, where, _PAPER.arxiv)
+    return Reference("softmax", where)
 
 
 def _d():

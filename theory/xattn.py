@@ -33,7 +33,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from icl_companion.theory.registry import (PAPERS, Reference, Result, choice, integer, matrix, real, register,
+from icl_companion.theory.registry import (Reference, Result, choice, integer, matrix, real, register,
                              register_symbolic, vector)
 
 __all__ = [
@@ -58,7 +58,7 @@ P = sp.Symbol("p", nonnegative=True)
 
 
 def _ref(where: str) -> Reference:
-    return Reference(PAPERS["xattn"].paper, where, "2602.04872")
+    return Reference("xattn", where)
 
 
 # ------------------------------------------------------------------------ Bayes predictor and risk

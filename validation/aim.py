@@ -62,7 +62,7 @@ def gamp_errors(d: int, alpha: float, T: int, channel: str, seeds, variant: str 
         r = gamp_rie(D.X, D.y, rho, channel=channel, variant=variant, S_true=D.S, tol=tol,
                      max_iter=max_iter, damp_S=damp_S, track_se=False)
         errs.append(r.mse)
-        conv += bool(r.converged)
+        conv += bool(r.success)
         stop.append(stopping_allowance(r))
     return np.array(errs), conv, np.array(stop)
 
@@ -128,7 +128,7 @@ def hardmax_comparisons(quick: bool, seed: int, variant_theory: str = "correct")
     for a in alphas:
         run = lambda dd: gamp_errors(dd, a, 2, "hardmax", seeds, damp_S=0.5)  # noqa: E731
         th = se_hardmax(a, RHO, variant_theory)
-        if not th.converged:
+        if not th.success:
             raise RuntimeError(f"hardmax SE did not converge at alpha={a}: {th.message}")
         c, cb, cs, _ = _two_size_comparison(f"alpha={a:g}", th.mmse, d, run)
         out.comparisons.append(c)
@@ -163,7 +163,7 @@ def gd_errors(d: int, abar: float, T: int, seeds, k: int, steps: int, rho: float
         out["loss"].append(float(np.median(e.final_losses)))
         g = gamp_rie(D.X, D.y, rho, S_true=D.S, tol=1e-7, max_iter=300, track_se=False)
         out["gamp"].append(g.mse)
-        conv += bool(g.converged)
+        conv += bool(g.success)
     res = {key: np.array(v, dtype=float) for key, v in out.items()}
     res["gamp_converged"] = conv
     return res

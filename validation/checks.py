@@ -8,23 +8,34 @@ Monte Carlo standard errors, a finite-size allowance), so that a report says wha
 Checks that need torch declare ``requires=("torch",)`` and import it inside the function; when the
 dependency is missing they are reported as skipped (never as passed).
 
-Every module of the ``validation`` package is imported by :func:`load_checks`, so a paper adds its
-checks by defining them in ``validation/<paper>.py``.
+Checks live in the one registry type (:class:`icl_companion.theory.registry.Registry`, layer
+``validation``): a paper adds its checks by defining them in ``validation/<prefix>[_*].py``, and
+``iclc verify aim`` imports only the AIM modules.
+
+A check may declare the outcome ``expect="not-reproduced"``: a claim of the paper that our
+measurement contradicts.  Such a check still runs and reports its numbers; its failure is listed as
+``not-reproduced`` (with a link to the docs section that discusses it), not as a failure, and if it
+ever *passes* it is reported as ``unexpected-pass`` (a failure), so that the record is revisited.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
 import importlib.util
 import math
-import pkgutil
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-__all__ = ["Comparison", "Outcome", "Check", "CheckReport", "CHECKS", "check", "compare",
-           "load_checks", "select", "run", "run_one"]
+from icl_companion.theory.registry import Reference, Registry
+
+__all__ = ["Comparison", "Outcome", "Check", "CheckReport", "CHECKS", "REGISTRY", "check",
+           "compare", "load_checks", "select", "run", "run_one", "OUTCOMES", "FAILING"]
+
+#: Report statuses.  ``not-reproduced``: a declared non-reproduction that still does not reproduce;
+#: ``unexpected-pass``: a declared non-reproduction that now passes (counted as a failure).
+OUTCOMES = ("passed", "failed", "error", "skipped", "not-reproduced", "unexpected-pass")
+#: Statuses that make ``iclc verify`` exit 1.
+FAILING = ("failed", "error", "unexpected-pass")
 
 
 @dataclass
@@ -84,13 +95,27 @@ class Outcome:
         return bool(self.comparisons) and all(c.passed for c in self.comparisons)
 
 
-@dataclass
+@dataclass(eq=False)
 class Check:
+    """A registered check.  ``expect`` is ``"pass"`` or ``"not-reproduced"`` (then ``docs`` names
+    the section of the paper's docs page that records the measurement)."""
+
     id: str
     description: str
     func: Callable[[bool, int], Outcome]
     requires: tuple = ()
     quick: bool = True  # has a quick variant that belongs in the default test run
+    reference: Reference | None = None
+    expect: str = "pass"
+    docs: str = ""
+
+    def __post_init__(self):
+        if self.expect not in ("pass", "not-reproduced"):
+            raise ValueError(f"{self.id}: expect must be 'pass' or 'not-reproduced'")
+        if self.expect == "not-reproduced" and not self.docs:
+            raise ValueError(f"{self.id}: a not-reproduced check must link its docs section")
+        if self.reference is None:
+            self.reference = Reference(self.prefix)
 
     @property
     def prefix(self) -> str:
@@ -104,17 +129,24 @@ class Check:
 class CheckReport:
     id: str
     description: str
-    status: str  # "passed" | "failed" | "skipped" | "error"
+    status: str  # one of OUTCOMES
     seconds: float
     quick: bool
     seed: int
     comparisons: list = field(default_factory=list)
     facts: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
+    reference: str = ""
+    docs: str = ""
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def failing(self) -> bool:
+        """Counts against ``iclc verify`` (exit 1)."""
+        return self.status in FAILING
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -128,64 +160,61 @@ class CheckReport:
         lines += ["    " + c.line() for c in self.comparisons]
         lines += [f"    {k}: {v}" for k, v in self.facts.items()]
         lines += [f"    note: {n}" for n in self.notes]
+        if self.docs:
+            lines.append(f"    see: {self.docs}")
         return "\n".join(lines)
 
 
-CHECKS: dict[str, Check] = {}
+REGISTRY: Registry[Check] = Registry("verification check", ("validation",), "iclc verify --list")
+CHECKS = REGISTRY.entries  # id -> Check (filled as papers are loaded)
 
 
-def check(id: str, description: str, requires: Sequence[str] = (), quick: bool = True):
+def check(id: str, description: str, requires: Sequence[str] = (), quick: bool = True,
+          reference: Reference | None = None, expect: str = "pass", docs: str = ""):
     """Decorator registering ``func(quick, seed) -> Outcome`` as check ``id``."""
 
     def deco(func):
-        CHECKS[id] = Check(id, description, func, tuple(requires), quick)
+        REGISTRY.add(Check(id, description, func, tuple(requires), quick, reference, expect,
+                           docs))
         return func
 
     return deco
 
 
-@functools.lru_cache(maxsize=None)
 def load_checks() -> dict[str, Check]:
-    """Import every module of the ``validation`` package once; return the check registry."""
-    from icl_companion import validation
-    for m in pkgutil.iter_modules(validation.__path__):
-        if not m.name.startswith("_") and m.name != "checks":
-            importlib.import_module(f"icl_companion.validation.{m.name}")
+    """Import every paper's validation modules; return the check registry."""
+    REGISTRY.load()
     return CHECKS
 
 
 def select(selectors: Sequence[str] = ()) -> list[Check]:
     """Checks whose id equals a selector or starts with ``selector + '.'``; all when empty."""
-    checks = load_checks()
-    if not selectors:
-        return [checks[k] for k in sorted(checks)]
-    out = []
-    for s in selectors:
-        hit = [checks[k] for k in sorted(checks) if k == s or k.startswith(s + ".")]
-        if not hit:
-            prefixes = sorted({c.prefix for c in checks.values()})
-            raise ValueError(f"no verification check matches {s!r}; known prefixes: "
-                             f"{', '.join(prefixes)} (see `iclc verify --list`)")
-        out += [c for c in hit if c not in out]
-    return out
+    try:
+        return REGISTRY.select(selectors)
+    except ValueError as e:
+        raise ValueError(f"{e} (see `{REGISTRY.listing}`)") from None
 
 
 def run_one(c: Check, quick: bool = True, seed: int = 0) -> CheckReport:
     """Run one check, catching its exceptions into an ``error`` report."""
     t0 = time.perf_counter()
+    ref = str(c.reference)
     missing = c.missing()
     if missing:
         return CheckReport(c.id, c.description, "skipped", 0.0, quick, seed,
                            notes=[f"needs {', '.join(missing)} (pip install "
-                                  f"'icl-companion[validation]')"])
+                                  f"'icl-companion[validation]')"], reference=ref, docs=c.docs)
     try:
         out = c.func(quick, seed)
     except Exception as e:  # a crashing check is a failed check, with its reason
         return CheckReport(c.id, c.description, "error", time.perf_counter() - t0, quick, seed,
-                           notes=[f"{type(e).__name__}: {e}"])
-    status = "passed" if out.ok() else "failed"
+                           notes=[f"{type(e).__name__}: {e}"], reference=ref, docs=c.docs)
+    if c.expect == "not-reproduced":
+        status = "unexpected-pass" if out.ok() else "not-reproduced"
+    else:
+        status = "passed" if out.ok() else "failed"
     return CheckReport(c.id, c.description, status, time.perf_counter() - t0, quick, seed,
-                       out.comparisons, out.facts, out.notes)
+                       out.comparisons, out.facts, out.notes, ref, c.docs)
 
 
 def run(selectors: Sequence[str] = (), quick: bool = True, seed: int = 0,

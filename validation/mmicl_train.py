@@ -112,6 +112,27 @@ class RunResult:
     def final(self) -> dict:
         return self.history[-1]
 
+    # the shared record vocabulary (numerics.record); a fixed step budget has no residual
+    @property
+    def success(self) -> bool:
+        return bool(self.history) and all(math.isfinite(h.get("loss", 0.0)) for h in self.history)
+
+    @property
+    def status(self) -> int:
+        return 0 if self.success else 2
+
+    @property
+    def message(self) -> str:
+        return "trained" if self.success else "non-finite training loss"
+
+    @property
+    def nit(self) -> int:
+        return int(self.history[-1].get("step", 0)) if self.history else 0
+
+    @property
+    def residual(self) -> float:
+        return math.nan
+
     def series(self, key: str) -> np.ndarray:
         return np.array([h[key] for h in self.history], dtype=float)
 

@@ -200,7 +200,7 @@ def trained_two_head(quick: bool, seed: int) -> Outcome:
     for s in _seeds(seed, n_seeds):
         rec = train_cached(cfg, s)
         tag = f"seed {s}:"
-        if not rec.converged:
+        if not rec.success:
             out.notes.append(f"{tag} training stopped at step {rec.steps_done} (non-finite loss)")
             continue
         pat = seed_report(rec)
@@ -401,7 +401,7 @@ def trained_four_head(quick: bool, seed: int) -> Outcome:
     ok = 0
     for s in _seeds(seed, n_seeds):
         rec = train_cached(cfg, s)
-        if not rec.converged:
+        if not rec.success:
             out.notes.append(f"H=4 seed {s}: training stopped at step {rec.steps_done}")
             continue
         ok += _four_head_seed(out, rec, quick, eta_star, 20_000 if quick else 100_000)

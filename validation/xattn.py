@@ -101,7 +101,7 @@ def ca_alpha_T_check(quick: bool, seed: int) -> Outcome:
     for T in Ts:
         p = CAParam(T)
         r = train_ca_population(tasks, p)
-        if not r.converged:
+        if not r.success:
             out.notes.append(f"T={T}: training did not converge ({r.message})")
             out.passed = False
         th = evaluate("xattn.alpha_T", lambda1=l1, lambda2=l2, w1=w1, w2=w2, T=T).value
@@ -159,7 +159,7 @@ def ca_two_param_check(quick: bool, seed: int) -> Outcome:
     gd = train_gd(_ca_fun(tasks, p), p.init(0.05, 0.0), max_iter=1000 if quick else 4000)
     a, b = gd.x
     out.facts["GD from (0.05, 0), T=8: final (alpha, beta), iterations"] = [float(a), float(b),
-                                                                            gd.iterations]
+                                                                            gd.nit]
     ok &= abs(a + b) <= 1e-2 * a
     out.notes.append("GD in (alpha, beta) crawls along the valley beta ~ -alpha (width ~ rho*^T); "
                      "the optimum is located in (kappa, gamma) coordinates")
@@ -243,7 +243,7 @@ def lsa_gap_check(quick: bool, seed: int) -> Outcome:
                                           float(v @ G @ v), 1e-6,
                                           "optimizer tolerance on G (|grad| ~ 1e-10)"))
         out.facts[f"{dist}: |G_GD - G_normal_eq|"] = float(np.abs(G - G_ne).max())
-        out.facts[f"{dist}: GD iterations"] = r.iterations
+        out.facts[f"{dist}: GD iterations"] = r.nit
         # finite L Monte Carlo with sampled tasks from the same law
         L = 200
         n = 100_000 if quick else 1_000_000
@@ -318,6 +318,6 @@ def finite_L_check(quick: bool, seed: int) -> Outcome:
         Sh, sh = sample_moments(rng, tk, L)
         r = train_ca_prompts(Sh, sh, tk, CAParam(8))
         out.facts[f"T=8, trained on L={L} prompts: alpha, converged"] = [float(r.x[0]),
-                                                                         bool(r.converged)]
+                                                                         bool(r.success)]
     out.passed = bool(ok)
     return out
