@@ -54,8 +54,9 @@ import sympy as sp
 
 from icl_companion.theory import linear as tl
 from icl_companion.theory.linear import D, ETA, L, SIGMA2, XI
-from icl_companion.theory.registry import (Reference, Result, integer, real, register,
-                             register_symbolic, vector)
+from icl_companion.theory.closed_form import register_closed_form
+from icl_companion.theory.linear import risk_bounds
+from icl_companion.theory.registry import Reference, Result, integer, real, register, vector
 
 __all__ = [
     # reduced predictor
@@ -988,37 +989,44 @@ def same_length(a: str = "omega", b: str = "mu"):
 
 
 def _ratio_conditions(inputs):
+    from fractions import Fraction
+
     xi, s2 = inputs["xi"], inputs["sigma2"]
-    if not s2 + 1 / xi > 1:
+    if not Fraction(s2) + 1 / Fraction(xi) > 1:  # exact: 1/xi may overflow a double
         raise ValueError(f"Theorem 1(3) needs sigma2 + 1/xi > 1, got sigma2 = {s2:g}, "
-                         f"xi = {xi:g} (sigma2 + 1/xi = {s2 + 1 / xi:g})")
+                         f"xi = {xi:g} (sigma2 + 1/xi = {float(Fraction(s2) + 1 / Fraction(xi)):g})")
 
 
-register_symbolic(
+register_closed_form(
     "softmax.eta_star", "Optimal debiased-GD step eta* = (1 + (1+sigma2) d/L)^-1 (Theorem 1(2))",
     [_d(), _L(), _s2()], eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("Theorem 1(2); exact minimiser of the finite-(d, L) debiased-GD risk (digest §3.4)"))
+    _ref("Theorem 1(2); exact minimiser of the finite-(d, L) debiased-GD risk (digest §3.4)"),
+    bounds={"value": (0, 1)})
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_risk", "Exact risk of debiased one-step GD with step eta (finite d, L)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], dgd_risk_expr,
     lambda: (D, L, SIGMA2, ETA),
-    _ref("debiased GD TFEst.DGDEst, risk derived from Gaussian moments (digest §3.4)"))
+    _ref("debiased GD TFEst.DGDEst, risk derived from Gaussian moments (digest §3.4)"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_min_risk", "Minimum over eta of the exact debiased-GD risk (finite d, L)",
     [_d(), _L(), _s2()], dgd_min_risk_expr, lambda: (D, L, SIGMA2),
-    _ref("Theorem 1(2) at finite d, L (digest §3.4)"))
+    _ref("Theorem 1(2) at finite d, L (digest §3.4)"),
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.gd_risk", "Exact risk of vanilla one-step GD with step eta (= linear.gd_risk)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    _ref("vanilla one-step GD TFEst.GDEst (digest §3.4); same expression as linear.gd_risk"))
+    _ref("vanilla one-step GD TFEst.GDEst (digest §3.4); same expression as linear.gd_risk"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "softmax.gd_eta_star", "Optimal vanilla one-step GD step (= linear.gd_eta_star)",
     [_d(), _L(), _s2()], gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("eta*_gd (digest §3.4)"))
+    _ref("eta*_gd (digest §3.4)"),
+    bounds={"value": (0, 1)})
 
 
 def _approx_loss_display():
@@ -1053,21 +1061,23 @@ register(Result(
     definition="Shown for H = 1. General H: mu* = (omega omega^T + (1+sigma2)/L exp(d omega "
                "omega^T))^-1 omega (minimum-norm least squares when singular)."))
 
-register_symbolic(
+register_closed_form(
     "softmax.mu_gamma", "OV sum mu_gamma on the solution manifold S_gamma (omega = +-gamma)",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     mu_gamma_expr, lambda: (D, L, SIGMA2, GAMMA),
     _ref("solution manifold S_gamma (blog), digest §3.3"), status="asymptotic",
-    status_note="minimiser of the large-L approximate loss")
+    status_note="minimiser of the large-L approximate loss",
+    bounds={"value": (0, math.inf)})
 
-register_symbolic(
+register_closed_form(
     "softmax.profile_loss", "Approximate loss along the solution manifold S_gamma",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     profile_loss_expr, lambda: (D, L, SIGMA2, GAMMA),
     _ref("profile loss, digest §3.3 (derived)"), status="asymptotic",
-    status_note="large-L approximate loss")
+    status_note="large-L approximate loss",
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.approx_loss_gap", "Exact debiased-GD risk minus the gamma -> 0 limit of the "
     "approximate loss at the same step: (eta/L)(2 - eta/eta*), eta*/L at eta*",
     [_d(), _L(), _s2(), real("eta", doc="effective step 2 gamma mu")],
@@ -1075,24 +1085,48 @@ register_symbolic(
     _ref("approximate loss (digest §3.2) vs the exact finite-L risk (digest §3.4), derived"),
     status_note="the O(1/L) centring term that L~ drops; the reduced predictor adds O(gamma^2)")
 
-register_symbolic(
+register_closed_form(
     "softmax.bayes_risk", "Asymptotic Bayes risk, d/L -> xi (= linear.ridge_bayes_risk_asym)",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], bayes_risk_expr, lambda: (XI, SIGMA2),
     _ref("Theorem 1(3), code ridge_loss (digest §3.6)"), status="asymptotic",
-    status_note="d, L -> inf with d/L -> xi")
+    status_note="d, L -> inf with d/L -> xi",
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_risk_asym", "Limit of the optimal debiased-GD risk, d/L -> xi",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], dgd_risk_asym_expr, lambda: (XI, SIGMA2),
     _ref("digest §3.4, large-L form"), status="asymptotic",
-    status_note="d, L -> inf with d/L -> xi")
+    status_note="d, L -> inf with d/L -> xi",
+    bounds=risk_bounds(1.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _ratio_intervals():
+    from icl_companion.theory.closed_form import interval_function
+
+    exprs = {"ratio": ratio_expr(), "bound": ratio_bound_expr(), "dgd_risk": dgd_risk_asym_expr(),
+             "bayes_risk": bayes_risk_expr(), "margin": ratio_bound_expr() - ratio_expr()}
+    return {k: interval_function((XI, SIGMA2), e) for k, e in exprs.items()}
 
 
 def _ratio_result(xi, sigma2):
-    f = _ratio_numeric()
-    r, b = float(f[0](xi, sigma2)), float(f[1](xi, sigma2))
-    return {"ratio": r, "bound": b, "holds": bool(r <= b), "dgd_risk": float(f[2](xi, sigma2)),
-            "bayes_risk": float(f[3](xi, sigma2))}
+    """Theorem 1(3) at one point, every number certified by interval arithmetic.
+
+    ``holds`` is decided on the enclosure of ``bound - ratio`` (both tend to 1 as ``xi -> 0``, where
+    comparing the two rounded doubles would decide on rounding errors).
+    """
+    from icl_companion.theory.closed_form import evaluate_many
+
+    out = evaluate_many(_ratio_intervals(), (xi, sigma2), "softmax.ratio_bound")
+    out["holds"] = bool(out.pop("margin") >= 0)
+    return out
+
+
+def _ratio_bounds(inputs):
+    s2 = inputs["sigma2"]
+    hi = (1 + s2) * (1 + 4e-16)
+    return {"ratio": (1, math.inf), "bound": (1, math.inf), "dgd_risk": (s2, hi),
+            "bayes_risk": (s2, hi)}
 
 
 register(Result(
@@ -1106,12 +1140,23 @@ register(Result(
     expression=ratio_bound_expr,
     definition="bound shown; ratio = (sigma2 + xi(1+sigma2)/(1 + xi(1+sigma2))) / BayesRisk(xi, "
                "sigma2), BayesRisk = softmax.bayes_risk.",
-    check=_ratio_conditions))
+    check=_ratio_conditions, bounds=_ratio_bounds))
+
+
+@functools.lru_cache(maxsize=None)
+def _single_head_intervals():
+    from icl_companion.theory.closed_form import interval_function
+
+    w, mu = single_head_optimum_expr()
+    loss = sp.simplify(single_head_profile_expr().subs(OMEGA, w))
+    return {k: interval_function((D, L, SIGMA2), e)
+            for k, e in (("omega", w), ("mu", mu), ("approx_loss", loss))}
 
 
 def _single_head_result(d, L, sigma2):
-    w, m = single_head_optimum(d, L, sigma2)
-    return {"omega": w, "mu": m, "approx_loss": float(_single_head_numeric()[2](d, L, sigma2))}
+    from icl_companion.theory.closed_form import evaluate_many
+
+    return evaluate_many(_single_head_intervals(), (d, L, sigma2), "softmax.single_head_optimum")
 
 
 register(Result(
@@ -1122,9 +1167,11 @@ register(Result(
     status_note="minimiser of the large-L approximate loss; rough at d = 5",
     outputs=("omega", "mu", "approx_loss"),
     expression=lambda: sp.Matrix(single_head_optimum_expr()),
-    definition="(omega, mu); approx_loss = 1 + sigma2 - (1 + (1+sigma2) e d/L)^-1."))
+    definition="(omega, mu); approx_loss = 1 + sigma2 - (1 + (1+sigma2) e d/L)^-1.",
+    bounds=lambda inp: {"omega": (0, 1), "mu": (0, math.inf),
+                        "approx_loss": risk_bounds(1.0)(inp)["value"]}))
 
-register_symbolic(
+register_closed_form(
     "softmax.linear_length_risk",
     "Risk at L_test of linear attention trained at L_train (GD with the 1/L_train kept)",
     [_d(), integer("L_train", 1, doc="training prompt length"),
@@ -1132,7 +1179,8 @@ register_symbolic(
     linear_length_risk_expr, lambda: (D, L_TRAIN, L_TEST, SIGMA2),
     _ref("linear vs softmax attention, length generalisation (blog), digest §3.8"),
     status="exact", status_note="exact for the linear-attention population optimum at L_train "
-                                "(one-step GD with eta*_gd(L_train))")
+                                "(one-step GD with eta*_gd(L_train))",
+    bounds=risk_bounds())
 
 
 register(Result(
