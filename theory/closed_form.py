@@ -31,12 +31,14 @@ from typing import Any, Callable, Sequence
 
 __all__ = ["interval_function", "evaluate_interval", "evaluate_many", "IntervalValue",
            "closed_form_func", "register_closed_form",
-           "MAX_DPS", "DOUBLE_MAX"]
+           "MAX_DPS", "MAX_SECONDS", "DOUBLE_MAX"]
 
 #: Largest working precision (decimal digits) tried before giving up.  Enough for cancellations
 #: between terms as far apart as 10^-4000 and 10^4000 (the double range is 10^+-308, so a
 #: polynomial of degree <= 10 in the inputs is covered).
 MAX_DPS = 5000
+#: Wall-clock cap of one interval evaluation (seconds); reaching it is reported, never hidden.
+MAX_SECONDS = 2.0
 DOUBLE_MAX = 1.7976931348623157e308
 _START_DPS = 20
 # Accept when the interval is narrower than a quarter of the double spacing at its midpoint.
@@ -101,29 +103,51 @@ def _to_iv(x):
     return iv.mpf(x)  # exact for doubles and Python ints (ints beyond the precision: enclosed)
 
 
+def _magnitude(x) -> str:
+    """``x`` for a message: ``-3.1e+400`` or, for astronomically large exponents, ``10^(2.2e+21714)``."""
+    from mpmath import log10, nstr
+
+    if x == 0:
+        return "0"
+    if abs(x) == math.inf:
+        return ("-" if x < 0 else "") + "10^(1e+308) or more"
+    e = log10(abs(x))
+    if e < 10**6:
+        return nstr(x, 3)
+    return ("-" if x < 0 else "") + f"10^({float(e):.3g})"
+
+
 def _enclose(f, args, iv, mpf, ComplexResult):
-    """``(midpoint, half-width)`` of ``f``'s enclosure at the current precision, or None."""
+    """``(lo, hi)``, the endpoints of ``f``'s enclosure at the current precision, or None."""
     try:
         y = f(*[_to_iv(a) for a in args])
     except (ComplexResult, ZeroDivisionError, ValueError):
         return None  # an enclosure straddles a branch point: more digits narrow it
     lo, hi = mpf(y.a), mpf(y.b)
-    if not (lo == lo and hi == hi) or math.inf in (abs(lo), abs(hi)):
+    if not (lo == lo and hi == hi):
         return None
-    return (lo + hi) / 2, (hi - lo) / 2
+    return lo, hi
 
 
-def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS) -> IntervalValue:
+def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS,
+                      max_seconds: float = MAX_SECONDS) -> IntervalValue:
     """Evaluate ``f`` (from :func:`interval_function`) at ``args``, raising precision as needed.
 
-    Raises ``ValueError`` when the exact value lies beyond the double range (it cannot be
-    returned as a number).
+    Raises ``ValueError`` when the exact value certainly lies beyond the double range (it cannot
+    be returned as a number).  Stops with ``success=False`` after ``max_dps`` digits or
+    ``max_seconds`` (an expression whose enclosure does not narrow, e.g. ``A - A`` with a huge
+    ``A``: interval arithmetic does not know the two terms are equal).
     """
+    import time
+
     from mpmath import iv, mp, mpf, nstr
     from mpmath.libmp import ComplexResult
 
-    dps, last = _START_DPS, None
+    dps, last, t0 = _START_DPS, None, time.monotonic()
     while dps <= max_dps:
+        if time.monotonic() - t0 > max_seconds:
+            max_dps = dps // 2
+            break
         old, iv.dps = iv.dps, dps
         try:
             with mp.workdps(dps):
@@ -131,25 +155,29 @@ def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS) 
         finally:
             iv.dps = old
         if done is not None:
-            mid, half = done
-            last = done
-            if abs(mid) + half < _TINY:  # below the normal double range: round to 0 if allowed
-                return IntervalValue(0.0 if abs(mid) <= half else float(mid), float(half), dps,
-                                     True)
-            if half <= _RTOL * abs(mid):
-                if abs(mid) > DOUBLE_MAX:
-                    raise ValueError(f"the exact value is about {nstr(mid, 3)}, beyond the "
-                                     f"double-precision range (|value| <= 1.8e308)")
-                return IntervalValue(float(mid), float(half), dps, True)
+            lo, hi = done
+            if lo > DOUBLE_MAX or hi < -DOUBLE_MAX:  # certainly beyond the double range
+                raise ValueError(f"the exact value is about {_magnitude(lo if lo > 0 else hi)}, "
+                                 f"beyond the double-precision range (|value| <= 1.8e308)")
+            if math.inf not in (abs(lo), abs(hi)):
+                mid, half = (lo + hi) / 2, (hi - lo) / 2
+                last = (mid, half)
+                if abs(mid) + half < _TINY:  # below the normal range: 0 if the enclosure allows
+                    return IntervalValue(0.0 if abs(mid) <= half else float(mid), float(half),
+                                         dps, True)
+                if half <= _RTOL * abs(mid):
+                    if abs(mid) > DOUBLE_MAX:
+                        raise ValueError(f"the exact value is about {_magnitude(mid)}, beyond "
+                                         f"the double-precision range (|value| <= 1.8e308)")
+                    return IntervalValue(float(mid), float(half), dps, True)
         dps *= 2
     if last is None:
         return IntervalValue(math.nan, math.inf, max_dps, False,
                              f"no finite enclosure of the value at {max_dps} digits")
     mid, half = last
-    if abs(mid) > DOUBLE_MAX:
-        raise ValueError(f"the value is about {nstr(mid, 3)}, beyond the double-precision range")
     return IntervalValue(float(mid), float(half), max_dps, False,
-                         f"the value is only known to +-{nstr(half, 3)} after {max_dps} digits")
+                         f"the value is only known to +-{_magnitude(half)} after {max_dps} "
+                         f"digits")
 
 
 def evaluate_many(fs: dict, args: Sequence[Any], owner: str) -> dict:
