@@ -139,7 +139,8 @@ def bayes_risk(Gamma, beta, sigma2: float = 0.0, tau2: float = 1.0) -> dict:
     """
     G = np.atleast_2d(np.asarray(Gamma, dtype=float))
     b = np.asarray(beta, dtype=float).ravel()
-    g = float(np.max(np.abs(G))) or 1.0
+    g = float(np.max(np.abs(G)))
+    g = g if g > 1e150 else 1.0                   # rescale only where Gamma^T Gamma would overflow
     Gs = G / g                                    # K = g^2 (tau2/g^2 I + Gs^T Gs)
     with np.errstate(all="ignore"):
         ks, V = np.linalg.eigh(Gs.T @ Gs)
