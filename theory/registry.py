@@ -541,8 +541,9 @@ class Result:
         value, info = _plain(value), _plain(info)
         problems = self._violations(inputs, value)
         if problems:
+            said = [info["message"]] if info.get("message") and info.get("success") is False else []
             info = dict(info, success=False, status=info.get("status") or 5,
-                        message="; ".join(problems))
+                        message="; ".join(said + problems))
         elif self.status in _MEASURED and "success" not in info:
             info = dict(info, success=False, status=6,
                         message="the solver reported no success flag")
