@@ -33,7 +33,7 @@ import math
 import numpy as np
 import sympy as sp
 
-from icl_companion.theory.closed_form import evaluate_interval, register_closed_form
+from icl_companion.theory.closed_form import DOUBLE_MAX, register_closed_form
 from icl_companion.theory.registry import (Reference, Result, choice, integer, matrix, real, register,
                              vector)
 
@@ -356,11 +356,28 @@ def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> in
     ----------
     Digest §3.4 ("depth for relative coefficient accuracy").
     """
+    from mpmath import iv, mpf
+
     if m_lo == m_hi:  # rho* = 0: one layer is exact
         return 1
-    r = evaluate_interval(_log_ratio_iv, (m_lo, m_hi, eps, tau2))
-    x = r.value
-    return max(1, math.ceil(x - 1e-12 * max(1.0, x)))  # round-off guard: rho^n = eps exactly
+    dps, old = 20, iv.dps
+    try:
+        while True:  # narrow the enclosure of x until its ceiling is decided
+            iv.dps = dps
+            x = _log_ratio_iv(*(iv.mpf(v) for v in (m_lo, m_hi, eps, tau2)))
+            lo, hi = mpf(x.a), mpf(x.b)
+            if lo > DOUBLE_MAX:
+                raise ValueError(f"the depth is about {float(lo):.3g}, beyond the double range")
+            n_lo, n_hi = int(math.ceil(lo)), int(math.ceil(hi))
+            if n_lo == n_hi:
+                return max(1, n_lo)
+            if n_hi == n_lo + 1 and hi - lo < 1e-20:  # x = n_lo exactly (rho*^n = eps): n_lo
+                return max(1, n_lo)
+            if dps > 5000:
+                return max(1, n_lo)
+            dps *= 2
+    finally:
+        iv.dps = old
 
 
 def _layers_display():
