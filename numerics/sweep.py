@@ -377,9 +377,9 @@ def check_output(path, overwrite: bool = False) -> tuple:
     if path is None or not str(path).strip():
         raise ValueError("--out needs a file name (FILE.csv); got an empty string")
     p = Path(path)
-    side = sidecar_path(p)
-    if p.is_dir() or str(path).endswith(("/", os.sep)):
+    if p.is_dir() or str(path).endswith(("/", os.sep)) or not p.name:
         raise ValueError(f"--out {path} is a folder; give a file name such as {p / 'sweep.csv'}")
+    side = sidecar_path(p)
     if side.resolve() == p.resolve():
         raise ValueError(f"--out {path}: its JSON sidecar would have the same name and overwrite "
                          f"it; use a name ending in .csv")
