@@ -87,8 +87,8 @@ def test_preconditioner_symmetric_and_accurate_near_unit_correlation(rho):
 
 
 def test_preconditioner_refuses_huge_d_and_flags_ill_conditioning():
-    with pytest.raises(ValueError, match=r"d = 1001 is outside the allowed domain"):
-        evaluate("softmax.preconditioner", d=1001, L=40, sigma2=0.1, rho=0.5)
+    with pytest.raises(ValueError, match=r"d = 257 is outside the allowed domain"):
+        evaluate("softmax.preconditioner", d=257, L=40, sigma2=0.1, rho=0.5)
     ev = evaluate("softmax.preconditioner", d=3, L=10**12, sigma2=0.1, rho=0.9999999)
     assert not ev.success and "ill-conditioned" in ev.info["message"]
 

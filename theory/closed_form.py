@@ -43,9 +43,10 @@ DOUBLE_MAX = 1.7976931348623157e308
 _START_DPS = 20
 # Accept when the interval is narrower than a quarter of the double spacing at its midpoint.
 _RTOL = 2.0 ** -55
-# Enclosures entirely below this are returned as 0 (when they contain 0) or their midpoint: the
-# absolute error is then below the smallest normal double.
+# Below the smallest normal double, an enclosure is accepted once it is narrower than half the
+# smallest subnormal (relative accuracy is meaningless there).
 _TINY = 2.2250738585072014e-308
+_SUBNORMAL_HALF = 2.4e-324
 
 
 def _iv_sinh(x):
@@ -162,9 +163,10 @@ def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS,
             if math.inf not in (abs(lo), abs(hi)):
                 mid, half = (lo + hi) / 2, (hi - lo) / 2
                 last = (mid, half)
-                if abs(mid) + half < _TINY:  # below the normal range: 0 if the enclosure allows
-                    return IntervalValue(0.0 if abs(mid) <= half else float(mid), float(half),
-                                         dps, True)
+                if abs(mid) + half < _TINY and half < _SUBNORMAL_HALF:
+                    # below the normal range and narrower than half the smallest subnormal:
+                    # float(mid) is the correctly rounded (possibly zero) double
+                    return IntervalValue(float(mid), float(half), dps, True)
                 if half <= _RTOL * abs(mid):
                     if abs(mid) > DOUBLE_MAX:
                         raise ValueError(f"the exact value is about {_magnitude(mid)}, beyond "

@@ -172,7 +172,12 @@ def zfb_risk(lambdas, N, M) -> float:
     T, N, M = float(lam.sum()), float(N), float(M)
     g = N * lam + lam + T
     a, r = (lam + T) / g, N * lam / g
-    return scale * float(np.sum(lam * a**2 + (lam + T) * r**2 / M))
+    with np.errstate(over="ignore"):
+        value = scale * float(np.sum(lam * a**2 + (lam + T) * r**2 / M))
+    if not math.isfinite(value):
+        raise ValueError(f"the error is about {float(np.sum(lam * a**2 + (lam + T) * r**2 / M)):.3g}"
+                         f" x {scale:.3g}, beyond the double-precision range")
+    return value
 
 
 def zfb_isotropic_check() -> bool:
@@ -230,12 +235,19 @@ register_closed_form(
     Reference("linear", "eta*_gd, softmax digest §3.4",
               cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)), bounds={"value": (0, 1)})
 
+def _zfb_result(lambdas, N, M):
+    try:
+        return zfb_risk(lambdas, N, M)
+    except ValueError as e:
+        raise ValueError(f"linear.lsa_zfb_risk: {e}") from None
+
+
 register(Result(
     "linear.lsa_zfb_risk",
     "Exact error of the gradient-flow optimum of 1-layer LSA (ZFB), trained at N, tested at M",
     (vector("lambdas", 0, lo_open=True, doc="eigenvalues of Lambda (x ~ N(0, diag))"),
      integer("N", 1, doc="training prompt length"), integer("M", 1, doc="test prompt length")),
-    lambda lambdas, N, M: zfb_risk(lambdas, N, M),
+    _zfb_result,
     Reference("linear", "Thm 4.1 optimum; risk derived, w ~ N(0, I), noiseless (cross-attention "
               "digest §3.1)", cites=("Zhang, Frei, Bartlett (2024), JMLR 25(49), arXiv:2306.09927",)),
     expression=_zfb_display, bounds={"value": (0, math.inf)},

@@ -974,9 +974,9 @@ def preconditioner_eig(Sigma, L, sigma2) -> tuple:
     return (G + G.T) / 2, float(d * np.finfo(float).eps * m.max() / m.min())
 
 
-#: Largest ``d`` of ``softmax.preconditioner``: a d x d result printed in full (d = 1000 is a
-#: million numbers, 8 MB in memory, about 20 MB of text).
-PRECONDITIONER_MAX_D = 1000
+#: Largest ``d`` of ``softmax.preconditioner``: a d x d result printed in full (d = 256 is
+#: 65,536 numbers, about 1.5 MB of text; the figures use d <= 20).
+PRECONDITIONER_MAX_D = 256
 
 
 def _preconditioner_result(d, L, sigma2, rho):
@@ -1041,7 +1041,8 @@ EXP_MAX = 709.0
 
 
 def _exp_exponent_check(d, om) -> None:
-    top = float(d) * float(np.max(np.abs(om))) ** 2
+    w = float(np.max(np.abs(om)))
+    top = float(d) * w * w  # float products give inf, never OverflowError
     if top > EXP_MAX:
         raise ValueError(f"d * max(omega)^2 = {top:.4g} exceeds {EXP_MAX:g}: exp(d omega_a omega_b) "
                          f"overflows double precision (allowed: d * max|omega|^2 <= {EXP_MAX:g})")
