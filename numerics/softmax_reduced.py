@@ -29,6 +29,7 @@ Time convention: ``d(omega, mu)/dt = -grad L~`` (the paper's loss).  The authors
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -144,9 +145,11 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     with np.errstate(over="raise", invalid="raise"):
         try:
             short = _short_time_step(rhs, jac, y0, t_eval, rtol)
-            sol = short if short is not None else solve_ivp(
-                rhs, (0.0, float(t_max)), y0, method=method, t_eval=t_eval, rtol=rtol, atol=atol,
-                **kw)
+            with warnings.catch_warnings(record=True) as said:  # kept in the message instead
+                warnings.simplefilter("always")
+                sol = short if short is not None else solve_ivp(
+                    rhs, (0.0, float(t_max)), y0, method=method, t_eval=t_eval, rtol=rtol,
+                    atol=atol, **kw)
             err = None
         except FloatingPointError as e:  # overflow of exp(d omega omega^T): diverging flow
             sol, err = None, f"floating-point error: {e}"
@@ -168,8 +171,9 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega> (digest §3.4)
     hit = np.nonzero(np.abs(eff - eta_star) <= stage_tol * eta_star)[0]
     grad_end = rhs(sol.t[-1], sol.y[:, -1]) / scale if sol.t.size else np.full(2 * H, np.nan)
-    ok = bool(sol.success and finite and reached)
-    msg = sol.message if ok else (sol.message + ("" if finite else "; non-finite state"))
+    notes = sorted({" ".join(str(w.message).split()) for w in said})
+    ok = bool(sol.success and finite and reached and not notes)
+    msg = "; ".join([sol.message] + notes + ([] if finite else ["non-finite state"]))
     return ReducedODEResult(
         t=sol.t, omega=omega, mu=mu, loss=loss, effective_step=eff, mu_sum=mu.sum(axis=1),
         eta_star=eta_star, t_stage1=float(sol.t[hit[0]]) if hit.size else np.nan,
@@ -298,9 +302,14 @@ def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
 
 
 #: Limits of ``softmax.reduced_risk``: ``n_prompts L (d + H)`` sampled or weighted numbers (about
-#: a minute on one core at the limit) and ``L (d + H)`` per prompt (memory of one prompt).
-MC_MAX_WORK = 2 * 10**9
+#: ten seconds on one core at the limit) and ``L (d + H)`` per prompt (memory of one prompt).
+MC_MAX_WORK = 3 * 10**8
 MC_MAX_PROMPT = 25 * 10**6
+
+
+def _approx(n: int) -> str:
+    """A count for a message: ``3.21e+09``, or ``~1e+400`` beyond the double range."""
+    return f"{n:.3g}" if n < 1e300 else f"~1e+{len(str(n)) - 1}"
 
 
 def _mc_cost_check(inputs: dict) -> None:
@@ -308,10 +317,20 @@ def _mc_cost_check(inputs: dict) -> None:
     per_prompt = inputs["L"] * (inputs["d"] + len(inputs["omega"]))
     work = inputs["n_prompts"] * per_prompt
     if per_prompt > MC_MAX_PROMPT or work > MC_MAX_WORK:
-        raise ValueError(f"n_prompts L (d + H) = {work:.3g} numbers ({per_prompt:.3g} per prompt) "
-                         f"exceeds the Monte Carlo limits: allowed n_prompts L (d + H) <= "
+        raise ValueError(f"n_prompts L (d + H) = {_approx(work)} numbers ({_approx(per_prompt)} "
+                         f"per prompt) "
+                         f"exceed the Monte Carlo limits: allowed n_prompts L (d + H) <= "
                          f"{MC_MAX_WORK:.0e} and L (d + H) <= {MC_MAX_PROMPT:.1e}; reduce "
                          f"n_prompts, L or d")
+
+
+def _mc_result(d, L, sigma2, omega, mu, n_prompts, seed):
+    with np.errstate(all="ignore"):
+        est = mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts, seed)
+    if not (math.isfinite(est.mean) and math.isfinite(est.stderr)):
+        raise ValueError("softmax.reduced_risk: the squared errors leave the double-precision "
+                         "range at these inputs (sigma2, |mu| or |omega| too large)")
+    return est.as_dict()
 
 
 register(Result(
@@ -322,8 +341,7 @@ register(Result(
      vector("mu", doc="OV last entries, one per head"),
      integer("n_prompts", 2, 10**8, doc="Monte Carlo prompts", default=100_000),
      integer("seed", 0, doc="RNG seed", default=0)),
-    lambda d, L, sigma2, omega, mu, n_prompts, seed: mc_reduced_risk(
-        d, L, sigma2, omega, mu, n_prompts, seed).as_dict(),
+    _mc_result,
     Reference("softmax", "reduced predictor TFEst.Est, digest §2.3; risk incl. noise"),
     status="monte-carlo", status_note="mean over fresh prompts; stderr = sd/sqrt(n)",
     outputs=("value", "stderr", "n"),
@@ -335,8 +353,8 @@ register(Result(
 #: Heads of ``softmax.reduced_flow`` (the Jacobian is 2H x 2H, factorised at every implicit step).
 FLOW_MAX_HEADS = 64
 #: Caps of one ``softmax.reduced_flow`` evaluation (reported as status 1 / 3 when reached).
-FLOW_MAX_EVALS = 50_000
-FLOW_MAX_SECONDS = 20.0
+FLOW_MAX_EVALS = 20_000
+FLOW_MAX_SECONDS = 10.0
 
 
 def _flow_check(inputs: dict) -> None:

@@ -1175,9 +1175,13 @@ def _mu_star_result(d, L, sigma2, omega):
         _exp_exponent_check(d, om)
     except ValueError as e:
         raise ValueError(f"softmax.mu_star: {e}") from None
-    m = mu_star(d, L, sigma2, om)
     H = om.size
-    A = approx_loss_hessian(d, L, sigma2, om, np.zeros(H))[H:, H:] / 2
+    with np.errstate(all="ignore"):
+        A = approx_loss_hessian(d, L, sigma2, om, np.zeros(H))[H:, H:] / 2
+    if not np.all(np.isfinite(A)):  # checked here: LAPACK would print to stdout
+        raise ValueError("softmax.mu_star: (1 + sigma2)/L exp(d omega_a omega_b) overflows "
+                         "double precision at these inputs")
+    m = mu_star(d, L, sigma2, om)
     scale = np.linalg.norm(A) * np.linalg.norm(m) + np.linalg.norm(om)
     backward = float(np.linalg.norm(A @ m - om) / scale) if scale > 0 else 0.0
     loss = certified_approx_loss(d, L, sigma2, om, m)
