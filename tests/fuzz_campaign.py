@@ -177,6 +177,8 @@ def main(argv=None) -> int:
     ap.add_argument("--prefix", default="", help="comma list of paper prefixes (default: all)")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--out", default=None, help="write every failure as JSON lines here")
+    ap.add_argument("--options-only", action="store_true",
+                    help="only the sweep and figure option classes")
     a = ap.parse_args(argv)
     from icl_companion.theory.registry import results
 
@@ -194,7 +196,7 @@ def main(argv=None) -> int:
                              "problems": problems, "stderr": o.stderr[-300:]})
 
     for r in results():
-        if prefixes and r.prefix not in prefixes:
+        if a.options_only or (prefixes and r.prefix not in prefixes):
             continue
         aim = r.id in KNOWN_AIM_FAILURES
         for cls, gen in (("edge", edge_invocations(r)), ("malformed", malformed_invocations(r)),
@@ -203,7 +205,7 @@ def main(argv=None) -> int:
                 o = run_inprocess(args, timeout=a.timeout)
                 record(cls, o, o.problems, aim)
         print(f"{time.time() - t0:7.1f}s {r.id}", file=sys.stderr, flush=True)
-    if not prefixes:
+    if a.options_only or not prefixes:
         for cls, gen in (("sweep", sweep_invocations(tmp)), ("figure", figure_invocations(tmp))):
             for args in gen:
                 o = run_inprocess(args, timeout=a.timeout)
