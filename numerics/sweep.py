@@ -160,6 +160,7 @@ def _evaluate_chunk(result_id: str, points: list[dict]) -> list[dict]:
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)  # e.g. scipy integrators; rows keep status
         return _evaluate_points(result_id, points)
 
 

@@ -263,5 +263,5 @@ def test_interval_evaluation_caps_time_and_reports():
 
     big = lambda x: iv.exp(x) - iv.exp(x) + 1  # noqa: E731
     r = evaluate_interval(big, (1e300,), max_seconds=0.2)
-    assert not r.success and "only known to" in r.message
+    assert not r.success and r.status == 3 and "time cap 0.2 s reached" in r.message
     assert evaluate_interval(f, (3.0,)).value == 1.0 and MAX_SECONDS > 0

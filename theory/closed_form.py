@@ -96,6 +96,7 @@ class IntervalValue:
     dps: int
     success: bool
     message: str = ""
+    status: int = 0   # 3: stopped by the time cap, 4: by the precision cap
 
 
 def _to_iv(x):
@@ -144,10 +145,10 @@ def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS,
     from mpmath import iv, mp, mpf, nstr
     from mpmath.libmp import ComplexResult
 
-    dps, last, t0 = _START_DPS, None, time.monotonic()
+    dps, last, t0, status, why = _START_DPS, None, time.monotonic(), 4, ""
     while dps <= max_dps:
         if time.monotonic() - t0 > max_seconds:
-            max_dps = dps // 2
+            max_dps, status, why = dps // 2, 3, f" (time cap {max_seconds:g} s reached)"
             break
         old, iv.dps = iv.dps, dps
         try:
@@ -175,11 +176,11 @@ def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS,
         dps *= 2
     if last is None:
         return IntervalValue(math.nan, math.inf, max_dps, False,
-                             f"no finite enclosure of the value at {max_dps} digits")
+                             f"no finite enclosure of the value at {max_dps} digits{why}", status)
     mid, half = last
     return IntervalValue(float(mid), float(half), max_dps, False,
                          f"the value is only known to +-{_magnitude(half)} after {max_dps} "
-                         f"digits")
+                         f"digits{why}", status)
 
 
 def evaluate_many(fs: dict, args: Sequence[Any], owner: str) -> dict:
@@ -188,7 +189,7 @@ def evaluate_many(fs: dict, args: Sequence[Any], owner: str) -> dict:
 
     ``ValueError`` (a value beyond the double range) is re-raised naming ``owner`` and the output.
     """
-    out, failed = {}, []
+    out, failed, status = {}, [], 4
     for name, f in fs.items():
         try:
             r = evaluate_interval(f, args)
@@ -197,8 +198,9 @@ def evaluate_many(fs: dict, args: Sequence[Any], owner: str) -> dict:
         out[name] = r.value
         if not r.success:
             failed.append(f"{name}: {r.message}")
+            status = min(status, r.status)
     if failed:
-        out.update(success=False, status=4, message="interval evaluation did not reach double "
+        out.update(success=False, status=status, message="interval evaluation did not reach double "
                                                     "precision: " + "; ".join(failed))
     return out
 
@@ -222,7 +224,7 @@ def closed_form_func(id: str, names: Sequence[str], symbols: Callable[[], Sequen
             raise ValueError(f"{id}: {e}") from None
         if r.success:
             return r.value
-        return {"value": r.value, "success": False, "status": 4,
+        return {"value": r.value, "success": False, "status": r.status,
                 "message": f"interval evaluation did not reach double precision: {r.message}",
                 "residual": r.error}
 

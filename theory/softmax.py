@@ -1096,7 +1096,7 @@ def certified_approx_loss(d, L, sigma2, omega, mu) -> dict:
     r = evaluate_interval(lambda d_, L_, s_, *x: _approx_loss_iv(d_, L_, s_, x[:H], x[H:]), args)
     out = {"value": r.value, "success": r.success, "residual": r.error}
     if not r.success:
-        out.update(status=4, message=r.message)
+        out.update(status=r.status, message=r.message)
     return out
 
 
