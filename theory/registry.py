@@ -121,13 +121,16 @@ class Param:
         text = text.strip()
         try:
             if self.kind == "real":
-                return float(text)
+                return _parse_float(text)
             if self.kind == "integer":
                 return _parse_int(text)
             if self.kind == "vector":
-                return [float(t) for t in text.split(",")]
+                return [_parse_float(t) for t in text.split(",")]
             if self.kind == "matrix":
-                return [[float(t) for t in row.split(",")] for row in text.split(";")]
+                return [[_parse_float(t) for t in row.split(",")] for row in text.split(";")]
+        except _TooLarge:
+            raise ValueError(f"{self.name} = {text!r} is beyond the double-precision range "
+                             f"(|x| <= 1.8e308); expected {self.describe_domain()}") from None
         except ValueError:
             raise ValueError(f"{self.name} = {text!r} is not {self._noun()}; "
                              f"expected {self.describe_domain()}") from None
@@ -160,6 +163,8 @@ class Param:
                     raise ValueError(f"{owner}: {self.name} = {value!r} is not an integer; "
                                      f"expected {self.describe_domain()}")
                 value = int(value)
+                if abs(value) > 1.7976931348623157e308:  # beyond every float: not comparable
+                    raise bad(f"{str(value)[:12]}...({len(str(value))} digits)")
             else:
                 value = float(value)
             if value not in self.domain:
@@ -184,11 +189,28 @@ class Param:
         return arr.tolist()
 
 
-def _parse_int(text: str) -> int:
+class _TooLarge(ValueError):
+    """A number written in full that no double can hold (``1e400``, 400 digits)."""
+
+
+def _parse_float(text: str) -> float:
     v = float(text)
-    if not v.is_integer():
-        raise ValueError(text)
-    return int(v)
+    if math.isinf(v) and "inf" not in text.lower():
+        raise _TooLarge(text)
+    return v
+
+
+def _parse_int(text: str) -> int:
+    try:
+        n = int(text)  # exact for integers written in full, any length
+    except ValueError:
+        v = _parse_float(text)
+        if not v.is_integer():
+            raise ValueError(text) from None
+        return int(v)
+    if abs(n) > 1.7976931348623157e308:  # compared as ints: no float conversion
+        raise _TooLarge(text)
+    return n
 
 
 def _show(v: float) -> str:
