@@ -159,12 +159,12 @@ class Param:
                 raise ValueError(f"{owner}: {self.name} = {value!r} is not {self._noun()}; "
                                  f"expected {self.describe_domain()}")
             if self.kind == "integer":
+                if isinstance(value, numbers.Integral) and abs(value) > 1.7976931348623157e308:
+                    raise bad(f"{str(value)[:12]}...({len(str(value))} digits)")
                 if not float(value).is_integer():
                     raise ValueError(f"{owner}: {self.name} = {value!r} is not an integer; "
                                      f"expected {self.describe_domain()}")
                 value = int(value)
-                if abs(value) > 1.7976931348623157e308:  # beyond every float: not comparable
-                    raise bad(f"{str(value)[:12]}...({len(str(value))} digits)")
             else:
                 value = float(value)
             if value not in self.domain:
