@@ -29,7 +29,7 @@ does not grow with ``L``; :func:`sample_prompts` draws the raw tokens for token-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -98,10 +98,6 @@ class TaskFamily:
     @property
     def d(self) -> int:
         return self.d1 + self.d2
-
-    def spectrum(self) -> tuple[float, float]:
-        """Interval ``[tau2 + m_lo, tau2 + m_hi]`` of the excited eigenvalues of ``Sigma``."""
-        return self.tau2 + self.m_lo, self.tau2 + self.m_hi
 
     def as_dict(self) -> dict:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
@@ -266,8 +262,3 @@ def sample_moments(rng: np.random.Generator, tasks: Tasks, L: int
     LA = Lc @ Am
     W = LA @ np.swapaxes(LA, 1, 2) / L
     return W[:, :d, :d], W[:, :d, d]
-
-
-def with_(fam: TaskFamily, **kw) -> TaskFamily:
-    """A copy of ``fam`` with fields replaced (validated again)."""
-    return replace(fam, **kw)

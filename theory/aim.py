@@ -312,12 +312,6 @@ def _ref(where):
     return Reference("aim", where)
 
 
-def _check_T_ge_2(inputs):
-    if inputs["T"] < 2:
-        raise ValueError(f"T = {inputs['T']} is outside the allowed domain: an integer >= 2 "
-                         f"(a softmax over T = 1 token is constant)")
-
-
 register_symbolic(
     "aim.alpha_pr",
     "Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1",

@@ -406,11 +406,6 @@ def alpha_T_foc_check() -> bool:
     return bool(ok and sp.simplify(lim - 2 / (L1 + L2)) == 0)
 
 
-@functools.lru_cache(maxsize=None)
-def _alpha_T_num():
-    return sp.lambdify((L1, L2, W1, W2, T), alpha_T_expr(), modules="math")
-
-
 def alpha_T(lambda1: float, lambda2: float, w1: float, w2: float, T: int) -> float:
     """Depth-T trained shared step for a two-point spectrum (see :func:`alpha_T_expr`).
 
