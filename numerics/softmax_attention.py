@@ -94,7 +94,8 @@ def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool =
 
     ``norm_L`` (linear attention only) is the constant of the ``1/L`` factor; default the batch's
     context length.  The paper's ``LinTF`` hard-codes the training length: evaluate a model trained
-    at ``L_train`` on longer prompts with ``norm_L=L_train`` (digest section 3.8).
+    at ``L_train`` on longer prompts with ``norm_L=L_train``
+    (``docs/derivations/softmax.md#linear-attention-length-generalisation``).
 
     References
     ----------

@@ -3,8 +3,9 @@
 Three settings, all with a fresh batch per training step (the authors' online training):
 
 * ``isotropic``: ``x ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = beta^T x + eps``,
-  ``eps ~ N(0, sigma2)``, noisy query target (digest section 1.2);
-* ``ar1``: the same with ``x ~ N(0, Sigma)``, ``Sigma_ij = rho^|i-j|`` (digest section 1.3);
+  ``eps ~ N(0, sigma2)``, noisy query target (``docs/derivations/softmax.md#setting``);
+* ``ar1``: the same with ``x ~ N(0, Sigma)``, ``Sigma_ij = rho^|i-j|`` (the authors'
+  ``generate_covariance_matrix``);
 * ``multitask``: ``N`` tasks with supports ``S_n`` of ``[d]``, ``y_n = beta_{S_n}^T x_{S_n} + eps_n``
   with one shared ``beta ~ N(0, I_d/d)`` (the blog's version, ``variant="blog"``), or the authors'
   code version (``variant="code"``: separate ``beta_n ~ N(0, I_{d_n})``, noise variance
