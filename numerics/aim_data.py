@@ -22,8 +22,8 @@ Nothing here forms a ``d x d`` matrix per sample: the indices are ``(X S) X^T`` 
 References
 ----------
 .. [1] L. Boncoraglio, E. Troiani, V. Erba, L. Zdeborová, "Bayes optimal learning of
-   attention-indexed models", NeurIPS 2025, arXiv:2506.01582, Sec. 2 (model), authors' code
-   ``GD_softmax_averaged.py`` (teacher of the GD experiment).
+   attention-indexed models", NeurIPS 2025, arXiv:2506.01582 (not numbered in the sources),
+   authors' code ``GD_softmax_averaged.py`` (teacher of the GD experiment).
 """
 
 from __future__ import annotations
