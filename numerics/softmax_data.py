@@ -17,8 +17,8 @@ Everything is batched: ``Z`` has shape ``(n, L, d+N)``, ``zq`` ``(n, d+N)``, tar
 References
 ----------
 He, Pan, Chen, Yang, "In-Context Linear Regression Demystified: Training Dynamics and Mechanistic
-Interpretability of Multi-Head Softmax Attention", ICML 2025, arXiv:2503.12734, section 2 (data
-model, embedding ``Z_ebd``); code ``XintianPan/ICL_linear``, ``utils/data_utils.py``
+Interpretability of Multi-Head Softmax Attention", ICML 2025, arXiv:2503.12734 (not numbered in the
+sources; data model and embedding ``Z_ebd`` as in the authors' blog post); code ``XintianPan/ICL_linear``, ``utils/data_utils.py``
 (``LinearReg``, ``MultiTaskLinearReg``, ``generate_covariance_matrix``).
 """
 
@@ -192,7 +192,8 @@ def sample_tokens(rng: np.random.Generator, n: int, setting: Setting,
 
     References
     ----------
-    He et al. (2025), section 2 (isotropic), "Anisotropic" and "Multi-task" experiments; code
+    He et al. (2025), the blog post's isotropic setting, "Non-Isotropic Covariates" and "In-Context
+    Multi-Task Regression" experiments; code
     ``utils/data_utils.py``.
     """
     if int(n) != n or n < 1:

@@ -23,7 +23,7 @@ The three ratio metrics are those of the authors' ``Metrics_pattern`` bar plot (
 References
 ----------
 He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734,
-Findings 1-2 (section 3 of the blog version), Theorem 1(1) (``eta_eff = <mu, omega>``); code
+Key Findings 1-2 of the authors' blog post, Theorem 1(1) (``eta_eff = <mu, omega>``); code
 ``XintianPan/ICL_linear`` ``plots.ipynb`` (``Metrics_pattern``).
 """
 
