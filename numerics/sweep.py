@@ -453,8 +453,8 @@ def read_sweep(path) -> tuple[list, dict]:
     path = Path(path)
     side = sidecar_path(path)
     meta = json.loads(side.read_text())
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if meta.get("csv_sha256") != digest:
+    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+    if meta.get("csv_sha256") != checksum:
         raise ValueError(f"{path} does not match its sidecar {side} (run {meta.get('run_id')}): "
-                         f"SHA-256 {digest[:12]}... vs {str(meta.get('csv_sha256'))[:12]}...")
+                         f"SHA-256 {checksum[:12]}... vs {str(meta.get('csv_sha256'))[:12]}...")
     return read_csv(path), meta

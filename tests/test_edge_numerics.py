@@ -227,7 +227,7 @@ def test_reduced_flow_tiny_time_and_caps():
 
 
 def test_reduced_risk_refuses_beyond_work_limit():
-    with pytest.raises(ValueError, match="exceeds the Monte Carlo limits"):
+    with pytest.raises(ValueError, match="exceed the Monte Carlo limits"):
         evaluate("softmax.reduced_risk", d=1000, L=32, sigma2=0.1, omega=[0.1, -0.1],
                  mu=[3, -3])
 

@@ -371,7 +371,7 @@ def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> in
     ----------
     ``docs/derivations/xattn.md#depth-needed``.
     """
-    from mpmath import iv, mpf
+    from mpmath import ceil, iv, mp, mpf, nstr
 
     if m_lo == m_hi:  # rho* = 0: one layer is exact
         return 1
@@ -379,11 +379,12 @@ def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> in
     try:
         while True:  # narrow the enclosure of x until its ceiling is decided
             iv.dps = dps
-            x = _log_ratio_iv(*(iv.mpf(v) for v in (m_lo, m_hi, eps, tau2)))
-            lo, hi = mpf(x.a), mpf(x.b)
-            if lo > DOUBLE_MAX:
-                raise ValueError(f"the depth is about {float(lo):.3g}, beyond the double range")
-            n_lo, n_hi = int(math.ceil(lo)), int(math.ceil(hi))
+            with mp.workdps(dps):  # the endpoints keep every digit of the enclosure
+                x = _log_ratio_iv(*(iv.mpf(v) for v in (m_lo, m_hi, eps, tau2)))
+                lo, hi = mpf(x.a), mpf(x.b)
+                if lo > DOUBLE_MAX:
+                    raise ValueError(f"the depth is about {nstr(lo, 3)}, beyond the double range")
+                n_lo, n_hi = int(ceil(lo)), int(ceil(hi))
             if n_lo == n_hi:
                 return max(1, n_lo)
             if n_hi == n_lo + 1 and hi - lo < 1e-20:  # x = n_lo exactly (rho*^n = eps): n_lo
