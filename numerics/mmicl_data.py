@@ -167,7 +167,23 @@ def novel_burstiness(N: int, B: int) -> int:
     """
     if B:
         return B
-    return max([d for d in range(1, N // 2 + 1) if N % d == 0] or [1])
+    if N < 2:
+        return 1
+    # N / (smallest prime factor of N) is the largest proper divisor: trial division up to sqrt(N)
+    p = 2
+    while p * p <= N:
+        if N % p == 0:
+            return N // p
+        if p > NOVEL_MAX_FACTOR:
+            raise ValueError(f"N = {N}: the novel-sequence burstiness needs the smallest prime "
+                             f"factor of N, not found below {NOVEL_MAX_FACTOR}; allowed with "
+                             f"B = 0: N <= {NOVEL_MAX_FACTOR ** 2:.0e}")
+        p += 1 if p == 2 else 2
+    return 1  # N is prime
+
+
+#: Trial divisors tried by :func:`novel_burstiness` (every N <= 1e12 is decided, in < 0.5 s).
+NOVEL_MAX_FACTOR = 10**6
 
 
 # ------------------------------------------------------------------------------------- configs
@@ -865,6 +881,9 @@ MAX_ZIPF_CLASSES = 10**7
 
 def _config_check(inputs: dict) -> None:
     GMMConfig(**{k: v for k, v in inputs.items() if k in GMMConfig.__dataclass_fields__})
+    if inputs.get("B") == 0 and "K_c" in inputs and inputs["N"] > NOVEL_MAX_FACTOR ** 2:
+        raise ValueError(f"N = {inputs['N']} with B = 0 exceeds the limit {NOVEL_MAX_FACTOR ** 2:.0e} "
+                         f"(the novel sequences' burstiness needs the smallest prime factor of N)")
     if inputs.get("alpha", 0) > 0 and inputs["K"] > MAX_ZIPF_CLASSES:
         raise ValueError(f"K = {inputs['K']} Zipf classes (alpha > 0) exceeds the limit "
                          f"{MAX_ZIPF_CLASSES:.0e} (the class law is summed term by term); "

@@ -1298,9 +1298,10 @@ def _ratio_result(xi, sigma2):
     """
     from icl_companion.theory.closed_form import evaluate_many
 
-    out = evaluate_many(_ratio_intervals(), (xi, sigma2), "softmax.ratio_bound")
-    out["holds"] = bool(out.pop("margin") >= 0)
-    return out
+    v = evaluate_many(_ratio_intervals(), (xi, sigma2), "softmax.ratio_bound")
+    v["holds"] = bool(v.pop("margin") >= 0)
+    order = ("ratio", "bound", "holds", "dgd_risk", "bayes_risk")  # the declared outputs, in order
+    return {**{k: v.pop(k) for k in order}, **v}
 
 
 def _ratio_bounds(inputs):

@@ -356,13 +356,19 @@ def _log_ratio_iv(m_lo, m_hi, eps, tau2):
     return iv.log(eps) / iv.log1p(-delta)
 
 
+#: Relative tolerance under which ``log(eps)/log(rho*)`` counts as the integer just below it.
+_GUARD = 2.0 ** -50
+
+
 def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> int:
     """Smallest depth ``T >= 1`` with ``rho*^T <= eps`` (relative coefficient accuracy).
 
     ``|w_T - w| <= rho*^T |w|`` at ``alpha*`` and ``L = inf``, so
     ``T(eps) = ceil(log(1/eps) / log(1/rho*))``; ``T = 1`` when ``rho* = 0`` (isotropic signal).
     The ratio is evaluated in interval arithmetic (:func:`_log_ratio_iv`); a depth beyond the
-    double range is refused with a ``ValueError``.
+    double range is refused with a ``ValueError``.  A ratio less than ``2^-50`` (relative) above
+    an integer ``n`` gives ``n``: the inputs are doubles rounded from what was typed, and
+    ``eps = 1/9`` at ``rho* = 1/3`` means ``rho*^2 = eps`` (the double ``1/9`` is 6e-18 smaller).
 
     >>> layers_needed(1, 3, 1e-3)
     7
@@ -380,14 +386,12 @@ def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> in
         while True:  # narrow the enclosure of x until its ceiling is decided
             iv.dps = dps
             with mp.workdps(dps):  # the endpoints keep every digit of the enclosure
-                x = _log_ratio_iv(*(iv.mpf(v) for v in (m_lo, m_hi, eps, tau2)))
+                x = _log_ratio_iv(*(iv.mpf(v) for v in (m_lo, m_hi, eps, tau2))) * (1 - _GUARD)
                 lo, hi = mpf(x.a), mpf(x.b)
                 if lo > DOUBLE_MAX:
                     raise ValueError(f"the depth is about {nstr(lo, 3)}, beyond the double range")
                 n_lo, n_hi = int(ceil(lo)), int(ceil(hi))
             if n_lo == n_hi:
-                return max(1, n_lo)
-            if n_hi == n_lo + 1 and hi - lo < 1e-20:  # x = n_lo exactly (rho*^n = eps): n_lo
                 return max(1, n_lo)
             if dps > 5000:
                 return max(1, n_lo)
