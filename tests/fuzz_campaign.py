@@ -162,11 +162,12 @@ def judge_sweep(o: Outcome) -> list[str]:
 def classify(o: Outcome, problems) -> str:
     if not problems:
         return {0: "ok", 1: "flagged", 2: "refused"}.get(o.code, "ok")
-    text = " ".join(problems)
-    for key in ("traceback", "hang", "output on file descriptor 1", "non-finite value",
-                "exit 3", "exit 1 with status 5", "exit 1 with status 6", "raised"):
-        if key in text:
-            return key
+    for key in ("exit 3", "hang", "output on file descriptor 1", "non-finite value",
+                "exit 1 with status 5", "exit 1 with status 6", "raised"):
+        if any(p.startswith(key) for p in problems):
+            return "internal error (exit 3)" if key == "exit 3" else key
+    if "traceback" in problems:
+        return "traceback"
     return "other contract break"
 
 
