@@ -31,15 +31,16 @@ from hypothesis import strategies as st
 #: known fuzz failures are listed here, with the class of failure seen; the entries are removed
 #: once that change is merged.  Every other result must pass.
 KNOWN_AIM_FAILURES = {
-    "aim.alpha_pr": "OverflowError for rho >= 1e155 (rho^2 in double precision)",
-    "aim.denoising_mmse": "negative / out-of-range MMSE at large delta (cancellation)",
-    "aim.denoising_mi": "no convergence information; non-finite at extreme delta",
-    "aim.mmse": "small-alpha cancellation; slow or failing SE at extreme rho / alpha",
-    "aim.gen_error": "time and memory grow with T (T = 1000 > 60 s, 1.9 GB)",
-    "aim.mmse_rho0": "extreme alpha_bar",
-    "aim.rho_inf_mmse": "extreme alpha, T",
-    "aim.bbp_mmse": "extreme Deltabar",
-    "aim.weak_recovery": "none seen; listed with the other AIM results until that change lands",
+    "aim.alpha_pr": "OverflowError for rho = 1e200 and for huge T",
+    "aim.denoising_mmse": "no success flag (status 6); OverflowError at rho = 1e-300; negative at "
+                          "large delta (issue 16)",
+    "aim.denoising_mi": "no success flag (status 6); nan (status 5) at rho = 1e-16; "
+                        "OverflowError at rho = 1e-300; hang at rho = 5e-324",
+    "aim.mmse": "out of range at alpha = 0 (status 5); OverflowError for huge T; small-alpha "
+                "cancellation (issue 16)",
+    "aim.gen_error": "hangs (T = 100 > 20 s), MemoryError (T = 1e15), OverflowError (huge T), "
+                     "ZeroDivisionError (rho = 1e17)",
+    "aim.rho_inf_mmse": "OverflowError for T >= 1e155 (integer beyond float)",
 }
 
 _TINY_AND_HUGE = [5e-324, 1e-300, 1e-160, 1e-16, 1e-8, 0.5, 1.0, 2.0, 10.0, 1e6, 1e17, 1e100,
