@@ -266,8 +266,9 @@ def se_channel(alpha: float, rho: float, channel, init: str = "uninformed",
     ``closed_form=True`` takes the scalar-equation fast paths of the softmax
     (:func:`se_softmax`, uninformed start) and of the identity channel (:func:`se_linear`);
     ``closed_form=False`` iterates the generic map (the path the fast ones are tested against).
-    Channels whose information is a randomized-QMC estimate (noisy channels) report its standard
-    error propagated to the MMSE as ``mmse_err`` (``success`` False when it exceeds ``1e-2``).
+    Channels whose information is a quadrature estimate (noisy channels) report its error (RQMC
+    standard error and inner-rule refinement, :func:`_information_error`) propagated to the MMSE
+    by one map step as ``mmse_err`` (``success`` False when it exceeds ``MMSE_ERR_MAX``).
     """
     a_arr = _check_common(alpha, rho)
     if np.ndim(a_arr) != 0:
@@ -303,19 +304,12 @@ def se_channel(alpha: float, rho: float, channel, init: str = "uninformed",
     V = float(np.clip(r.x, 0.0, 1.0))
     qh = qhat(max(V, 1e-300))
     err, success, message = 0.0, bool(r.success), r.message
-    if isinstance(ch, SoftmaxNoisyChannel):
-        e = ch.information_estimate(Q0 - V, V)
-    elif ch.Delta > 0 and not isinstance(ch, LinearChannel):
-        from icl_companion.numerics.aim_channels import information_quadrature
-
-        e = information_quadrature(ch, Q0 - V, V, rule="rqmc")
-    else:
-        e = None
-    if e is not None and e.value > 0:
+    rel = _information_error(ch, Q0 - V, V)
+    if rel > 0:
         # one map step: dV = |d mmse/d Delta| Delta (d hat q / hat q), Delta = 1/hat q
         d = 1.0 / qh
         dm = float(mmse_rho(d * (1 + 1e-4), rho) - mmse_rho(d * (1 - 1e-4), rho)) / (2e-4 * d)
-        err = abs(dm) * d * e.stderr / e.value
+        err = abs(dm) * d * rel
         if err > MMSE_ERR_MAX:
             success, message = False, (f"the channel information is not accurate enough: "
                                        f"estimated MMSE error {err:.2g} > {MMSE_ERR_MAX:g}")
@@ -323,6 +317,25 @@ def se_channel(alpha: float, rho: float, channel, init: str = "uninformed",
                        status=r.status if success == bool(r.success) else 4, nit=r.nit,
                        residual=r.residual, history=r.history, message=message, mmse_err=err,
                        **info)
+
+
+def _information_error(ch, q, V) -> float:
+    """Relative error estimate of a quadrature-based channel information (0 for closed forms and
+    the deterministic hardmax rule): the randomized-QMC standard error and the change under a
+    1.5x finer inner rule, added in quadrature."""
+    from icl_companion.numerics.aim_channels import information_quadrature
+
+    if isinstance(ch, SoftmaxNoisyChannel):
+        e = ch.information_estimate(q, V)
+        fine = ch.refined().information_estimate(q, V).value
+    elif ch.Delta > 0 and not isinstance(ch, LinearChannel):
+        e = information_quadrature(ch, q, V, rule="rqmc")
+        fine = information_quadrature(ch.refined(), q, V, rule="rqmc").value
+    else:
+        return 0.0
+    if not e.value > 0:
+        return math.inf
+    return math.hypot(e.stderr, fine - e.value) / e.value
 
 
 def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float | None = None,
