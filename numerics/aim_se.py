@@ -296,6 +296,8 @@ def se_channel(alpha: float, rho: float, channel, init: str = "uninformed",
         qh = qhat(V)
         return float(mmse_rho(1.0 / qh, rho)) if qh > 0 else 1.0
 
+    if init == "informed" and warm is None and closed_form and isinstance(ch, SoftmaxChannel):
+        return _se_softmax_informed(alpha, rho, ch, info)
     if init == "informed" and warm is None:
         r = _solve_fp_log(F, V_INFORMED, tol, maxiter)
     else:
@@ -368,6 +370,43 @@ def _solve_fp(F, x0, damping, tol, maxiter, method):
             return r
         x0 = float(np.clip(r.x, 1e-12, 1.0)) if np.isfinite(r.x) else x0
     return fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter)
+
+
+def _se_softmax_informed(alpha, rho, ch, info, n_grid: int = 49) -> SEResult:
+    """Softmax SE from the informed start ``V^0 = V_INFORMED``, by bracketing.
+
+    The softmax map ``F(V) = mmse_rho(V / (K alpha))`` is increasing in ``V``, so the iteration
+    from ``V^0`` converges monotonically to the nearest fixed point in the direction of
+    ``F(V^0) - V^0``: upwards, the first crossing of ``F(V) = V`` above ``V^0`` on a geometric grid
+    of ``V`` (one vectorised evaluation), refined by :func:`scipy.optimize.brentq`; downwards, the
+    largest crossing below ``V^0`` on ``[1e-14, V^0]``, or ``V = 0``.  This is the limit of the
+    informed iteration without its critical slowing-down near ``alpha_PR``.
+    """
+    from scipy.optimize import brentq
+
+    Kx = ch.K * alpha
+    Q0 = 1.0 + rho
+    F = lambda V: mmse_rho(np.asarray(V) / Kx, rho)  # noqa: E731
+    up = float(F(V_INFORMED)) >= V_INFORMED
+    grid = np.geomspace(V_INFORMED, 1.0, n_grid) if up else np.geomspace(1e-14, V_INFORMED, 61)
+    d = F(grid) - grid
+    if up:
+        k = np.flatnonzero(d < 0)
+        lo, hi = (grid[k[0] - 1], grid[k[0]]) if k.size else (None, None)
+    else:
+        k = np.flatnonzero(d > 0)
+        lo, hi = (grid[k[-1]], grid[k[-1] + 1]) if k.size else (None, None)
+    if lo is None:
+        V, nit, res, msg = 0.0, 0, float(abs(d[0])), "V -> 0: perfect recovery"
+    else:
+        V, rr = brentq(lambda v: float(F(v)) - v, lo, hi, xtol=1e-15, rtol=1e-13,
+                       full_output=True)
+        nit, res, msg = rr.iterations, abs(float(F(V)) - V), "converged (bracketed)"
+    qh = Kx / V if V > 0 else math.inf
+    return make_record(SEResult, mmse=float(V), q=Q0 - V, qhat=qh,
+                       delta=1 / qh if V > 0 else 0.0, success=True, nit=nit, residual=res,
+                       history={"solver": "grid bracket + brentq in V", "grid": n_grid},
+                       mmse_err=0.0, message=msg, **info)
 
 
 #: Below this ``V`` a decreasing iteration (``F(V) < V``) is taken to converge to ``V = 0``.
@@ -751,72 +790,60 @@ def gen_error(alpha: float, rho: float, T: int, channel="softmax",
 
 
 # ================================================================== the transition's order
-def _richardson_slope(points, f):
-    """Slopes ``(f(x_k) - f0)/(x_k - x0)`` at three distances shrinking by 10, and their
-    Richardson extrapolation (linear in the distance); ``residual`` = change of the last step."""
-    s = np.array([f(x) for x in points])
-    ext = (10 * s[2] - s[1]) / 9.0
-    return float(ext), float(abs(ext - s[2])), s
-
-
 def transition(rho: float, T: int = 2, channel: str = "softmax", variant: str = "correct"
                ) -> dict:
     """Order of the AIM's transitions, measured on the SE (not assumed).
 
-    ``channel="softmax"``: the perfect-recovery transition at ``alpha_PR(rho, T)``.  Outputs the
-    MMSE just below it (``mmse_left``, at ``alpha_PR (1 - 1e-7)``: the jump), the one-sided slopes
-    ``dMMSE/dalpha`` from the left (Richardson from ``alpha_PR (1 - h)``, ``h = 1e-2, 1e-3,
-    1e-4``) and from the right (``MMSE = 0`` there, evaluated at ``alpha_PR (1 + h)``), and
-    ``hysteresis`` = ``max |MMSE(informed start) - MMSE(uninformed)|`` at ``alpha_PR x {0.5, 0.9,
-    0.99}`` (the generic fixed-point iteration from ``V = 1e-6`` against the scalar root).
-    ``channel="hardmax"``: the ``rho -> 0`` weak-recovery transition at ``alpha_bar_c`` (``rho``
-    unused): the same quantities in ``alpha_bar``, left side ``MMSE = 1``.
+    ``channel="softmax"``: the perfect-recovery transition at ``x_c = alpha_PR(rho, T)``, where the
+    MMSE reaches 0 from the left; ``channel="hardmax"``: the ``rho -> 0`` weak-recovery transition at
+    ``x_c = alpha_bar_c`` (``rho`` unused), where the MMSE leaves 1 to the right.  On the active side
+    the distance ``e(h) = |MMSE(x_c (1 -+ h)) - MMSE(x_c)|`` is computed at ``h = 1e-3, 1e-4, 1e-5``:
 
-    ``order``: 1 if the jump exceeds 1e-6 or hysteresis exceeds 1e-6 (first order), 2 if the
-    slopes differ by more than 10x their error estimate (continuous with a kink), else 3.
+    * ``exponent`` ``p``: ``log10(e(1e-4)/e(1e-5))`` (``e ~ h^p``); ``residual`` = its change from the
+      previous decade;
+    * ``slope_active``: ``dMMSE/dx`` at ``x_c`` from the active side, ``e(h)/(x_c h)``
+      Richardson-extrapolated when ``p = 1`` (within 0.05), 0 when ``p > 1``;
+      ``slope_flat``: the largest ``|MMSE - MMSE(x_c)|/(x_c h)`` on the other side (0: flat);
+    * ``jump``: ``e`` at ``h = 1e-9`` (0 for a continuous transition);
+    * ``hysteresis`` (softmax): ``max |MMSE(informed start) - MMSE(uninformed)|`` at
+      ``alpha_PR x {0.5, 0.9, 0.99}``.
+
+    ``order``: 1 if the jump or the hysteresis exceeds 1e-6 (first order); else 2 if ``p = 1``
+    (continuous MMSE with a slope discontinuity); else 3 (the slope is continuous too).
     """
     if channel == "softmax":
         T = _check_T(T, 2)
         x0 = alpha_pr(rho, T)
         f = lambda a: float(se_softmax(a, rho, T).mmse)  # noqa: E731
-        base_left, base_right = 0.0, 0.0
+        base, sgn = 0.0, -1.0
         hyst = 0.0
         for frac in (0.5, 0.9, 0.99):
             a = frac * x0
-            inf = se_channel(a, rho, SoftmaxChannel(T), init="informed", closed_form=False,
-                             maxiter=20000)
-            if not inf.success:
-                return {"alpha_c": x0, "mmse_left": math.nan, "slope_left": math.nan,
-                        "slope_right": math.nan, "hysteresis": math.nan, "order": 0,
-                        "success": False, "status": 4, "nit": int(inf.nit),
-                        "residual": float(inf.residual),
-                        "message": f"informed SE did not converge at alpha = {a:g}"}
+            inf = se_channel(a, rho, SoftmaxChannel(T), init="informed")
             hyst = max(hyst, abs(float(inf.mmse) - f(a)))
     elif channel == "hardmax":
         _check_variant(variant)
         x0 = weak_recovery(variant)
         f = lambda ab: float(mmse_rho0(ab, variant).mmse)  # noqa: E731
-        base_left, base_right = 1.0, 1.0
-        hyst = 0.0
+        base, sgn, hyst = 1.0, 1.0, 0.0
     else:
         raise ValueError(f"channel = {channel!r} is outside the allowed domain: softmax (perfect "
                          f"recovery) or hardmax (rho -> 0 weak recovery)")
-    hs = (1e-2, 1e-3, 1e-4)
-    sl, el, _ = _richardson_slope([x0 * (1 - h) for h in hs],
-                                  lambda x: (f(x) - base_left) / (x - x0))
-    sr, er, _ = _richardson_slope([x0 * (1 + h) for h in hs],
-                                  lambda x: (f(x) - base_right) / (x - x0))
-    if channel == "softmax":
-        jump = f(x0 * (1 - 1e-7))
-    else:
-        jump = 1.0 - f(x0 * (1 + 1e-7))
-    err = max(el, er)
-    order = 1 if (jump > 1e-6 or hyst > 1e-6) else (2 if abs(sl - sr) > 10 * err + 1e-9 else 3)
-    return {"alpha_c": float(x0), "mmse_left": float(f(x0 * (1 - 1e-7))) if channel == "softmax"
-            else 1.0, "jump": float(jump), "slope_left": sl, "slope_right": sr,
-            "hysteresis": float(hyst), "order": order, "success": bool(err < 1e-3 * max(
-                1.0, abs(sl), abs(sr))), "status": 0, "nit": 0, "residual": float(err),
-            "message": "measured"}
+    hs = np.array([1e-3, 1e-4, 1e-5])
+    e = np.array([abs(f(x0 * (1 + sgn * h)) - base) for h in hs])
+    p = np.log10(e[:-1] / e[1:])
+    expo, res = float(p[-1]), float(abs(p[-1] - p[0]))
+    sl = e / (x0 * hs)
+    # MMSE decreases through the transition in both cases: the active-side slope is negative
+    slope = -float((10 * sl[2] - sl[1]) / 9.0) if abs(expo - 1) < 0.05 else 0.0
+    flat = max(abs(f(x0 * (1 - sgn * h)) - base) / (x0 * h) for h in hs)
+    jump = abs(f(x0 * (1 + sgn * 1e-9)) - base)
+    order = 1 if (jump > 1e-6 or hyst > 1e-6) else (2 if abs(expo - 1) < 0.05 else 3)
+    return {"x_c": float(x0), "jump": float(jump), "exponent": expo, "slope_active": slope,
+            "slope_flat": float(flat), "hysteresis": float(hyst), "order": order,
+            "success": bool(res < 0.05 and np.all(e > 0)), "status": 0, "nit": 0,
+            "residual": res, "message": "measured" if res < 0.05 else
+            "the local exponent changes by more than 0.05 between decades"}
 
 
 # ================================================================== catalogue
@@ -1007,13 +1034,14 @@ def _register():
          var_p),
         lambda rho, T, channel, variant: transition(rho, T, channel, variant),
         ref(NOT_NUMBERED, derivation="docs/aim.md#phase-diagrams"), status="numerical",
-        status_note="finite differences of the SE at distances 1e-2..1e-4 of the threshold, "
-                    "Richardson-extrapolated (residual = last Richardson change)",
-        outputs=("alpha_c", "mmse_left", "jump", "slope_left", "slope_right", "hysteresis",
-                 "order"),
-        definition="slope_left = lim (MMSE(x) - MMSE(x_c^-))/(x - x_c), x -> x_c^-; same from the "
-                   "right; order 1 if jump or hysteresis > 1e-6, 2 if the slopes differ, else 3",
-        bounds={"alpha_c": (0.0, math.inf), "mmse_left": (0.0, 1.0), "jump": (0.0, 1.0),
+        status_note="SE at relative distances 1e-3, 1e-4, 1e-5 of the threshold; residual = "
+                    "change of the local exponent between decades (success if < 0.05)",
+        outputs=("x_c", "jump", "exponent", "slope_active", "slope_flat", "hysteresis", "order"),
+        definition="|MMSE(x) - MMSE(x_c)| ~ |x - x_c|^exponent on the active side (MMSE -> 0 "
+                   "below alpha_PR; MMSE < 1 above alpha_bar_c); slope_active = dMMSE/dx there; "
+                   "order 1 if jump or hysteresis > 1e-6, 2 if exponent = 1 (a kink), else 3",
+        bounds={"x_c": (0.0, math.inf), "jump": (0.0, 1.0), "exponent": (0.0, 10.0),
+                "slope_active": (-math.inf, math.inf), "slope_flat": (0.0, 1e-6),
                 "hysteresis": (0.0, 1.0), "order": (1, 3)}))
 
 
