@@ -153,46 +153,52 @@ def _panel(ax, fig, c, panel, xlog, ylog, vmax=1.0):
 
 
 def plot(data: FigureData):
+    import matplotlib.patheffects as pe
     import matplotlib.pyplot as plt
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, axs = plt.subplots(2, 2, figsize=(7.2, 6.0))
+    fig, axs = plt.subplots(2, 2, figsize=(7.2, 6.6))
     (a, b), (cc, d) = axs
     # (a) softmax T = 2 over (alpha, rho)
     _panel(a, fig, c, "a", xlog=False, ylog=True)
     rr = np.geomspace(0.02, 5.0, 200)
     styles = ["-", "--", "-.", ":", (0, (5, 1))]
-    for T, ls in zip(T_LINES, styles):
-        a.plot([alpha_pr(float(r), T) for r in rr], rr, color="white" if T == 2 else "0.9",
-               ls=ls, lw=1.3 if T == 2 else 0.9,
+    colours = ["white", "#ff9f43", "#ff4d4d", "#f78fb3", "#c8d6e5"]
+    halo = [pe.withStroke(linewidth=2.4, foreground="black")]
+    for T, ls, col in zip(T_LINES, styles, colours):
+        a.plot([alpha_pr(float(r), T) for r in rr], rr, color=col, ls=ls,
+               lw=1.4 if T == 2 else 1.0, path_effects=halo,
                label=rf"$\alpha_{{PR}}(\rho, T={T})$")
-    a.text(0.03, 0.3, "partial\nrecovery", color="white", fontsize=8, ha="left")
+    a.text(0.13, 2.2, "partial recovery", color="white", fontsize=7, ha="center")
     a.text(0.262, 0.05, "perfect\nrecovery\n(MMSE = 0)", color="white", fontsize=7, ha="center")
     a.set(xlabel=r"$\alpha = n/d^2$", ylabel=r"$\rho = r/d$",
           title=r"(a) softmax, $T = 2$: error over $(\alpha, \rho)$")
-    a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, fontsize=6,
+    a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, fontsize=6,
              frameon=False)
     # (b) softmax over (alpha, T) at rho = 0.5
     _panel(b, fig, c, "b", xlog=False, ylog=False)
     Ts = np.unique(c["y"][c["panel"] == "b"])
     b.step([alpha_pr(m["rho_T_panel"], int(T)) for T in Ts], Ts, where="mid", color="white",
-           lw=1.3, label=r"$\alpha_{PR}(\rho = 0.5, T)$")
-    b.text(0.008, Ts[-1] - 0.3, "partial", color="white", fontsize=8, va="top")
-    b.text(0.15, Ts[len(Ts) // 2], "perfect recovery", color="white", fontsize=8)
+           lw=1.3, path_effects=[pe.withStroke(linewidth=2.4, foreground="black")],
+           label=r"$\alpha_{PR}(\rho = 0.5, T)$")
+    b.text(0.004, Ts[-1] - 0.1, "partial", color="white", fontsize=7, va="top")
+    b.text(0.12, Ts[len(Ts) // 2], "perfect recovery", color="white", fontsize=7, ha="center")
     b.set(xlabel=r"$\alpha = n/d^2$", ylabel=r"sequence length $T$",
           title=rf"(b) softmax, $\rho = {m['rho_T_panel']:g}$: error over $(\alpha, T)$")
-    b.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=6, frameon=False)
+    b.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6, frameon=False)
     # (c, d) hardmax T = 2 over (alpha_bar, rho)
     for ax, panel, variant in ((cc, "c", "correct"), (d, "d", "paper")):
         _panel(ax, fig, c, panel, xlog=True, ylog=True)
         ab = m["weak_recovery"][variant]
         ax.axvline(ab, color="white", ls="--", lw=1.2,
+                   path_effects=[pe.withStroke(linewidth=2.4, foreground="black")],
                    label=rf"$\rho \to 0$ weak recovery $\bar\alpha_c = {ab:.3f}$")
         ax.text(0.12, 0.013, r"no recovery" "\n" r"as $\rho\to 0$", color="white", fontsize=7)
         ax.set(xlabel=r"$\bar\alpha = n/(d\,r)$", ylabel=r"$\rho = r/d$",
                title=rf"({panel}) hardmax $T = 2$, $g_{{out}}$ {variant}")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), fontsize=6, frameon=False)
+        ax.text(3.0, 0.013, "recovery", color="white", fontsize=7)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6, frameon=False)
     g = m["grids"]
     bad = sum(v["not_converged"] for v in g.values())
     hy = sum(v["hysteresis_cells"] for v in g.values())

@@ -290,3 +290,34 @@ def test_catalogue_new_channels():
     assert ev.value["gen_error"] == pytest.approx(2 * ev.value["mmse"] + 0.1)
     ev = evaluate("aim.mmse", alpha=0.1, rho=0.5, T=2, channel="softmax", init="informed")
     assert ev.value["mmse"] == pytest.approx(se.se_softmax(0.1, 0.5, 2).mmse, abs=1e-8)
+
+
+# ------------------------------------------------------------------ SE vs GAMP-RIE
+@pytest.mark.slow
+def test_se_vs_gamp_channels_full():
+    """Full ``aim.se_vs_gamp_channels``: d = 60 (and 30), 8 teachers, three alphas per channel."""
+    from icl_companion.validation.aim_channels import channel_comparisons
+
+    out = channel_comparisons(False, 0)
+    assert out.ok(), [c for c in out.comparisons if not c.passed]
+
+
+def test_se_vs_gamp_channels_can_fail():
+    """The comparison fails against an SE 3x off (one channel, one alpha, quick sizes, where the
+    measured allowance is ~0.06 on an MMSE of 0.09)."""
+    from icl_companion.validation import aim_channels as vc
+
+    cases = {"linear": (ch.LinearChannel(0.1), (0.5,))}
+    good = vc.channel_comparisons(True, 0, cases)
+    assert good.ok()
+    orig = vc.se_channel
+
+    def off(alpha, rho, chan, **kw):
+        r = orig(alpha, rho, chan, **kw)
+        r["mmse"] = 3.0 * r["mmse"]
+        return r
+
+    import unittest.mock as um
+
+    with um.patch.object(vc, "se_channel", off):
+        assert not vc.channel_comparisons(True, 0, cases).ok()
