@@ -31,6 +31,7 @@ import numpy as np
 from icl_companion.figures.registry import FigureData, figure
 from icl_companion.numerics.aim_se import alpha_pr, transition, weak_recovery
 from icl_companion.numerics.sweep import Axis, run_sweep
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 T_LINES = (2, 3, 4, 5, 6)
 RHO_T_PANEL = 0.5
@@ -214,4 +215,6 @@ def plot(data: FigureData):
 
 figure("aim-phase", "AIM phase diagrams: softmax error over (alpha, rho) with alpha_PR lines "
        "and over (alpha, T); hardmax T = 2 over (alpha_bar, rho), both variants, with the "
-       "weak-recovery thresholds; hysteresis scan from both starts", compute, plot)
+       "weak-recovery thresholds; hysteresis scan from both starts", compute, plot,
+       reference=Reference("aim", NOT_NUMBERED, "docs/derivations/aim.md#phase-diagrams-and-the-"
+                           "order-of-the-transitions"))

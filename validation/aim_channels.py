@@ -33,6 +33,7 @@ from icl_companion.numerics.aim_channels import (GaussianNoiseChannel, LinearCha
                                                  SoftmaxNoisyChannel)
 from icl_companion.numerics.aim_se import se_channel
 from icl_companion.validation.aim import RHO, _mean_se, gamp_errors
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.validation.checks import Outcome, check, compare
 
 
@@ -86,6 +87,10 @@ def channel_comparisons(quick: bool, seed: int, cases=None) -> Outcome:
 
 
 @check("aim.se_vs_gamp_channels", "SE vs GAMP-RIE for the playground channels (identity T = 1 "
-       "with noise, noisy softmax T = 2, a user-defined tanh channel), one channel object each")
+       "with noise, noisy softmax T = 2, a user-defined tanh channel), one channel object each",
+       reference=Reference("aim", NOT_NUMBERED,
+                           "docs/derivations/aim.md#output-channels-and-their-se-information",
+                           ("Maillard, Troiani, Martin, Krzakala, Zdeborova (2024), "
+                            "arXiv:2408.03733 (identity channel)",)))
 def se_vs_gamp_channels(quick: bool, seed: int) -> Outcome:
     return channel_comparisons(quick, seed)
