@@ -159,7 +159,7 @@ def plot(data: FigureData):
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, axs = plt.subplots(2, 2, figsize=(7.2, 6.6))
+    fig, axs = plt.subplots(2, 2, figsize=(7.2, 6.6), layout="constrained")
     (a, b), (cc, d) = axs
     # (a) softmax T = 2 over (alpha, rho)
     _panel(a, fig, c, "a", xlog=False, ylog=True)
@@ -208,8 +208,7 @@ def plot(data: FigureData):
                  f"cells x 2 starts; not converged (hatched): {bad}; two stable fixed points "
                  f"(red outline): {hy}.  Softmax transition at $\\alpha_{{PR}}$: continuous, "
                  f"slope {t['slope_active']:.3g} from the left, 0 from the right (order "
-                 f"{t['order']})", fontsize=6.5, y=1.0)
-    fig.tight_layout()
+                 f"{t['order']})", fontsize=6.5)
     return fig
 
 
