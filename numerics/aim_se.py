@@ -933,7 +933,9 @@ def _register():
 
     def _mmse(alpha, rho, T, channel, variant, Delta=None, init="uninformed", warm=None):
         ch = make_channel(channel, T, variant, Delta)
-        r = se_channel(alpha, rho, ch, init=init, warm=warm)
+        # a sweep's warm start continues the uninformed branch; the informed start is by
+        # definition the same for every point (results independent of the chunking)
+        r = se_channel(alpha, rho, ch, init=init, warm=warm if init == "uninformed" else None)
         extra = {"delta": float(r.delta)}
         if ch.Delta > 0 and not isinstance(ch, LinearChannel):  # quadrature-based information
             extra["mmse_err"] = float(r.get("mmse_err", 0.0))
@@ -968,7 +970,8 @@ def _register():
         check=_check_channel, warm_start=True, bounds=mmse_bounds))
 
     def _mmse_bar(alpha_bar, rho, variant, init="uninformed", warm=None):
-        r = se_hardmax(alpha_bar * rho, rho, variant, warm=warm, init=init)
+        r = se_hardmax(alpha_bar * rho, rho, variant, init=init,
+                       warm=warm if init == "uninformed" else None)
         return rec(r, alpha=alpha_bar * rho)
 
     register(Result(
