@@ -41,6 +41,8 @@ KNOWN_AIM_FAILURES = {
     "aim.gen_error": "hangs (T = 100 > 20 s), MemoryError (T = 1e15), OverflowError (huge T), "
                      "ZeroDivisionError (rho = 1e17)",
     "aim.rho_inf_mmse": "OverflowError for T >= 1e155 (integer beyond float)",
+    "aim.mmse_bar": "hang (> 20 s) at alpha_bar = 60, rho = 4e-16, init = uninformed",
+    "aim.transition": "slope_flat = inf (status 5) at rho = 5e-324",
 }
 
 _TINY_AND_HUGE = [5e-324, 1e-300, 1e-160, 1e-16, 1e-8, 0.5, 1.0, 2.0, 10.0, 1e6, 1e17, 1e100,
