@@ -121,13 +121,16 @@ class Param:
         text = text.strip()
         try:
             if self.kind == "real":
-                return float(text)
+                return _parse_float(text)
             if self.kind == "integer":
                 return _parse_int(text)
             if self.kind == "vector":
-                return [float(t) for t in text.split(",")]
+                return [_parse_float(t) for t in text.split(",")]
             if self.kind == "matrix":
-                return [[float(t) for t in row.split(",")] for row in text.split(";")]
+                return [[_parse_float(t) for t in row.split(",")] for row in text.split(";")]
+        except _TooLarge:
+            raise ValueError(f"{self.name} = {text!r} is beyond the double-precision range "
+                             f"(|x| <= 1.8e308); expected {self.describe_domain()}") from None
         except ValueError:
             raise ValueError(f"{self.name} = {text!r} is not {self._noun()}; "
                              f"expected {self.describe_domain()}") from None
@@ -156,6 +159,8 @@ class Param:
                 raise ValueError(f"{owner}: {self.name} = {value!r} is not {self._noun()}; "
                                  f"expected {self.describe_domain()}")
             if self.kind == "integer":
+                if isinstance(value, numbers.Integral) and abs(value) > 1.7976931348623157e308:
+                    raise bad(f"{str(value)[:12]}...({len(str(value))} digits)")
                 if not float(value).is_integer():
                     raise ValueError(f"{owner}: {self.name} = {value!r} is not an integer; "
                                      f"expected {self.describe_domain()}")
@@ -184,11 +189,28 @@ class Param:
         return arr.tolist()
 
 
-def _parse_int(text: str) -> int:
+class _TooLarge(ValueError):
+    """A number written in full that no double can hold (``1e400``, 400 digits)."""
+
+
+def _parse_float(text: str) -> float:
     v = float(text)
-    if not v.is_integer():
-        raise ValueError(text)
-    return int(v)
+    if math.isinf(v) and "inf" not in text.lower():
+        raise _TooLarge(text)
+    return v
+
+
+def _parse_int(text: str) -> int:
+    try:
+        n = int(text)  # exact for integers written in full, any length
+    except ValueError:
+        v = _parse_float(text)
+        if not v.is_integer():
+            raise ValueError(text) from None
+        return int(v)
+    if abs(n) > 1.7976931348623157e308:  # compared as ints: no float conversion
+        raise _TooLarge(text)
+    return n
 
 
 def _show(v: float) -> str:
@@ -542,8 +564,9 @@ class Result:
         value, info = _plain(value), _plain(info)
         problems = self._violations(inputs, value)
         if problems:
+            said = [info["message"]] if info.get("message") and info.get("success") is False else []
             info = dict(info, success=False, status=info.get("status") or 5,
-                        message="; ".join(problems))
+                        message="; ".join(said + problems))
         elif self.status in _MEASURED and "success" not in info:
             info = dict(info, success=False, status=6,
                         message="the solver reported no success flag")
