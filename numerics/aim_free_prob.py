@@ -307,19 +307,64 @@ def _mmse_over_delta_split(delta, rho, n=None):
     return 1.0 / (1.0 + delta) - delta * out.sum(axis=-1)
 
 
+#: For ``rho < 1`` the ``(1 - rho) d`` zero eigenvalues of ``S`` spread, under noise ``Delta``, into a
+#: semicircle of width ``O(sqrt(Delta))`` that the edge quartic resolves in double precision only
+#: while ``Delta rho >= DELTA_RESOLVE`` (measured: below it the direct rule drifts, e.g. 30% wrong at
+#: ``rho = 0.5, Delta = 1e-20``); there :func:`_mmse_over_delta_small` takes over.
+DELTA_RESOLVE = 1e-12
+
+
+def _small_noise_anchor(rho, n=N_NODES):
+    """``(s, Delta_a, c_a, c_b)``: the exact slope ``s = 2 rho - rho^2``, the anchor
+    ``Delta_a = 1000 DELTA_RESOLVE / rho`` and the correction slopes ``(mmse/Delta - s)/Delta`` of
+    the direct rule at ``Delta_a`` and ``10 Delta_a``."""
+    d_a = 1e3 * DELTA_RESOLVE / rho
+    r = _mmse_over_delta_direct(np.array([d_a, 10 * d_a]), rho, n)
+    s = 2.0 * rho - rho * rho
+    return s, d_a, (float(r[0]) - s) / d_a, (float(r[1]) - s) / (10 * d_a)
+
+
+def _mmse_over_delta_small(delta, rho, n=N_NODES):
+    """``mmse/Delta = s + c Delta`` for ``rho < 1`` below the resolution of the direct rule.
+
+    ``s = 2 rho - rho^2`` is the exact ``Delta -> 0`` slope
+    (:func:`icl_companion.theory.aim.small_delta_slope`) and ``c`` the first-order correction read
+    off the direct rule at the anchor ``Delta_a`` (three decades above the resolution limit, where
+    the rule is accurate).  The same slope read at ``10 Delta_a`` measures how far the correction
+    is from linear; :func:`small_noise_error` turns the difference into the error bound.
+    Derivation: docs/derivations/aim.md#small-noise-denoising-error.
+    """
+    s, _, c_a, _ = _small_noise_anchor(rho, n)
+    return s + c_a * np.asarray(delta, dtype=float)
+
+
+def small_noise_error(delta: float, rho: float) -> float:
+    """Relative error bound of :func:`mmse_over_delta` where the small-noise form is used (0
+    elsewhere, where the quadrature's own estimate applies): the change of the correction slope
+    over one decade, applied at the anchor, ``|c_a - c_b| Delta_a / s``, plus rounding."""
+    if rho >= 1 or delta * rho >= DELTA_RESOLVE:
+        return 0.0
+    s, d_a, c_a, c_b = _small_noise_anchor(rho)
+    return abs(c_a - c_b) * d_a / s + 4e-16
+
+
 def mmse_over_delta(delta, rho, n=N_NODES):
     """``mmse_rho(Delta)/Delta = 1 - (4 pi^2/3) Delta int mu^3`` (the softmax SE function).
 
     Computed directly for ``Delta < DELTA_SPLIT``, by the cancellation-free split of
     :func:`_mmse_over_delta_split` above, and as ``1/(1 + Delta)`` beyond
-    ``DELTA_FLOOR * max(1, rho^-1/2)`` (relative remainder below 1e-24).
+    ``DELTA_FLOOR * max(1, rho^-1/2)`` (relative remainder below 1e-24); for ``rho < 1`` and
+    ``Delta rho < DELTA_RESOLVE`` by the small-noise form :func:`_mmse_over_delta_small`.
     """
     delta, rho = _check(delta, rho)
     out = np.empty(delta.shape)
     floor = DELTA_FLOOR * max(1.0, 1.0 / math.sqrt(rho))
-    small = delta < DELTA_SPLIT
+    tiny = (delta * rho < DELTA_RESOLVE) if rho < 1 else np.zeros(delta.shape, dtype=bool)
+    small = (delta < DELTA_SPLIT) & ~tiny
     huge = delta >= floor
-    mid = ~small & ~huge
+    mid = ~small & ~huge & ~tiny
+    if np.any(tiny):
+        out[tiny] = _mmse_over_delta_small(delta[tiny], rho, n)
     if np.any(small):
         out[small] = _mmse_over_delta_direct(delta[small], rho, n)
     if np.any(mid):
@@ -509,6 +554,9 @@ def denoising_mmse_record(delta: float, rho: float) -> dict:
     :data:`DENOISING_RTOL` relative."""
     v = float(mmse_rho(delta, rho))
     coarse = float(mmse_rho(delta, rho, n=PANEL_NODES - 4))
+    bound = small_noise_error(float(delta), rho)
+    if bound:  # the small-noise form: its error bound joins the rule-against-rule estimate
+        coarse = v + max(abs(v - coarse), abs(v) * bound)
     return {"mmse": v, **_checked(v, coarse, "aim.denoising_mmse")}
 
 

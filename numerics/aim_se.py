@@ -58,6 +58,7 @@ equations are those of the authors' scripts ``SE_softmax.py``, ``SE_hardmax.py``
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -367,18 +368,35 @@ def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float |
                       tol=tol, maxiter=maxiter, method=method)
 
 
-def _solve_fp(F, x0, damping, tol, maxiter, method):
-    """``fixed_point`` in ``V``; Anderson first (fast), the damped iteration if it fails."""
+#: Catalogue domains: ``rho`` in [RHO_MIN, RHO_MAX] (the free-probability edges of the denoiser
+#: in double precision), ``T <= T_MAX`` (``T^2`` and the SE stay far inside the double range), the
+#: denoising noise ``Delta >= DELTA_IN_MIN`` (``log(1/Delta)`` quadrature panels stay finite).
+RHO_MIN, RHO_MAX = 1e-12, 1e12
+T_MAX = 10**6
+DELTA_IN_MIN = 1e-300
+
+#: Wall-clock cap (seconds) of one SE fixed-point solve.  A converging point takes well under a
+#: second; near degenerate spectra (e.g. rho below 1e-8) each map evaluation slows down and the
+#: solve reports ``status=3`` instead of hanging.
+SE_TIME_LIMIT = 10.0
+
+
+def _solve_fp(F, x0, damping, tol, maxiter, method, time_limit=None):
+    """``fixed_point`` in ``V``; Anderson first (fast), the damped iteration if it fails; both
+    share one ``time_limit`` (default :data:`SE_TIME_LIMIT`)."""
     if method not in ("anderson", "damped"):
         raise ValueError(f"method = {method!r} is not one of anderson, damped")
+    time_limit = SE_TIME_LIMIT if time_limit is None else time_limit
+    t0 = time.monotonic()
     if method == "anderson":
         with np.errstate(invalid="ignore", divide="ignore"):  # scipy's Anderson step at x = 0
             r = fixed_point(F, x0, damping=damping, tol=tol, maxiter=min(maxiter, 200),
-                            method="anderson")
-        if r.success and 0 < float(r.x) <= 1:
+                            method="anderson", time_limit=time_limit)
+        if (r.success and 0 < float(r.x) <= 1) or r.status == 3:
             return r
         x0 = float(np.clip(r.x, 1e-12, 1.0)) if np.isfinite(r.x) else x0
-    return fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter)
+    left = max(time_limit - (time.monotonic() - t0), 0.0)
+    return fixed_point(F, x0, damping=damping, tol=tol, maxiter=maxiter, time_limit=left)
 
 
 def _se_softmax_informed(alpha, rho, ch, info, n_grid: int = 49) -> SEResult:
@@ -430,10 +448,11 @@ def _solve_fp_log(F, V0, tol, maxiter):
     G = lambda x: math.log(max(F(math.exp(min(float(x), 0.0))), 1e-300))  # noqa: E731
     with np.errstate(invalid="ignore", divide="ignore"):
         r = fixed_point(G, math.log(V0), damping=0.5, tol=tol, maxiter=min(maxiter, 200),
-                        method="anderson")
+                        method="anderson", time_limit=SE_TIME_LIMIT)
     ok = r.success and float(r.x) <= 0 and np.isfinite(r.x)
-    if not ok:
-        r = fixed_point(G, math.log(V0), damping=1.0, tol=tol, maxiter=maxiter)
+    if not ok and r.status != 3:
+        r = fixed_point(G, math.log(V0), damping=1.0, tol=tol, maxiter=maxiter,
+                        time_limit=SE_TIME_LIMIT)
     x = float(r.x)
     V = math.exp(min(x, 0.0))
     if V < V_ZERO and F(V) < V:
@@ -855,7 +874,8 @@ def transition(rho: float, T: int = 2, channel: str = "softmax", variant: str = 
     order = 1 if (jump > 1e-6 or hyst > 1e-6) else (2 if abs(expo - 1) < 0.05 else 3)
     return {"x_c": float(x0), "jump": float(jump), "exponent": expo, "slope_active": slope,
             "slope_flat": float(flat), "hysteresis": float(hyst), "order": order,
-            "success": bool(res < 0.05 and np.all(e > 0)), "status": 0, "nit": 0,
+            "success": (ok := bool(res < 0.05 and np.all(e > 0))), "status": 0 if ok else 4,
+            "nit": 0,
             "residual": res, "message": "measured" if res < 0.05 else
             "the local exponent changes by more than 0.05 between decades"}
 
@@ -870,7 +890,10 @@ def _register():
     def ref(anchor, *cites):
         return Reference("aim", NOT_NUMBERED, f"docs/derivations/aim.md#{anchor}", cites)
 
-    rho_p = real("rho", 0, lo_open=True, doc="r/d, rank ratio of S = W W^T/sqrt(r d)")
+    # The denoiser's free-probability edges are computed in double precision; outside this range
+    # of rho they overflow or lose the zero-eigenvalue bulk (measured by the fuzz campaign), so the
+    # catalogue refuses it (the rho -> 0 limit of the hardmax is aim.mmse_rho0).
+    rho_p = real("rho", RHO_MIN, RHO_MAX, doc="r/d, rank ratio of S = W W^T/sqrt(r d)")
     alpha_p = real("alpha", 0, doc="n/d^2, samples per d^2")
     chan_p = choice("channel", CHANNELS, default="softmax",
                     doc="output: softmax (T >= 2), hardmax (T = 2), linear (identity, T = 1, "
@@ -890,7 +913,7 @@ def _register():
     register(Result(
         "aim.denoising_mmse",
         "Matrix-denoising MMSE of S = WW^T/sqrt(rd) from S + sqrt(Delta) GOE (free probability)",
-        (rho_p, real("delta", 0, lo_open=True, doc="noise variance Delta")),
+        (rho_p, real("delta", DELTA_IN_MIN, doc="noise variance Delta")),
         lambda rho, delta: {"value": (v := denoising_mmse_record(delta, rho))["mmse"],
                             **{k: v[k] for k in ("success", "status", "message", "nit",
                                                  "residual")}},
@@ -913,7 +936,7 @@ def _register():
     register(Result(
         "aim.denoising_mi",
         "Mutual information I_rho(Delta) per d^2 of the matrix-denoising channel",
-        (rho_p, real("delta", 0, lo_open=True, doc="noise variance Delta")),
+        (rho_p, real("delta", DELTA_IN_MIN, doc="noise variance Delta")),
         lambda rho, delta: {"value": (v := denoising_mi_record(delta, rho))["mi"],
                             **{k: v[k] for k in ("success", "status", "message", "nit",
                                                  "residual")}},
@@ -952,7 +975,7 @@ def _register():
     register(Result(
         "aim.mmse",
         "Bayes-optimal estimation error (1/d)||S_hat - S||^2 from state evolution (1 at alpha=0)",
-        (alpha_p, rho_p, integer("T", 1, doc="sequence length (hardmax, softmax_noisy: T = 2; "
+        (alpha_p, rho_p, integer("T", 1, T_MAX, doc="sequence length (hardmax, softmax_noisy: T = 2; "
                                              "linear: T = 1)"), chan_p, var_p, delta_out_p, init_p),
         _mmse, ref("state-evolution", AUTHORS_CODE + ", SE_softmax.py, SE_hardmax.py",
                    "Maillard, Troiani, Martin, Krzakala, Zdeborova (2024), arXiv:2408.03733 "
@@ -1034,7 +1057,7 @@ def _register():
     register(Result(
         "aim.gen_error",
         "Bayes-optimal test error E||y - E[y|data]||_F^2 per sample at the SE fixed point",
-        (alpha_p, rho_p, integer("T", 1, doc="sequence length (hardmax, softmax_noisy: T = 2; "
+        (alpha_p, rho_p, integer("T", 1, T_MAX, doc="sequence length (hardmax, softmax_noisy: T = 2; "
                                              "linear: T = 1; softmax: 2 <= T <= 64)"),
          chan_p, var_p, delta_out_p), _gen,
         ref("bayes-optimal-generalisation-error"), status="numerical",
@@ -1052,7 +1075,7 @@ def _register():
         "aim.transition",
         "Order of the softmax perfect-recovery (or rho->0 hardmax weak-recovery) transition, "
         "measured: jump, one-sided slopes, hysteresis",
-        (rho_p, integer("T", 2, doc="sequence length (softmax)", default=2),
+        (rho_p, integer("T", 2, T_MAX, doc="sequence length (softmax)", default=2),
          choice("channel", ("softmax", "hardmax"), default="softmax",
                 doc="softmax: alpha_PR(rho, T); hardmax: rho -> 0 weak recovery alpha_bar_c"),
          var_p),

@@ -158,3 +158,43 @@ def test_bounds_flag_a_violation():
                 {"mmse": 1.2, "delta": 1.0, "mmse_err": 0.0, "success": True, "status": 0,
                  "message": "", "nit": 1, "residual": 0.0})
     assert not ev.success and "mmse" in ev.info["message"]
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize("delta", [1e-30, 1e-18, 1e-13])
+def test_small_noise_denoising_error_below_the_quadrature_resolution(rho, delta):
+    """mmse_rho(Delta)/Delta -> 2 rho - rho^2 (rho < 1): the direct rule drifts below
+    Delta rho ~ 1e-12 (it read 0.92 instead of 0.75 at rho = 1/2, Delta = 1e-18, marked
+    converged); the small-noise form keeps the exact slope, with a reported error bound."""
+    from icl_companion.numerics.aim_free_prob import denoising_mmse_record
+
+    rec = denoising_mmse_record(delta, rho)
+    s = 2 * rho - rho * rho
+    assert rec["success"], rec["message"]
+    # the first-order correction is at most |c| Delta with |c| < 200 at these rho (measured)
+    assert rec["mmse"] / delta == pytest.approx(s, rel=200 * delta / s + 1e-12)
+
+
+def test_small_noise_form_is_flagged_where_its_anchor_is_not_linear():
+    from icl_companion.numerics.aim_free_prob import denoising_mmse_record
+
+    assert not denoising_mmse_record(1e-16, 1e-6)["success"]
+    assert not denoising_mmse_record(1e-16, 1 - 1e-6)["success"]
+
+
+def test_catalogue_domains_refuse_rho_and_T_beyond_the_double_range():
+    from icl_companion.cli import main
+
+    for argv in (["aim.denoising_mmse", "rho=1e-300", "delta=1"], ["aim.transition", "rho=5e-324"],
+                 ["aim.gen_error", "alpha=0.1", "rho=1e17", "T=2"],
+                 ["aim.alpha_pr", "rho=0.5", "T=1e309"],
+                 ["aim.denoising_mi", "rho=0.5", "delta=5e-324"]):
+        assert main(["eval", *argv]) == 2, argv
+
+
+def test_hardmax_se_reports_its_time_cap_instead_of_hanging(monkeypatch):
+    from icl_companion.numerics import aim_se as se
+
+    monkeypatch.setattr(se, "SE_TIME_LIMIT", 0.05)
+    r = se.se_hardmax(0.5, 1e-10, "correct")
+    assert not r.success and r.status == 3 and "time cap" in r.message

@@ -7,16 +7,14 @@ invocation must keep the contract of :mod:`fuzzing` (exit 0 with a finite in-ran
 solver cap; never a traceback, a hang, LAPACK output or a caught out-of-range value).
 
 The default run is derandomised and small (well under a minute); ``pytest -m slow`` runs the
-longer random profile.  A sample also goes through the real console script.  AIM results with
-known failures (``fuzzing.KNOWN_AIM_FAILURES``, fixed by a parallel change) are expected to fail
-and run only in the slow profile until they are removed from that list.
+longer random profile.  A sample also goes through the real console script.
 """
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from fuzzing import KNOWN_AIM_FAILURES, eval_argv, judge, Outcome, run_inprocess
+from fuzzing import eval_argv, judge, Outcome, run_inprocess
 from icl_companion.theory.registry import get, results
 
 IDS = [r.id for r in results()]
@@ -32,19 +30,7 @@ def _check(argv, timeout):
     assert o.ok, (" ".join(argv), o.code, o.problems, o.stderr[-300:])
 
 
-def _params(slow: bool):
-    out = []
-    for rid in IDS:
-        if rid in KNOWN_AIM_FAILURES:
-            mark = pytest.mark.xfail(reason=f"known AIM failure: {KNOWN_AIM_FAILURES[rid]}",
-                                     run=slow, strict=False)
-            out.append(pytest.param(rid, marks=mark))
-        else:
-            out.append(rid)
-    return out
-
-
-@pytest.mark.parametrize("rid", _params(slow=False))
+@pytest.mark.parametrize("rid", IDS)
 def test_fuzz_eval_default(rid):
     @DEFAULT
     @given(argv=eval_argv(get(rid)))
@@ -55,7 +41,7 @@ def test_fuzz_eval_default(rid):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("rid", _params(slow=True))
+@pytest.mark.parametrize("rid", IDS)
 def test_fuzz_eval_long(rid):
     @LONG
     @given(argv=eval_argv(get(rid)))
@@ -94,7 +80,7 @@ def test_judge_flags_each_class_of_failure():
 @given(data=st.data())
 def test_fuzz_console_script_sample(data, iclc):
     """The installed ``iclc`` in a subprocess: the same contract, with real file descriptors."""
-    rid = data.draw(st.sampled_from([i for i in IDS if i not in KNOWN_AIM_FAILURES]))
+    rid = data.draw(st.sampled_from(IDS))
     argv = data.draw(eval_argv(get(rid)))
     r = iclc(*argv, timeout=120)
     problems = judge(Outcome(argv, r.returncode, r.stdout, r.stderr, "", 0.0))

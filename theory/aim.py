@@ -343,7 +343,7 @@ def _ref(anchor, *cites):
 register_symbolic(
     "aim.alpha_pr",
     "Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1",
-    [real("rho", 0, lo_open=True, doc="r/d"), integer("T", 2, doc="sequence length")],
+    [real("rho", 0, lo_open=True, doc="r/d"), integer("T", 2, 10**6, doc="sequence length")],
     alpha_pr_expr, lambda: (RHO, T_),
     _ref("perfect-recovery-threshold", AUTHORS_CODE + ", SE_softmax.py (alpha_max)"),
     status="asymptotic", status_note="d -> inf, n = alpha d^2, r = rho d",
@@ -352,7 +352,7 @@ register_symbolic(
 register_symbolic(
     "aim.rho_inf_mmse",
     "Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0",
-    [real("alpha", 0, doc="n/d^2"), integer("T", 2, doc="sequence length")],
+    [real("alpha", 0, doc="n/d^2"), integer("T", 2, 10**6, doc="sequence length")],
     rho_infinity_mmse_expr, lambda: (ALPHA, T_), _ref("the-goe-prior-line"),
     status="asymptotic", status_note="d -> inf, then rho -> inf", bounds={"value": (0.0, 1.0)})
 
