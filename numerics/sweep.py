@@ -7,8 +7,9 @@ it (``Result.warm_start``).  Chunks are the unit of parallel work, and the chunk
 the grid, never on the executor, so that a local process pool, a single process and a Dask cluster
 give identical numbers.
 
-Executors follow :mod:`concurrent.futures`: a ``ProcessPoolExecutor`` by default, or the
-``Client.get_executor()`` of a ``dask.distributed`` cluster when a scheduler address is given.
+Executors follow :mod:`concurrent.futures` (:mod:`icl_companion.numerics.executor`, shared with
+the figures): a ``ProcessPoolExecutor`` by default, or the ``Client.get_executor()`` of a
+``dask.distributed`` cluster when a scheduler address is given.
 Every point keeps its own status with the solver's ``success``, ``nit`` and ``residual``:
 ``ok`` only when the solver reported success (results computed by a solver must report it) and
 every output is finite and inside its declared range; ``not-converged`` when the solver says so;
@@ -27,6 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from icl_companion.numerics.executor import open_backend
 from icl_companion.theory.registry import Result, get
 
 __all__ = ["Axis", "parse_axis", "grid_points", "SweepResult", "run_sweep", "write_sweep"]
@@ -200,26 +202,8 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
         progress = sys.stderr.isatty()
     t0 = time.time()
     results: list = [None] * len(spans)
-    client = None
-    if scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ValueError("--scheduler needs dask.distributed: pip install "
-                             "'icl-companion[dask]'") from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as e:
-            raise ValueError(f"cannot reach the dask scheduler at {scheduler}: "
-                             f"{type(e).__name__}: {e}") from None
-        executor: cf.Executor = client.get_executor()
-        backend = f"dask:{scheduler}"
-    elif workers == 1:
-        executor = None  # type: ignore[assignment]
-        backend = "serial"
-    else:
-        executor = cf.ProcessPoolExecutor(max_workers=workers)
-        backend = f"processes:{workers or 'auto'}"
+    backend = open_backend(workers, scheduler, n_tasks=len(spans))
+    executor = backend.executor
     try:
         bar = tqdm(total=len(points), disable=not progress, desc=result_id, unit="pt")
         if executor is None:
@@ -235,17 +219,14 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
                 bar.update(spans[k][1] - spans[k][0])
         bar.close()
     finally:
-        if client is not None:
-            client.close()
-        elif executor is not None:
-            executor.shutdown()
+        backend.close()
     rows = []
     for (a, b), chunk_rows in zip(spans, results):
         for p, out in zip(points[a:b], chunk_rows):
             rows.append({**p, **out})
     meta = {"result": result_id, "status": r.status, "reference": str(r.reference),
             "fixed": {k: v for k, v in points[0].items() if k not in {a.name for a in axes}},
-            "axes": [vars(a) for a in axes], "chunk": chunk, "backend": backend,
+            "axes": [vars(a) for a in axes], "chunk": chunk, "backend": backend.name,
             "points": len(points), "failed_or_not_converged": sum(
                 row["status"] != "ok" for row in rows), "wall_seconds": round(time.time() - t0, 3)}
     return SweepResult(result_id, rows, meta)
