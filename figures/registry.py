@@ -537,8 +537,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
                     report(records[fig.name])
 
     if n_todo:
-        modules = sorted({j.unit.func.__module__ for j in all_jobs if j.digest not in runner.results})
-        backend = open_backend(workers, scheduler, n_tasks=n_todo, preload=modules)
+        backend = open_backend(workers, scheduler, n_tasks=n_todo)
         backend_name = backend.name
         with backend:
             runner.run(backend, dev, on_result)

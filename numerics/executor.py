@@ -2,8 +2,8 @@
 
 Shared by sweeps (:mod:`icl_companion.numerics.sweep`) and figures
 (:mod:`icl_companion.figures.registry`).  Both follow :mod:`concurrent.futures`: a
-``ProcessPoolExecutor`` (``forkserver`` start, so that no worker inherits the threads or the torch
-state of the parent) or the ``Client.get_executor()`` of a ``dask.distributed`` scheduler.
+``ProcessPoolExecutor`` (``fork`` start where available, all workers started at the first
+submission) or the ``Client.get_executor()`` of a ``dask.distributed`` scheduler.
 
 Every local worker is pinned to one BLAS/OpenMP thread (environment variables read when the worker
 starts, and ``threadpoolctl`` limits), and :func:`pinned_call` applies the same limits around each
@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 __all__ = ["Backend", "open_backend", "default_workers", "check_workers", "pinned_call",
            "SCHEDULER_TIMEOUT"]
@@ -137,27 +137,23 @@ def _connect(address: str, timeout: float = SCHEDULER_TIMEOUT):
         raise fail(f"{type(e).__name__}: {e}") from None
 
 
-def _pool(workers: int, preload: tuple = ()) -> cf.Executor:
-    # forkserver: workers start from a fresh interpreter (no inherited threads, locks or torch
-    # state); the thread variables must be in the environment when that server starts.  The
-    # server imports ``preload`` (the units' modules) once, and every worker is forked from it.
+def _pool(workers: int) -> cf.Executor:
+    # fork where the platform has it (workers inherit what this process registered at run time,
+    # e.g. a result or figure defined in a notebook); every worker then pins its threads
     for v in _THREAD_VARS:
         os.environ.setdefault(v, "1")
-    try:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["icl_companion.numerics.executor", *preload])
-    except ValueError:  # pragma: no cover - no forkserver on this platform
-        ctx = multiprocessing.get_context("spawn")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_limit_threads)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                                  initializer=_limit_threads)
 
 
 def open_backend(workers: int | None = None, scheduler: str | None = None,
-                 n_tasks: int | None = None, preload: Sequence[str] = ()) -> Backend:
+                 n_tasks: int | None = None) -> Backend:
     """Open the executor for ``n_tasks`` units (capping local workers at that number).
 
     ``scheduler``: a Dask scheduler address (overrides ``workers``); ``workers=1`` (or a single
     task) runs serially in this process; otherwise a local process pool of ``workers`` processes
-    (default: :func:`default_workers`) forked from a server that has imported ``preload``.
+    (default: :func:`default_workers`).
     """
     check_workers(workers)
     if scheduler:
@@ -172,5 +168,5 @@ def open_backend(workers: int | None = None, scheduler: str | None = None,
         n = max(1, min(n, n_tasks))
     if n == 1:
         return Backend(None, "serial", 1)
-    ex = _pool(n, tuple(preload))
+    ex = _pool(n)
     return Backend(ex, f"processes:{n}", n, ex.shutdown)

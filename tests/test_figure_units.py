@@ -15,7 +15,8 @@ from conftest import _iclc_command
 from icl_companion.figures import registry as reg
 from icl_companion.numerics import cache
 
-FIG = "linear-baselines"  # 8 units of 0.1-3 s: the cheapest figure with several units
+FIG = "xattn-two-param"  # 12 units of 0.05-1 s: the cheapest figure with several units
+N_UNITS = 12
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_kill_and_resume_recomputes_only_missing_units(tmp_path):
     r = _run(["figure", FIG, "--quick", "--workers", "1", "--out", tmp_path / "ref"], ref_cache)
     assert r.returncode == 0, r.stderr
     n_units = len(_entries(ref_cache))
-    assert n_units == 8
+    assert n_units == N_UNITS
     env = dict(os.environ, ICLC_CACHE_DIR=str(cut_cache))
     p = subprocess.Popen(_iclc_command() + ["figure", FIG, "--quick", "--workers", "1", "--out",
                                             str(tmp_path / "cut")], env=env,
@@ -95,9 +96,9 @@ def test_editing_one_papers_module_keeps_other_papers_units(fresh_cache, tmp_pat
     monkeypatch.setattr(cache, "_code_hash",
                         lambda m: "edited" if m.endswith(".aim_se") else real(m))
     keep = {f: [j.digest for j in reg._plan(reg.get_figure(f), True, 0, "cpu")]
-            for f in (FIG, "xattn-alpha", "mmicl-pe", "softmax-heads")}
+            for f in (FIG, "linear-baselines", "mmicl-pe", "softmax-heads")}
     rec = reg.make(FIG, quick=True, out_dir=out, workers=1, progress=False)
-    assert rec["from_cache"] == rec["units"] == 8
+    assert rec["from_cache"] == rec["units"] == N_UNITS
     changed = {j.digest for j in reg._plan(reg.get_figure("aim-softmax"), True, 0, None)}
     monkeypatch.undo()
     monkeypatch.setenv("ICLC_CACHE_DIR", str(fresh_cache))
@@ -129,8 +130,6 @@ def test_monolithic_compute_still_registers_as_one_unit(fresh_cache, tmp_path):
     plot)``: one unit, cached, the same table."""
     import numpy as np
 
-    from icl_companion.figures.linear_baselines import plot  # noqa: F401 (any module works)
-
     def compute(quick, seed):
         x = np.arange(4.0) + seed
         return reg.FigureData({"x": x, "y": x ** 2}, {"note": ("a", 1), "seed": seed})
@@ -159,15 +158,15 @@ def test_monolithic_compute_still_registers_as_one_unit(fresh_cache, tmp_path):
 def test_dry_run_lists_units_cached_and_estimates(fresh_cache, tmp_path):
     r = _run(["figure", FIG, "--quick", "--dry-run"], fresh_cache)
     assert r.returncode == 0, r.stderr
-    assert f"{FIG} (quick, seed 0): 8 units, 0 cached, 8 to compute" in r.stdout
-    assert r.stdout.count("  missing  L=") == 8 and "a-priori" in r.stdout
+    assert f"{FIG} (quick, seed 0): 12 units, 0 cached, 12 to compute" in r.stdout
+    assert r.stdout.count("  missing  gd/T=") == 9 and "a-priori" in r.stdout
     reg.make(FIG, quick=True, out_dir=tmp_path, workers=1, progress=False)
     # one entry removed: the dry run says 7 cached and estimates the missing one from its time
     victim = sorted(_units_dir(fresh_cache).glob("*.npz"))[0]
     victim.unlink()
     r = _run(["figure", FIG, "--quick", "--dry-run"], fresh_cache)
-    assert "8 units, 7 cached, 1 to compute" in r.stdout, r.stdout
-    assert r.stdout.count("  cached   L=") == 7 and "(measured)" in r.stdout
+    assert "12 units, 11 cached, 1 to compute" in r.stdout, r.stdout
+    assert r.stdout.count("  cached   ") == 11 and "(measured)" in r.stdout
 
 
 def test_tampered_unit_entry_is_recomputed_with_one_warning(fresh_cache, tmp_path):
@@ -240,7 +239,11 @@ def test_unreachable_or_silent_scheduler_fails_fast(fresh_cache, tmp_path):
             elapsed = time.monotonic() - t0
             assert r.returncode == 2, r.stderr
             assert r.stderr.count("\n") == 1 and "cannot reach the dask scheduler" in r.stderr
-            assert elapsed < 20  # the connection gives up after 8 s, plus the start-up
+            assert "8 s" in r.stderr or "7.5 s" in r.stderr
+            # no hang: the connection gives up after 8 s (a bound on the wall time of a whole
+            # subprocess would be a timing assertion on a shared machine; this one only
+            # separates "gave up" from "hung until the test's 600 s timeout")
+            assert elapsed < 120
     finally:
         stop.set()
         srv.close()
