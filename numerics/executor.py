@@ -88,16 +88,18 @@ class Backend:
     executor: cf.Executor | None
     name: str
     slots: int
-    _close: Callable[[], None] = field(default=lambda: None, repr=False)
+    _close: Callable[..., None] = field(default=lambda **kw: None, repr=False)
 
-    def close(self) -> None:
-        self._close()
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; ``abort``: do not wait for running work (after an error or an
+        interrupt), and drop the queued work."""
+        self._close(abort=abort)
 
     def __enter__(self) -> "Backend":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(abort=exc_type is not None)
 
 
 def _connect(address: str, timeout: float = SCHEDULER_TIMEOUT):
@@ -162,11 +164,13 @@ def open_backend(workers: int | None = None, scheduler: str | None = None,
             slots = max(1, sum(client.nthreads().values()))
         except Exception:  # an old scheduler: let Dask queue the work
             slots = 1 << 20
-        return Backend(client.get_executor(), f"dask:{scheduler}", slots, client.close)
+        return Backend(client.get_executor(), f"dask:{scheduler}", slots,
+                       lambda abort=False: client.close())
     n = default_workers() if workers is None else workers
     if n_tasks is not None:
         n = max(1, min(n, n_tasks))
     if n == 1:
         return Backend(None, "serial", 1)
     ex = _pool(n)
-    return Backend(ex, f"processes:{n}", n, ex.shutdown)
+    return Backend(ex, f"processes:{n}", n,
+                   lambda abort=False: ex.shutdown(wait=not abort, cancel_futures=abort))
