@@ -322,11 +322,15 @@ def _estimates(jobs: Sequence[_Job], times: dict) -> dict[str, tuple[float, str]
 
 
 # ------------------------------------------------------------------------------------ execution
-def _resolve_device(device: str | None, needed: bool) -> str | None:
+def _resolve_device(device: str | None, needed: bool, remote: bool = False) -> str | None:
+    """The device of the torch units: checked here for local execution; on a Dask cluster the
+    workers check it (this machine may have no GPU when they do), and the default is the CPU."""
     if device is not None and device not in ("cpu", "cuda"):
         raise ValueError(f"--device must be cpu or cuda, got {device!r}")
     if not needed:
         return device
+    if remote:
+        return device or "cpu"
     try:
         from icl_companion.validation.mmicl_train import check_device, default_device
     except ImportError:
@@ -509,7 +513,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     for fig in figs:
         plans[fig.name] = fig.work(quick, seed)
     needs_torch = any(u.torch for units in plans.values() for u in units)
-    dev = _resolve_device(device, needs_torch)
+    dev = _resolve_device(device, needs_torch, remote=bool(scheduler))
     jobs = {fig.name: _plan(fig, quick, seed, dev) for fig in figs}
     all_jobs = [j for js in jobs.values() for j in js]
     if progress is None:
@@ -589,7 +593,7 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
     figs = [get_figure(n) for n in names]
     plans = {f.name: f.work(quick, seed) for f in figs}
     needs_torch = any(u.torch for units in plans.values() for u in units)
-    dev = _resolve_device(device, needs_torch)
+    dev = _resolve_device(device, needs_torch, remote=bool(scheduler))
     times = _read_times()
     metas = {}
     for fig in figs:  # cached entries carry their measured times: they inform the estimates
