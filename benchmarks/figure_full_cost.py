@@ -75,9 +75,9 @@ def estimate(name: str, per_group: int, prefix_steps: int) -> list[tuple]:
     rows = []
     for g, us in groups.items():
         fn = us[0].func.__name__
-        if fn == "trained":
-            secs = [_softmax_prefix(u.args, prefix_steps) for u in us[:1]]
-            how = f"{prefix_steps}-step prefix of 1 unit"
+        if fn == "trained":  # every model (H changes the cost per step)
+            secs = [_softmax_prefix(u.args, prefix_steps) for u in us]
+            how = f"{prefix_steps}-step prefix of each unit"
         elif fn in ("stage1_run", "stage2_run"):
             stage = 1 if fn == "stage1_run" else 2
             secs = [_mmicl_prefix(u.args, stage, prefix_steps) for u in us[:1]]

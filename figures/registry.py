@@ -360,7 +360,16 @@ class _Runner:
         self._times_written = time.monotonic()
 
     def load_cached(self) -> None:
-        if self.refresh or not self.cache.enabled():
+        if not self.cache.enabled():
+            return
+        # temporary files of writes that a kill interrupted (an hour old: not a live writer's)
+        for part in (self.cache.cache_dir() / UNITS_KIND).glob(".*.part"):
+            try:
+                if time.time() - part.stat().st_mtime > 3600:
+                    part.unlink()
+            except OSError:
+                pass
+        if self.refresh:
             return
         for d, j in self.jobs.items():
             hit, value, meta = self.cache.load(
