@@ -236,10 +236,11 @@ def _func_name(f: Callable) -> str:
     return f"{f.__module__}:{f.__qualname__}"
 
 
-def _plan(fig: Figure, quick: bool, seed: int, device: str | None) -> list[_Job]:
+def _plan(fig: Figure, quick: bool, seed: int, device: str | None,
+          units: list[Unit] | None = None) -> list[_Job]:
     from icl_companion.numerics.cache import cache_key, module_closure_hash
 
-    units = fig.work(quick, seed)
+    units = fig.work(quick, seed) if units is None else units
     by_name = {u.name: u for u in units}
     digests: dict[str, str] = {}
 
@@ -523,7 +524,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
         plans[fig.name] = fig.work(quick, seed)
     needs_torch = any(u.torch for units in plans.values() for u in units)
     dev = _resolve_device(device, needs_torch, remote=bool(scheduler))
-    jobs = {fig.name: _plan(fig, quick, seed, dev) for fig in figs}
+    jobs = {fig.name: _plan(fig, quick, seed, dev, plans[fig.name]) for fig in figs}
     all_jobs = [j for js in jobs.values() for j in js]
     if progress is None:
         progress = sys.stderr.isatty()
@@ -605,8 +606,9 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
     dev = _resolve_device(device, needs_torch, remote=bool(scheduler))
     times = _read_times()
     metas = {}
+    planned = {fig.name: _plan(fig, quick, seed, dev, plans[fig.name]) for fig in figs}
     for fig in figs:  # cached entries carry their measured times: they inform the estimates
-        for j in _plan(fig, quick, seed, dev):
+        for j in planned[fig.name]:
             meta = cache.peek_meta(UNITS_KIND, j.digest) if cache.enabled() else None
             metas[j.digest] = meta
             if meta is not None and isinstance(meta.get("seconds"), (int, float)):
@@ -616,7 +618,7 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
     tot_missing, tot_units, tot_secs = 0, 0, 0.0
     seen: set = set()
     for fig in figs:
-        jobs = _plan(fig, quick, seed, dev)
+        jobs = planned[fig.name]
         est = _estimates(jobs, times)
         rows, n_cached, secs, how = [], 0, 0.0, {}
         for j in jobs:
