@@ -15,7 +15,8 @@ import numpy as np
 
 from icl_companion.figures.registry import FigureData, Unit, figure
 from icl_companion.numerics.linear import gd_predict, mc_risk, ridge_predict, zfb_predict
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.linear import HE_ET_AL, ZFB
+from icl_companion.theory.registry import Reference, evaluate
 
 D, SIGMA2 = 10, 0.25
 D_ZFB = 6
@@ -113,4 +114,5 @@ def plot(data: FigureData):
 
 
 figure("linear-baselines", "risk vs L: Bayes ridge, one-step GD at eta*, ZFB LSA (theory + MC)",
-       plot=plot, units=units, reduce=reduce)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("linear", "", "docs/derivations/linear.md#figures", (HE_ET_AL, ZFB)))

@@ -1,7 +1,8 @@
 """Figure ``softmax-dynamics``: omega_h, mu_h of a trained 2-head model vs step, next to the reduced ODE.
 
 He, Pan, Chen, Yang (2025), blog Figure 2.3 (average KQ diagonal and last OV entry vs step) and the
-reduced-model flows (``Dynamic_approx_*``, digest section 4.3).  Left: the NumPy-trained 2-head
+reduced-model flows of the authors' code (``gradient_flow``, plots ``Dynamic_approx_*``;
+``docs/derivations/softmax.md#taylor-form-and-gradient-flow``).  Left: the NumPy-trained 2-head
 model (d = 5, L = 40, sigma2 = 0.1, Adam 1e-3, batch 256), per head ``omega_h`` (mean of the KQ
 x-block diagonal), ``mu_h`` (last OV entry), ``sum_h mu_h`` and the effective step
 ``<mu, omega>`` against ``eta*``.  Right: the gradient flow on the approximate loss
@@ -16,10 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_patterns import omega_mu_history
 from icl_companion.numerics.softmax_reduced import integrate_reduced_ode
-from icl_companion.theory.registry import evaluate
-from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
 from icl_companion.validation.softmax_training import SETTING, figure_config
 
 
@@ -134,5 +136,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-dynamics", "omega_h, mu_h vs step of a trained 2-head model next to the reduced "
-       "(omega, mu) gradient flow", plot=plot, units=units,
-       reduce=reduce)
+       "(omega, mu) gradient flow", plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
+                           (BLOG + ", Figures 2.3, 2.8",)))

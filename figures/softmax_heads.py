@@ -21,12 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_attention import forward
 from icl_companion.numerics.softmax_data import sample_tokens
 from icl_companion.numerics.softmax_patterns import head_patterns
-from icl_companion.theory.registry import evaluate
-from icl_companion.theory.softmax import single_head_optimum
-from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG, single_head_optimum
 from icl_companion.validation.softmax_training import SETTING, figure_config
 
 HS = (1, 2, 4, 8)
@@ -135,5 +135,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-heads", "risk vs test L of trained H=1,2,4,8 softmax attention with DGD, GD, "
-       "single-head and Bayes curves", plot=plot, units=units,
-       reduce=reduce)
+       "single-head and Bayes curves", plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#figures",
+                           (BLOG + ", Figures 2.4-2.5",)))

@@ -1,6 +1,7 @@
 """Figure ``softmax-length``: linear vs softmax attention trained at L = 40, tested at L' = 10 ... 100.
 
-He, Pan, Chen, Yang (2025), blog Figure 4.1 (``Lin_smax_comparison``) and digest section 3.8.
+He, Pan, Chen, Yang (2025), blog Figure 4.1 (``Lin_smax_comparison``);
+``docs/derivations/softmax.md#linear-attention-length-generalisation``.
 Trained by the NumPy trainer (d = 5, sigma2 = 0.1, Adam 1e-3, batch 256):
 
 * one-head linear attention ``LinTF`` (``(1/L) sum_h OV^h Z Z^T KQ^h z_q``, no softmax, no mask),
@@ -20,10 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_attention import forward
 from icl_companion.numerics.softmax_data import sample_tokens
-from icl_companion.theory.registry import evaluate
-from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
 from icl_companion.validation.softmax_training import SETTING, figure_config
 
 
@@ -119,5 +121,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-length", "linear vs softmax attention trained at L=40, tested at L=10..100",
-       plot=plot, units=units,
-       reduce=reduce)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#linear-attention-length-generalisation",
+                           (BLOG + ", Figure 4.1",)))

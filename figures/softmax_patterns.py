@@ -14,8 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
-from icl_companion.numerics.softmax_patterns import head_patterns
 from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.theory.softmax import BLOG
+from icl_companion.numerics.softmax_patterns import head_patterns
 from icl_companion.validation.softmax_training import SETTING, figure_config
 
 HS = (1, 2, 4)
@@ -99,5 +101,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-patterns", "KQ/OV heatmaps of trained H=1,2,4 softmax attention (d=5, L=40)",
-       plot=plot, units=units,
-       reduce=reduce)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#trained-models",
+                           (BLOG + ", Figures 2.1, 2.2, 2.7",)))

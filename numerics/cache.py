@@ -212,7 +212,7 @@ def project_source_hash() -> str:
 
 
 def cache_key(key: Any, code: Any = None) -> str:
-    """Stable hex digest of ``key`` (JSON, sorted keys), the version and the code.
+    """Stable SHA-256 hash (hex) of ``key`` (JSON, sorted keys), the version and the code.
 
     ``code=None`` keys on the whole project source (:func:`project_source_hash`); a string keys on
     that hash as given (e.g. a :func:`module_closure_hash`); any other object on its own source

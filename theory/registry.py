@@ -271,7 +271,8 @@ class Reference:
     def numpydoc(self) -> list[str]:
         """Entries for a numpydoc References section."""
         p = self.source
-        first = p.citation() + (f" {self.where}." if self.where else "")
+        where = self.where[:1].upper() + self.where[1:]  # a sentence after the citation
+        first = p.citation() + (f" {where}." if where else "")
         out = [first] + [c if c.endswith(".") else c + "." for c in self.cites]
         if self.derivation:
             out.append(f"Derivation in this repository: {self.derivation}.")
@@ -534,6 +535,8 @@ class Result:
             value = {k: v for k, v in raw_value.items()
                      if not k.startswith("_") and k not in INFO_KEYS}
             info = {k: raw_value[k] for k in INFO_KEYS if k in raw_value}
+            if set(value) == {"value"}:  # a single unnamed output with diagnostics: a number
+                value = value["value"]
         else:
             value = raw_value
         value, info = _plain(value), _plain(info)
