@@ -222,14 +222,14 @@ def _missing(fig: Figure) -> list[str]:
 # ------------------------------------------------------------------------------------- planning
 @dataclass
 class _Job:
-    """A unit of one figure with its cache key (``digest``); equal digests are computed once."""
+    """A unit of one figure with its cache key (``key_hash``); equal key_hashes are computed once."""
 
     figure: str
     unit: Unit
-    digest: str
+    key_hash: str
     timing_key: str
     kwargs: dict
-    needs: dict  # argument -> digest
+    needs: dict  # argument -> key_hash
 
 
 def _func_name(f: Callable) -> str:
@@ -242,15 +242,15 @@ def _plan(fig: Figure, quick: bool, seed: int, device: str | None,
 
     units = fig.work(quick, seed) if units is None else units
     by_name = {u.name: u for u in units}
-    digests: dict[str, str] = {}
+    key_hashes: dict[str, str] = {}
 
-    def digest(u: Unit) -> str:
-        if u.name not in digests:
+    def key_hash(u: Unit) -> str:
+        if u.name not in key_hashes:
             key = {"func": _func_name(u.func), "args": dict(u.args),
-                   "needs": {a: digest(by_name[n]) for a, n in sorted(u.needs.items())},
+                   "needs": {a: key_hash(by_name[n]) for a, n in sorted(u.needs.items())},
                    "device": device if u.torch else None}
-            digests[u.name] = cache_key(key, code=module_closure_hash(u.code or u.func.__module__))
-        return digests[u.name]
+            key_hashes[u.name] = cache_key(key, code=module_closure_hash(u.code or u.func.__module__))
+        return key_hashes[u.name]
 
     jobs = []
     for u in units:
@@ -260,8 +260,8 @@ def _plan(fig: Figure, quick: bool, seed: int, device: str | None,
         kwargs = dict(u.args)
         if u.torch:
             kwargs["device"] = device
-        jobs.append(_Job(fig.name, u, digest(u), hashlib.sha256(tkey.encode()).hexdigest()[:24],
-                         kwargs, {a: digest(by_name[n]) for a, n in u.needs.items()}))
+        jobs.append(_Job(fig.name, u, key_hash(u), hashlib.sha256(tkey.encode()).hexdigest()[:24],
+                         kwargs, {a: key_hash(by_name[n]) for a, n in u.needs.items()}))
     return jobs
 
 
@@ -350,8 +350,8 @@ class _Runner:
 
         self.cache = cache
         self.jobs = {}
-        for j in jobs:  # one job per digest (figures share units)
-            self.jobs.setdefault(j.digest, j)
+        for j in jobs:  # one job per key_hash (figures share units)
+            self.jobs.setdefault(j.key_hash, j)
         self.refresh = refresh
         self.results: dict[str, Any] = {}
         self.seconds: dict[str, float] = {}
@@ -388,14 +388,14 @@ class _Runner:
                 "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         try:
             if self.cache.enabled():
-                data = self.cache.store(UNITS_KIND, job.digest, value, meta)
+                data = self.cache.store(UNITS_KIND, job.key_hash, value, meta)
             else:  # the same round trip, so that the reduce step sees the same values
                 data = self.cache.store_roundtrip(value)
         except TypeError as e:
             raise TypeError(f"unit {job.figure}: {job.unit.name} returned data the cache cannot "
                             f"hold: {e}") from None
-        self.results[job.digest] = _check_result(job.unit, data)
-        self.seconds[job.digest] = secs
+        self.results[job.key_hash] = _check_result(job.unit, data)
+        self.seconds[job.key_hash] = secs
         self.new_times[job.timing_key] = secs
 
     def run(self, backend, device: str | None, on_result: Callable[[str], None]) -> None:
@@ -531,10 +531,10 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     runner = _Runner(all_jobs, refresh=not use_cache, progress=progress,
                      desc="figures" if len(figs) > 1 else figs[0].name)
     runner.load_cached()
-    n_todo = len({j.digest for j in all_jobs} - set(runner.results))
+    n_todo = len({j.key_hash for j in all_jobs} - set(runner.results))
     out = Path(out_dir)
     records: dict[str, dict] = {}
-    remaining = {name: {j.digest for j in js} for name, js in jobs.items()}
+    remaining = {name: {j.key_hash for j in js} for name, js in jobs.items()}
     backend_name = "cache"
 
     def on_result(d: str) -> None:
@@ -563,10 +563,10 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
 
 def _finish_figure(fig: Figure, jobs: list, runner: _Runner, quick: bool, seed: int, out: Path,
                    device: str | None, backend: str, t0: float) -> dict:
-    results = {j.unit.name: runner.results[j.digest] for j in jobs}
+    results = {j.unit.name: runner.results[j.key_hash] for j in jobs}
     data = fig.assemble(quick, seed, results)
-    n_cached = sum(j.digest in runner.from_cache for j in jobs)
-    unit_seconds = [runner.seconds.get(j.digest, math.nan) for j in jobs]
+    n_cached = sum(j.key_hash in runner.from_cache for j in jobs)
+    unit_seconds = [runner.seconds.get(j.key_hash, math.nan) for j in jobs]
     torch_units = any(j.unit.torch for j in jobs)
     extra = {"figure": fig.name, "quick": quick, "seed": seed,
              "device": device if torch_units else "cpu",
@@ -609,8 +609,8 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
     planned = {fig.name: _plan(fig, quick, seed, dev, plans[fig.name]) for fig in figs}
     for fig in figs:  # cached entries carry their measured times: they inform the estimates
         for j in planned[fig.name]:
-            meta = cache.peek_meta(UNITS_KIND, j.digest) if cache.enabled() else None
-            metas[j.digest] = meta
+            meta = cache.peek_meta(UNITS_KIND, j.key_hash) if cache.enabled() else None
+            metas[j.key_hash] = meta
             if meta is not None and isinstance(meta.get("seconds"), (int, float)):
                 times.setdefault(j.timing_key, float(meta["seconds"]))
     lines = []
@@ -622,7 +622,7 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
         est = _estimates(jobs, times)
         rows, n_cached, secs, how = [], 0, 0.0, {}
         for j in jobs:
-            meta = metas[j.digest]
+            meta = metas[j.key_hash]
             if meta is not None:
                 n_cached += 1
                 s = meta.get("seconds")
@@ -630,12 +630,12 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
                             + (f"{s:9.2f} s" if isinstance(s, (int, float)) else ""))
                 continue
             s, h = est[j.timing_key]
-            if j.digest in seen:
+            if j.key_hash in seen:
                 h = "shared: counted above"
             else:
                 secs += s
             how[h] = how.get(h, 0) + 1
-            seen.add(j.digest)
+            seen.add(j.key_hash)
             rows.append(f"  missing  {j.unit.name:<44} {s:9.2f} s  ({h})")
         n = len(jobs)
         tot_missing += n - n_cached

@@ -26,7 +26,7 @@ from icl_companion.validation.softmax_training import SETTING, figure_config
 
 
 T_MAX = 2000.0
-#: the authors' reduced-model initialisation omega = mu = (1e-3, -1e-3) (digest section 4.3)
+#: the authors' reduced-model initialisation omega = mu = (1e-3, -1e-3)
 INIT = [1e-3, -1e-3]
 
 

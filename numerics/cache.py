@@ -305,12 +305,12 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def write_entry(path: Path, digest: str, value: Any, meta: dict | None = None) -> None:
+def write_entry(path: Path, key_hash: str, value: Any, meta: dict | None = None) -> None:
     """Write ``value`` (a tree of :func:`to_tree`-able data) as a checksummed ``.npz`` entry."""
     arrays: list = []
     tree_json = _canonical(to_tree(value, arrays))
     meta_json = _canonical(to_tree(meta or {}, []))
-    header = {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": digest,
+    header = {"schema": SCHEMA, "version": SCHEMA_VERSION, "key": key_hash,
               "tree": tree_json, "meta": meta_json, "n_arrays": len(arrays),
               "checksum": _checksum(tree_json, meta_json, arrays)}
     blob = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -320,7 +320,7 @@ def write_entry(path: Path, digest: str, value: Any, meta: dict | None = None) -
         f.write(buf.getvalue())
 
 
-def read_entry(path: Path, digest: str) -> tuple[Any, dict]:
+def read_entry(path: Path, key_hash: str) -> tuple[Any, dict]:
     """``(value, meta)`` of a verified entry; :class:`CacheEntryError` if it cannot be trusted.
 
     Only ``numpy.load(..., allow_pickle=False)`` touches the file: a pickle, or an ``.npz`` with
@@ -347,7 +347,7 @@ def read_entry(path: Path, digest: str) -> tuple[Any, dict]:
     if header.get("schema") != SCHEMA or header.get("version") != SCHEMA_VERSION:
         raise CacheEntryError(f"schema {header.get('schema')!r} version "
                               f"{header.get('version')!r}, expected {SCHEMA!r} {SCHEMA_VERSION}")
-    if header.get("key") != digest:
+    if header.get("key") != key_hash:
         raise CacheEntryError("the entry belongs to another key")
     tree_json, meta_json = header.get("tree"), header.get("meta")
     if not (isinstance(tree_json, str) and isinstance(meta_json, str)):
@@ -362,19 +362,19 @@ def read_entry(path: Path, digest: str) -> tuple[Any, dict]:
     return value, meta if isinstance(meta, dict) else {}
 
 
-def entry_path(kind: str, digest: str) -> Path:
-    return cache_dir() / kind / f"{digest}.npz"
+def entry_path(kind: str, key_hash: str) -> Path:
+    return cache_dir() / kind / f"{key_hash}.npz"
 
 
-def load(kind: str, digest: str, decode: Callable[[Any], Any] | None = None,
+def load(kind: str, key_hash: str, decode: Callable[[Any], Any] | None = None,
          what: str = "") -> tuple[bool, Any, dict]:
     """``(hit, value, meta)``: a verified, decoded entry, or ``(False, None, {})`` when there is
     none or it cannot be trusted (then one ``warning:`` line names the file and the reason)."""
-    path = entry_path(kind, digest)
+    path = entry_path(kind, key_hash)
     if not path.exists():
         return False, None, {}
     try:
-        value, meta = read_entry(path, digest)
+        value, meta = read_entry(path, key_hash)
         if decode is not None:
             try:
                 value = decode(value)
@@ -387,11 +387,11 @@ def load(kind: str, digest: str, decode: Callable[[Any], Any] | None = None,
     return True, value, meta
 
 
-def store(kind: str, digest: str, value: Any, meta: dict | None = None,
+def store(kind: str, key_hash: str, value: Any, meta: dict | None = None,
           encode: Callable[[Any], Any] | None = None) -> Any:
     """Encode ``value``, write it, and return the data as it will be read back (a tree)."""
     data = encode(value) if encode is not None else value
-    write_entry(entry_path(kind, digest), digest, data, meta)
+    write_entry(entry_path(kind, key_hash), key_hash, data, meta)
     return store_roundtrip(data)
 
 
@@ -401,9 +401,9 @@ def store_roundtrip(value: Any) -> Any:
     return from_tree(json.loads(_canonical(to_tree(value, arrays))), arrays)
 
 
-def peek_meta(kind: str, digest: str) -> dict | None:
+def peek_meta(kind: str, key_hash: str) -> dict | None:
     """The metadata of an existing entry without verifying it (for listings), or ``None``."""
-    path = entry_path(kind, digest)
+    path = entry_path(kind, key_hash)
     if not path.exists():
         return None
     try:
@@ -434,10 +434,10 @@ def cached(kind: str, key: Any, compute: Callable[[], Any], code: Any = None,
             return value
         tree = store_roundtrip(encode(value) if encode is not None else value)
         return decode(tree) if decode is not None else tree
-    digest = cache_key(key, code)
+    key_hash = cache_key(key, code)
     if not refresh:
-        hit, value, _ = load(kind, digest, decode)
+        hit, value, _ = load(kind, key_hash, decode)
         if hit:
             return value
-    data = store(kind, digest, compute(), encode=encode)
+    data = store(kind, key_hash, compute(), encode=encode)
     return decode(data) if decode is not None else data

@@ -114,9 +114,9 @@ def test_tampering_wrong_type_is_recomputed(cache_dir, capsys):
         return v
 
     compute, calls = _counter({"x": 1.5})
-    digest = cache.cache_key({"k": 1}, "c")
+    key_hash = cache.cache_key({"k": 1}, "c")
     # a well-formed, checksummed entry of the wrong type, as a careless writer would leave it
-    cache.write_entry(cache.entry_path("t", digest), digest, ["not", "a", "record"])
+    cache.write_entry(cache.entry_path("t", key_hash), key_hash, ["not", "a", "record"])
     got = cache.cached("t", {"k": 1}, compute, code="c", decode=decode)
     assert got == {"x": 1.5} and len(calls) == 1
     err = capsys.readouterr().err

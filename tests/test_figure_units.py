@@ -98,17 +98,17 @@ def test_editing_one_papers_module_keeps_other_papers_units(fresh_cache, tmp_pat
     real = cache._code_hash
     monkeypatch.setattr(cache, "_code_hash",
                         lambda m: "edited" if m.endswith(".aim_se") else real(m))
-    keep = {f: [j.digest for j in reg._plan(reg.get_figure(f), True, 0, "cpu")]
+    keep = {f: [j.key_hash for j in reg._plan(reg.get_figure(f), True, 0, "cpu")]
             for f in (FIG, "linear-baselines", "mmicl-pe", "softmax-heads")}
     rec = reg.make(FIG, quick=True, out_dir=out, workers=1, progress=False)
     assert rec["from_cache"] == rec["units"] == N_UNITS
-    changed = {j.digest for j in reg._plan(reg.get_figure("aim-softmax"), True, 0, None)}
+    changed = {j.key_hash for j in reg._plan(reg.get_figure("aim-softmax"), True, 0, None)}
     monkeypatch.undo()
     monkeypatch.setenv("ICLC_CACHE_DIR", str(fresh_cache))
-    unchanged = {j.digest for j in reg._plan(reg.get_figure("aim-softmax"), True, 0, None)}
+    unchanged = {j.key_hash for j in reg._plan(reg.get_figure("aim-softmax"), True, 0, None)}
     assert not changed & unchanged  # every AIM unit depends on aim_se, so every key moved
-    for f, digests in keep.items():
-        assert digests == [j.digest for j in reg._plan(reg.get_figure(f), True, 0, "cpu")], f
+    for f, key_hashes in keep.items():
+        assert key_hashes == [j.key_hash for j in reg._plan(reg.get_figure(f), True, 0, "cpu")], f
 
 
 def test_dask_local_cluster_gives_the_same_csv_as_the_process_pool(tmp_path, monkeypatch):
