@@ -21,26 +21,42 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.mmicl_common import PRETRAINED, knockouts, pretrained_unit, stage2_unit
+from icl_companion.figures.registry import FigureData, Unit, figure
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+def _variants(quick: bool) -> list[str]:
+    from icl_companion.validation import mmicl
+
+    sgd_tc, main_tc = (mmicl.stage2_train(quick, True, v) for v in ("sgd", "main"))
+    return ["sgd"] + (["main"] if main_tc != sgd_tc else [])
+
+
+def units(quick: bool, seed: int) -> list:
+    out = [pretrained_unit(quick, seed),
+           Unit("knockouts/stage1", knockouts, needs={"model": PRETRAINED}, fields=("rows",),
+                cost=2.0)]
+    for v in _variants(quick):
+        out += [stage2_unit(f"stage2/{v}", quick, 256, True, seed, v),
+                Unit(f"knockouts/stage2/{v}", knockouts, needs={"model": f"stage2/{v}"},
+                     fields=("rows",), cost=2.0)]
+    return out
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     from icl_companion.validation import mmicl
 
     cfg = mmicl.reduced(quick)
-    sgd_tc, main_tc = (mmicl.stage2_train(quick, True, v) for v in ("sgd", "main"))
-    variants = ["sgd"] + (["main"] if main_tc != sgd_tc else [])
-    mm_runs = mmicl.runs([("mm", (quick, 256, True, seed, v)) for v in variants])
-    uni = mmicl.pretrained(quick, seed)
+    variants = _variants(quick)
     cols = {k: [] for k in ("model", "condition", "acc", "se", "n")}
-    panels = [("stage 1 (unimodal)", uni)]
-    for v, run in zip(variants, mm_runs):
+    panels = [("stage 1 (unimodal)", "knockouts/stage1")]
+    for v in variants:
         tc = mmicl.stage2_train(quick, True, v)
         panels.append((f"stage 2, K2=256, {tc.optimizer} lr {tc.lr:g}, {tc.steps} steps"
-                       + (" (paper's optimiser)" if v == "sgd" else ""), run))
-    for model, run in panels:
-        for row in mmicl.knockout_table(run):
+                       + (" (paper's optimiser)" if v == "sgd" else ""), f"knockouts/stage2/{v}"))
+    for model, name in panels:
+        for row in results[name]["rows"]:
             cols["model"].append(model)
             for k in ("condition", "acc", "se", "n"):
                 cols[k].append(row[k])
@@ -82,6 +98,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-knockout", "ICL accuracy: full model, PH / IH head knocked out, modalities zeroed",
-       compute, plot, requires=("torch",),
+       plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", NOT_NUMBERED,
                            "docs/derivations/mmicl.md#trained-decoders"))

@@ -14,20 +14,24 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import head_patterns
-from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
+from icl_companion.validation.softmax_training import SETTING, figure_config
 
 HS = (1, 2, 4)
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+def units(quick: bool, seed: int) -> list:
+    return [training_unit(f"train/H={H}", figure_config(H, quick), seed) for H in HS]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     cols = {k: [] for k in ("H", "head", "matrix", "row", "col", "value")}
     meta = {"d": SETTING.d, "L": SETTING.L, "sigma2": SETTING.sigma2, "notes": [], "models": {}}
     for H in HS:
-        cfg = figure_config(H, quick)
-        rec, notes = first_plus_minus(cfg, seed)
+        rec, notes = record(results[f"train/H={H}"], figure_config(H, quick))
         meta["notes"] += notes
         KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
         pat = head_patterns(KQ, OV)
@@ -97,7 +101,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-patterns", "KQ/OV heatmaps of trained H=1,2,4 softmax attention (d=5, L=40)",
-       compute, plot,
+       plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#trained-models",
                            (BLOG + ", Figures 2.1, 2.2, 2.7",)))

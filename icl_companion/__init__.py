@@ -37,8 +37,16 @@ def verify(*selectors: str, quick: bool = True, seed: int = 0):
     return run(selectors, quick=quick, seed=seed)
 
 
-def make_figure(name: str, quick: bool = True, out_dir: str = "out/figures", seed: int = 0):
-    """Regenerate figure ``name`` into ``out_dir`` (PNG, PDF, CSV, JSON)."""
+def make_figure(name: str, quick: bool = True, out_dir: str = "out/figures", seed: int = 0,
+                workers: int | None = None, scheduler: str | None = None,
+                device: str | None = None):
+    """Regenerate figure ``name`` into ``out_dir`` (PNG, PDF, CSV, JSON).
+
+    Its work units run on ``workers`` local processes (default: all cores; ``1``: in this
+    process) or on the Dask scheduler at ``scheduler``; ``device`` (``"cpu"``/``"cuda"``) is
+    used by torch units.  Finished units are cached, so an interrupted call resumes.
+    """
     from icl_companion.figures.registry import make
 
-    return make(name, quick=quick, out_dir=out_dir, seed=seed)
+    return make(name, quick=quick, out_dir=out_dir, seed=seed, workers=workers,
+                scheduler=scheduler, device=device, progress=False)

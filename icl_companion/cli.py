@@ -179,23 +179,38 @@ def cmd_verify(a) -> int:
 
 
 def cmd_figure(a) -> int:
-    from icl_companion.figures.registry import get_figure, load_figures, make
+    from icl_companion.figures.registry import (_missing, dry_run, get_figure, load_figures,
+                                                make_figures)
+    from icl_companion.numerics.executor import check_workers
 
     if a.name == "list":
         for n, f in load_figures().items():
             print(f"{n:<24} {f.description}")
         return 0
+    check_workers(a.workers)
     names = list(load_figures()) if a.name == "all" else [get_figure(a.name).name]
-    failed = []
+    skipped = []
     for n in names:
-        try:
-            rec = make(n, quick=a.quick, out_dir=a.out, seed=a.seed, use_cache=not a.no_cache)
-        except ModuleNotFoundError as e:
-            print(f"skipped {n}: {e}", file=sys.stderr)
-            failed.append(n)
-            continue
-        print(f"wrote {a.out}/{n}.png, .pdf, .csv, .json ({rec['seconds']:.1f} s)", flush=True)
-    return 1 if failed else 0
+        missing = _missing(get_figure(n))
+        if missing:
+            print(f"skipped {n}: needs {', '.join(missing)}: pip install "
+                  f"'icl-companion[validation]'", file=sys.stderr)
+            skipped.append(n)
+    names = [n for n in names if n not in skipped]
+    if a.dry_run:
+        if names:
+            print(dry_run(names, quick=a.quick, seed=a.seed, device=a.device, workers=a.workers,
+                          scheduler=a.scheduler))
+        return 1 if skipped else 0
+
+    def report(rec):
+        print(f"wrote {a.out}/{rec['figure']}.png, .pdf, .csv, .json ({rec['seconds']:.1f} s; "
+              f"{rec['units']} units, {rec['from_cache']} from the cache)", flush=True)
+
+    if names:
+        make_figures(names, quick=a.quick, out_dir=a.out, seed=a.seed, use_cache=not a.no_cache,
+                     workers=a.workers, scheduler=a.scheduler, device=a.device, report=report)
+    return 1 if skipped else 0
 
 
 # --------------------------------------------------------------------------------------- parser
@@ -211,7 +226,10 @@ _EXAMPLES = {
               "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log "
               "--out ridge.csv --overwrite"],
     "verify": ["iclc verify --list", "iclc verify aim --quick", "iclc verify softmax.eta_star"],
-    "figure": ["iclc figure list", "iclc figure linear-baselines --quick --out out/figures"],
+    "figure": ["iclc figure list", "iclc figure linear-baselines --quick --out out/figures",
+               "iclc figure aim-softmax --dry-run",
+               "iclc figure all --quick --workers 2",
+               "iclc figure mmicl-pe --scheduler tcp://host:8786 --device cuda"],
 }
 
 
@@ -282,7 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 cores)")
     s.add_argument("--out", default="out/figures", metavar="DIR")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--no-cache", action="store_true", help="recompute instead of using the cache")
+    s.add_argument("--no-cache", action="store_true",
+                   help="recompute every work unit (and overwrite its cache entry)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="local processes for the work units (default: all cores; 1: serially)")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the work units on a dask.distributed scheduler (tcp://host:8786)")
+    s.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="device of the torch units (default: cuda when available); NumPy units "
+                        "ignore it")
+    s.add_argument("--dry-run", action="store_true",
+                   help="list the work units, how many are cached, and the estimated cost")
     s.set_defaults(func=cmd_figure)
     return p
 

@@ -7,8 +7,9 @@ it (``Result.warm_start``).  Chunks are the unit of parallel work, and the chunk
 the grid, never on the executor, so that a local process pool, a single process and a Dask cluster
 give identical numbers.
 
-Executors follow :mod:`concurrent.futures`: a ``ProcessPoolExecutor`` by default, or the
-``Client.get_executor()`` of a ``dask.distributed`` cluster when a scheduler address is given.
+Executors follow :mod:`concurrent.futures` (:mod:`icl_companion.numerics.executor`, shared with
+the figures): a ``ProcessPoolExecutor`` by default, or the ``Client.get_executor()`` of a
+``dask.distributed`` cluster when a scheduler address is given.
 Every point keeps its own status with the solver's ``success``, ``nit`` and ``residual``:
 ``ok`` only when the solver reported success (results computed by a solver must report it) and
 every output is finite and inside its declared range; ``not-converged`` when the solver says so;
@@ -17,8 +18,9 @@ exception.  Nothing is dropped.
 
 Limits (checked before anything is allocated or started): at most :data:`MAX_POINTS` grid points
 (``force=True``: :data:`MAX_POINTS_FORCED`); never more worker processes than work units; a Dask
-scheduler that does not complete the connection within :data:`DASK_CONNECT_SECONDS` (a port where
-something else listens, a TLS address without certificates) is an error, not a hang.
+scheduler that does not complete the connection within
+:data:`icl_companion.numerics.executor.SCHEDULER_TIMEOUT` (a port where something else listens, a
+TLS address without certificates) is an error, not a hang.
 
 Output: :func:`check_output` validates the destination before the computation (a CSV file name
 whose sidecar ``NAME.json`` is a different file, in a writable folder, not overwriting an existing
@@ -39,18 +41,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from icl_companion.numerics.executor import open_backend
 from icl_companion.theory.registry import Result, get
 
 __all__ = ["Axis", "parse_axis", "grid_points", "SweepResult", "run_sweep", "write_sweep",
-           "read_sweep", "check_output", "sidecar_path", "MAX_POINTS", "MAX_POINTS_FORCED",
-           "DASK_CONNECT_SECONDS"]
+           "read_sweep", "check_output", "sidecar_path", "MAX_POINTS", "MAX_POINTS_FORCED"]
 
 #: Grid points of one sweep without ``force`` (rows are kept in memory: about 1 kB each).
 MAX_POINTS = 100_000
 #: Grid points with ``force`` (``iclc sweep --force``): a hard ceiling, about 2 GB of rows.
 MAX_POINTS_FORCED = 2_000_000
-#: Seconds allowed for connecting to a Dask scheduler (TCP connect and handshake together).
-DASK_CONNECT_SECONDS = 10.0
 
 #: Diagnostics written as CSV columns (``Evaluation.info``); the full record is in the sidecar.
 _INFO_COLUMNS = ("success", "nit", "residual")
@@ -204,67 +204,6 @@ class SweepResult:
         return np.array([r[name] for r in self.rows])
 
 
-def _probe_dask(address: str, seconds: float) -> None:
-    """Open and close one Dask comm to ``address`` (connection and handshake) within ``seconds``.
-
-    Run before ``Client``: a port where another program listens accepts the TCP connection but
-    never answers the handshake, and ``Client(address, timeout=...)`` then waited forever (its
-    timeout bounds the connection only); a failed ``Client`` also blocks 30 s in its destructor.
-    """
-    import asyncio
-
-    from distributed.comm import connect
-    from distributed.security import Security
-
-    async def probe():
-        kwargs = Security().get_connection_args("client")
-        comm = await connect(address, timeout=seconds, **kwargs)
-        await comm.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(probe(), seconds))
-    except (asyncio.TimeoutError, TimeoutError):
-        raise ValueError(f"cannot reach the dask scheduler at {address}: no dask handshake within "
-                         f"{seconds:g} s (is a dask scheduler listening there?)") from None
-    except Exception as e:  # noqa: BLE001 - any failure to connect is the user's address
-        msg = " ".join(str(e).split())[:200]
-        if address.startswith("tls://") and isinstance(e, TypeError):
-            msg = ("tls:// needs TLS certificates in dask's configuration "
-                   "(distributed.comm.tls.ca-file, .client.cert, .client.key); none is set")
-        raise ValueError(f"cannot reach the dask scheduler at {address}: {msg}") from None
-
-
-def _connect_dask(address: str, seconds: float = DASK_CONNECT_SECONDS):
-    """A ``dask.distributed.Client`` for ``address``, or ``ValueError`` within about ``seconds``.
-
-    The address is probed first (:func:`_probe_dask`); the client is then created in a daemon
-    thread abandoned after ``seconds`` should the scheduler stop answering in between.
-    """
-    import threading
-
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise ValueError("--scheduler needs dask.distributed: pip install "
-                         "'icl-companion[dask]'") from None
-    _probe_dask(address, seconds)
-    box: dict = {}
-
-    def connect():
-        try:
-            box["client"] = Client(address, timeout=f"{seconds:g}s", set_as_default=False)
-        except BaseException as e:  # noqa: BLE001 - reported to the caller below
-            box["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
-
-    t = threading.Thread(target=connect, name="dask-connect", daemon=True)
-    t.start()
-    t.join(seconds)
-    if t.is_alive() or "error" in box:
-        raise ValueError(f"cannot reach the dask scheduler at {address}: "
-                         f"{box.get('error', f'no answer within {seconds:g} s')}")
-    return box["client"]
-
-
 def grid_size(axes: Sequence[Axis]) -> int:
     """Number of grid points (product of the axis lengths), computed without building the grid."""
     return math.prod(a.num for a in axes)
@@ -315,19 +254,8 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
         progress = sys.stderr.isatty()
     t0 = time.time()
     results: list = [None] * len(spans)
-    client = None
-    # never more processes than work units (48 workers for 2 chunks forked 46 idle processes)
-    n_proc = min(workers or os.cpu_count() or 1, len(spans))
-    if scheduler:
-        client = _connect_dask(scheduler)
-        executor: cf.Executor = client.get_executor()
-        backend = f"dask:{scheduler}"
-    elif n_proc == 1:
-        executor = None  # type: ignore[assignment]
-        backend = "serial"
-    else:
-        executor = cf.ProcessPoolExecutor(max_workers=n_proc)
-        backend = f"processes:{n_proc}"
+    backend = open_backend(workers, scheduler, n_tasks=len(spans))
+    executor = backend.executor
     try:
         bar = tqdm(total=len(points), disable=not progress, desc=result_id, unit="pt")
         if executor is None:
@@ -343,17 +271,14 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
                 bar.update(spans[k][1] - spans[k][0])
         bar.close()
     finally:
-        if client is not None:
-            client.close()
-        elif executor is not None:
-            executor.shutdown()
+        backend.close()
     rows = []
     for (a, b), chunk_rows in zip(spans, results):
         for p, out in zip(points[a:b], chunk_rows):
             rows.append({**p, **out})
     meta = {"result": result_id, "status": r.status, "reference": str(r.reference),
             "fixed": {k: v for k, v in points[0].items() if k not in {a.name for a in axes}},
-            "axes": [vars(a) for a in axes], "chunk": chunk, "backend": backend,
+            "axes": [vars(a) for a in axes], "chunk": chunk, "backend": backend.name,
             "points": len(points), "failed_or_not_converged": sum(
                 row["status"] != "ok" for row in rows), "wall_seconds": round(time.time() - t0, 3)}
     return SweepResult(result_id, rows, meta)

@@ -194,7 +194,7 @@ def test_non_dask_listener_and_tls_fail_fast(iclc, silent_listener, tmp_path):
     r = iclc(*base, "--scheduler", f"tcp://127.0.0.1:{silent_listener}", timeout=60)
     elapsed = time.perf_counter() - t0
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
-    assert "no dask handshake within 10 s" in r.stderr and elapsed < 20
+    assert "no Dask handshake within" in r.stderr and elapsed < 20
     r = iclc(*base, "--scheduler", f"tls://127.0.0.1:{silent_listener}", timeout=60)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "tls:// needs TLS certificates" in r.stderr and "Traceback" not in r.stderr

@@ -124,13 +124,13 @@ def task_for(task_cfg, model_cfg):
     return replace(task_cfg, ape=model_cfg.ape_len if model_cfg.pos == "ape" else 0)
 
 
-def uni_run(quick: bool, K: int, B: int, pos: str = "ape", seed: int = 0):
+def uni_run(quick: bool, K: int, B: int, pos: str = "ape", seed: int = 0, device: str = "cpu"):
     """A cached stage-1 run of the mode's configuration."""
     from icl_companion.validation.mmicl_train import stage1
 
     cfg = reduced(quick)
     t, m = uni_configs(cfg, K, B, pos)
-    return stage1(t, m, cfg["train"], seed=seed)
+    return stage1(t, m, cfg["train"], seed=seed, device=device)
 
 
 def pretrained(quick: bool, seed: int = 0):
@@ -160,17 +160,20 @@ def stage2_train(quick: bool, init: bool, variant: str = "main"):
     return replace(tc, proj_lr_scale=SLOW_PROJECTOR) if variant == "slow_projector" else tc
 
 
-def mm_run(quick: bool, K2: int, init: bool, seed: int = 0, variant: str = "main"):
-    """A cached stage-2 run: ``init=True`` starts from :func:`pretrained`, else from scratch;
-    ``variant`` picks the training settings (:func:`stage2_train`)."""
+def mm_run(quick: bool, K2: int, init: bool, seed: int = 0, variant: str = "main",
+           device: str = "cpu", pretrained_run=None):
+    """A cached stage-2 run: ``init=True`` starts from :func:`pretrained` (or from
+    ``pretrained_run``, that run passed explicitly), else from scratch; ``variant`` picks the
+    training settings (:func:`stage2_train`)."""
     from icl_companion.validation.mmicl_train import stage2
 
     cfg = reduced(quick)
     t, m = mm_configs(cfg, K2)
     tc = stage2_train(quick, init, variant)
     if init:
-        return stage2(t, None, tc, seed=seed, init=pretrained(quick, seed))
-    return stage2(t, m, tc, seed=seed)
+        pre = pretrained(quick, seed) if pretrained_run is None else pretrained_run
+        return stage2(t, None, tc, seed=seed, init=pre, device=device)
+    return stage2(t, m, tc, seed=seed, device=device)
 
 
 def _run_spec(spec):

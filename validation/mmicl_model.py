@@ -227,7 +227,7 @@ class Attention(nn.Module):
         h, hd = self.cfg.n_heads, self.cfg.head_dim
         q, k, v = (w(x).view(b, t, h, hd).transpose(1, 2) for w in (self.wq, self.wk, self.wv))
         if self.cfg.pos.startswith("rope"):
-            cos, sin = rope_tables(t, hd, self.cfg.rope_theta, x.dtype)
+            cos, sin = (a.to(x.device) for a in rope_tables(t, hd, self.cfg.rope_theta, x.dtype))
             q = apply_rope(q, cos, sin, self.cfg.pos)
             k = apply_rope(k, cos, sin, self.cfg.pos)
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
