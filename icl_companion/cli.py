@@ -75,17 +75,17 @@ def _json_dump(obj) -> str:
 
 # ------------------------------------------------------------------------------------ commands
 def cmd_list(a) -> int:
-    from icl_companion.theory.registry import results
+    from icl_companion.theory.registry import listing
 
     if a.markdown:
         from icl_companion.docs import results_table
 
         print(results_table(a.paper))
         return 0
-    rs = results(a.paper)
-    width = max((len(r.id) for r in rs), default=10)
-    for r in rs:
-        print(f"{r.id:<{width}}  {r.status:<13}  {r.summary}")
+    rows = listing(a.paper)
+    width = max((len(i) for i, _, _ in rows), default=10)
+    for id, status, summary in rows:
+        print(f"{id:<{width}}  {status:<13}  {summary}")
     return 0
 
 
@@ -100,7 +100,12 @@ def cmd_eval(a) -> int:
     from icl_companion.theory.registry import get
 
     r = get(a.id)
-    ev = r.evaluate(**_parse_inputs(r, _split_assignments(a.inputs)))
+    assignments = _split_assignments(a.inputs)
+    if a.dps is None:
+        ev = r.evaluate(**_parse_inputs(r, assignments))
+    else:  # the inputs as written: 0.1 is the decimal 1/10 at any precision
+        _parse_inputs(r, assignments)
+        ev = r.evaluate(dps=a.dps, **assignments)
     if a.json:
         print(_json_dump(ev.to_dict()))
     elif isinstance(ev.value, dict):
@@ -108,7 +113,7 @@ def cmd_eval(a) -> int:
         for k, v in ev.value.items():
             print(f"  {k} = {_fmt(v)}")
     else:
-        print(f"{r.id} = {_fmt(ev.value)}  [{r.status}]")
+        print(f"{r.id} = {ev.value_text()}  [{r.status}]")
     if not ev.success:
         print(f"warning: {r.id} did not give a trusted value: {ev.info.get('message', '')} "
               f"(status {ev.info.get('status')})", file=sys.stderr)
@@ -199,7 +204,8 @@ _EXAMPLES = {
     "list": ["iclc list --paper aim", "iclc list --paper softmax --markdown"],
     "show": ["iclc show aim.alpha_pr", "iclc show linear.gd_risk --latex"],
     "eval": ["iclc eval aim.mmse alpha=0.05 rho=0.5 T=2",
-             "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json"],
+             "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json",
+             "iclc eval softmax.eta_star d=5 L=40 sigma2=0.1 --dps 40"],
     "sweep": ["iclc sweep linear.gd_risk d=5 L=40 sigma2=0.1 eta=0:2:50 --workers 2",
               "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log"],
     "verify": ["iclc verify --list", "iclc verify aim --quick", "iclc verify softmax.eta_star"],
@@ -245,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("id")
     s.add_argument("inputs", nargs="*", metavar="name=value")
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--dps", type=int, metavar="N",
+                   help="closed forms only: N significant decimal digits (15 to 10000, mpmath); "
+                        "inputs are read as the decimals written; with --json the value is a "
+                        "string")
     s.set_defaults(func=cmd_eval)
 
     s = add("sweep", "evaluate on a grid: name=start:stop:num[:log] ...")

@@ -444,10 +444,10 @@ _E0_CACHE: dict = {}
 
 
 def _E0(variant):
-    if variant not in _E0_CACHE:
-        from icl_companion.theory.aim import hardmax_E0_expr
+    if variant not in _E0_CACHE:  # theory.aim.hardmax_E0_expr, generated (theory.precompute)
+        from icl_companion.theory.precompute import derived
 
-        _E0_CACHE[variant] = float(hardmax_E0_expr(variant))
+        _E0_CACHE[variant] = derived(f"aim.hardmax_E0_{variant}")
     return _E0_CACHE[variant]
 
 

@@ -141,7 +141,9 @@ def zfb_term_expr():
 
 @functools.lru_cache(maxsize=None)
 def _zfb_term_numeric():
-    return sp.lambdify((LAM, TR, N_, MM), zfb_term_expr(), modules="numpy")
+    from icl_companion.theory.precompute import derived
+
+    return derived("linear.zfb_term")  # zfb_term_expr, generated (theory.precompute)
 
 
 def zfb_risk(lambdas, N, M) -> float:

@@ -204,9 +204,9 @@ def lsa_fixed_direction_exprs():
 
 @functools.lru_cache(maxsize=None)
 def _lsa_gap_mp():
-    exprs = lsa_fixed_direction_exprs()
-    return {k: {q: sp.lambdify((MLO, MHI, P), e, modules="mpmath") for q, e in v.items()}
-            for k, v in exprs.items()}
+    from icl_companion.theory.precompute import derived
+
+    return derived("xattn.lsa_gap")  # lsa_fixed_direction_exprs in mpmath, (m_lo, m_hi, p)
 
 
 def lsa_gap(dist: str, m_lo: float, m_hi: float, p: float = 0.5) -> dict:
@@ -308,7 +308,9 @@ def rho_star_expr():
 
 @functools.lru_cache(maxsize=None)
 def _rho_num():
-    return sp.lambdify((MLO, MHI, TAU2), rho_star_expr(), modules="math")
+    from icl_companion.theory.precompute import derived
+
+    return derived("xattn.rho_star")  # rho_star_expr in (m_lo, m_hi, tau2), generated
 
 
 def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> int:

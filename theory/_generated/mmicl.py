@@ -1,0 +1,80 @@
+"""Generated outputs of the derivations of paper ``mmicl``: do not edit.
+
+Written by ``python -m icl_companion.theory.precompute`` from the modules listed in the SOURCES
+below (SymPy 1.14.0); :mod:`icl_companion.theory.precompute` explains what is here and when it is
+used.  ``tests/test_precompute.py`` re-derives everything and compares.
+"""
+# flake8: noqa
+# ruff: noqa
+import math
+
+inf = math.inf
+SYMPY = '1.14.0'
+DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43', 'icl_companion.theory.precompute': 'b17672ed10c17f7e9fc55453c01c77c9c2300f7a969f3a5c2aa99d6c8eb3701d'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '005887b803129560d85e0098f4abcdd31586c3a3515a6a8c7a5d2b3468262811', 'icl_companion.numerics.mmicl_metrics': '67740dcefd397c0857a1c1b923ab4b97b7dbb9e9668c2ba2819dbec72b3c78c0', 'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43'}
+INDEX = {
+    'mmicl.bursty_label_stats': ('icl_companion.numerics.mmicl_data', 'exact', 'bursty sequences of trained Zipf classes: E[# distinct labels], ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy'),
+    'mmicl.copy_slot_accuracy': ('icl_companion.numerics.mmicl_data', 'exact', "accuracy of copying a random context slot's label (= E|M|/N), Zipf classes, bursty/non-bursty/novel mixture"),
+    'mmicl.copy_slot_uniform': ('icl_companion.theory.mmicl', 'exact', "accuracy of copying a random context slot's label (bursty, uniform labels, e.g. the IC set)"),
+    'mmicl.distinct_label_accuracy': ('icl_companion.theory.mmicl', 'exact', 'accuracy of picking among the distinct context labels (bursty, uniform labels) and E[# distinct labels]'),
+    'mmicl.ideal_tila': ('icl_companion.theory.mmicl', 'exact', 'largest expected TILA (= IndStrength): an ideal induction head on bursty uniform-label sequences, E[1/|M|]'),
+    'mmicl.novel_m2_classes': ('icl_companion.theory.mmicl', 'exact', 'number of novel M2 classes in a multimodal ICL set'),
+    'mmicl.p_query_in_context': ('icl_companion.numerics.mmicl_data', 'exact', "probability that the query class appears in context (training mixture; 'nonbursty' = the IW set)"),
+    'mmicl.param_count': ('icl_companion.theory.mmicl', 'exact', "trainable parameters and width of the paper's decoder, by positional scheme"),
+    'mmicl.random_guess_cla': ('icl_companion.theory.mmicl', 'exact', 'CLA of a uniform label guess on bursty uniform-label sequences'),
+}
+
+
+def _declarations():
+    from icl_companion.theory.registry import (Bound, Interval, Param, Reference, REQUIRED)
+
+    return {
+    }
+
+
+DECLARATIONS = _declarations()
+
+
+def f_mmicl_copy_slot_uniform(L, N, B):
+    return B/N + (-B/N + 1)/L
+
+
+def mp_mmicl_copy_slot_uniform(L, N, B):
+    return B/N + (-B/N + 1)/L
+
+
+def f_mmicl_ideal_tila(L, N, B):
+    return L*(1 - (1 - 1/L)**(N/B))/N
+
+
+def mp_mmicl_ideal_tila(L, N, B):
+    return L*(1 - (1 - 1/L)**(N/B))/N
+
+
+def f_mmicl_random_guess_cla(L, N, B):
+    return 1 - (1 - 1/L)**(N/B)
+
+
+def mp_mmicl_random_guess_cla(L, N, B):
+    return 1 - (1 - 1/L)**(N/B)
+
+FUNCTIONS = {
+    'mmicl.copy_slot_uniform': f_mmicl_copy_slot_uniform,
+    'mmicl.ideal_tila': f_mmicl_ideal_tila,
+    'mmicl.random_guess_cla': f_mmicl_random_guess_cla,
+}
+
+MPMATH = {
+    'mmicl.copy_slot_uniform': mp_mmicl_copy_slot_uniform,
+    'mmicl.ideal_tila': mp_mmicl_ideal_tila,
+    'mmicl.random_guess_cla': mp_mmicl_random_guess_cla,
+}
+
+CONSTANTS = {
+}
+
+EXPRESSIONS = {
+    'mmicl.copy_slot_uniform': "Add(Mul(Symbol('B', positive=True, integer=True), Pow(Symbol('N', positive=True, integer=True), Integer(-1))), Mul(Pow(Symbol('L', positive=True, integer=True), Integer(-1)), Add(Mul(Integer(-1), Symbol('B', positive=True, integer=True), Pow(Symbol('N', positive=True, integer=True), Integer(-1))), Integer(1))))",
+    'mmicl.ideal_tila': "Mul(Symbol('L', positive=True, integer=True), Pow(Symbol('N', positive=True, integer=True), Integer(-1)), Add(Integer(1), Mul(Integer(-1), Pow(Add(Integer(1), Mul(Integer(-1), Pow(Symbol('L', positive=True, integer=True), Integer(-1)))), Mul(Pow(Symbol('B', positive=True, integer=True), Integer(-1)), Symbol('N', positive=True, integer=True))))))",
+    'mmicl.random_guess_cla': "Add(Integer(1), Mul(Integer(-1), Pow(Add(Integer(1), Mul(Integer(-1), Pow(Symbol('L', positive=True, integer=True), Integer(-1)))), Mul(Pow(Symbol('B', positive=True, integer=True), Integer(-1)), Symbol('N', positive=True, integer=True)))))",
+}
