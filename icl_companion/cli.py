@@ -136,10 +136,20 @@ def cmd_sweep(a) -> int:
             fixed.update(_parse_inputs(r, {k: v}))
     if a.workers is not None and a.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {a.workers}")
+    if a.plot and len(axes) > 2:  # refused before any work
+        raise ValueError(f"--plot shows one or two swept inputs; this sweep has {len(axes)} "
+                         f"({', '.join(ax.name for ax in axes)}): fix all but two, or plot "
+                         f"slices from the CSV")
     sw = run_sweep(a.id, fixed, axes, workers=a.workers, scheduler=a.scheduler, chunk=a.chunk)
     out = a.out or f"out/sweeps/{a.id}.csv"
     csv_path, side = write_sweep(sw, out)
     print(f"wrote {csv_path} ({len(sw.rows)} points) and {side}")
+    if a.plot:
+        from pathlib import Path
+
+        from icl_companion.figures.sweep_plot import save_sweep_plot
+
+        print(f"wrote {save_sweep_plot(sw, Path(csv_path).with_suffix('.png'))}")
     if sw.n_failed:
         print(f"warning: {sw.n_failed} of {len(sw.rows)} points failed or did not converge; "
               f"see the status column", file=sys.stderr)
@@ -207,7 +217,8 @@ _EXAMPLES = {
              "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json",
              "iclc eval softmax.eta_star d=5 L=40 sigma2=0.1 --dps 40"],
     "sweep": ["iclc sweep linear.gd_risk d=5 L=40 sigma2=0.1 eta=0:2:50 --workers 2",
-              "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log"],
+              "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log",
+              "iclc sweep aim.mmse alpha=0:0.2:41 rho=0.5 T=2 --out mmse.csv --plot"],
     "verify": ["iclc verify --list", "iclc verify aim --quick", "iclc verify softmax.eta_star"],
     "figure": ["iclc figure list", "iclc figure linear-baselines --quick --out out/figures"],
 }
@@ -264,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
     s.add_argument("--out", metavar="FILE.csv", help="default out/sweeps/ID.csv")
     s.add_argument("--chunk", type=int, default=8, help="points per warm-started work unit")
+    s.add_argument("--plot", action="store_true",
+                   help="also write FILE.png next to the CSV (one or two swept inputs)")
     s.set_defaults(func=cmd_sweep)
 
     s = add("verify", "theory vs simulation; exit 1 if a check fails")
@@ -294,6 +307,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 warnings.simplefilter("ignore", RuntimeWarning)
             return a.func(a)
     except _UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    except ImportError as e:  # an optional dependency: the message names the extra
+        from icl_companion.theory.display import MissingExtraError
+
+        if not isinstance(e, MissingExtraError):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return USAGE_ERROR
     except ValueError as e:  # bad input anywhere: unknown id, domain, malformed value

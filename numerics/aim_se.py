@@ -684,6 +684,27 @@ def _register():
         r = se_hardmax(alpha, rho, variant, warm=warm)
         return rec(r, delta=float(r.delta))
 
+    def _mmse_batch(points):
+        # the softmax SE is vectorised over alpha (se_softmax): one solve per (rho, T); the
+        # values are those of _mmse point by point, bit for bit (elementwise root finding)
+        if any(p["channel"] != "softmax" for p in points):
+            return None
+        groups: dict = {}
+        for i, p in enumerate(points):
+            groups.setdefault((p["rho"], p["T"]), []).append(i)
+        out: list = [None] * len(points)
+        for (rho, T), idx in groups.items():
+            r = se_softmax(np.array([points[i]["alpha"] for i in idx]), rho, T)
+            apr = alpha_pr(rho, T)
+            for j, i in enumerate(idx):
+                ok = bool(r.success[j])
+                out[i] = {"mmse": float(r.mmse[j]), "delta": float(r.delta[j]), "alpha_pr": apr,
+                          "success": ok, "status": int(r.status[j]), "nit": int(r.nit[j]),
+                          "residual": float(r.residual[j]),
+                          "message": "converged" if ok else "did not converge",
+                          "_warm": float(r.mmse[j])}
+        return out
+
     def _check_mmse(inp):
         if inp["channel"] == "hardmax" and inp["T"] != 2:
             raise ValueError(f"T = {inp['T']} is outside the allowed domain for channel=hardmax: "
@@ -701,7 +722,7 @@ def _register():
         definition="softmax: mmse_rho(Delta*)/Delta* = (T^2+T-2) alpha, MMSE = (T^2+T-2) alpha "
                    "Delta*, 0 for alpha >= alpha_PR;\nhardmax T=2: V = mmse_rho(1/hat q), "
                    "hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2](q = 1 + rho - V, V)",
-        check=_check_mmse, warm_start=True))
+        check=_check_mmse, warm_start=True, batch=_mmse_batch))
 
     def _rho0(alpha_bar, variant, warm=None):
         r = mmse_rho0(alpha_bar, variant, warm=warm)

@@ -506,6 +506,10 @@ class Result:
         factory of the expression's argument symbols, in the order of ``params``.
     module : str
         The module that registers the result (filled in by :func:`register`).
+    batch : callable, optional
+        ``batch(points)`` evaluates a list of validated input dicts at once and returns what
+        ``func`` returns for each (bit for bit), or None when it cannot (then sweeps go point by
+        point).  Used by sweeps for solvers that are vectorised.
     """
 
     id: str
@@ -524,6 +528,7 @@ class Result:
     symbolic: bool = False
     symbols: Callable[[], Sequence[Any]] | None = field(default=None, repr=False)
     module: str = ""
+    batch: Callable[[list], list | None] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -715,17 +720,40 @@ class Result:
         lines += [f".. [{i}] {t}" for i, t in enumerate(self.reference.numpydoc(), 1)]
         return "\n".join(lines) + "\n"
 
-    def _repr_markdown_(self) -> str:  # Jupyter
+    # -- Jupyter
+    def latex(self) -> str | None:
+        """The formula in LaTeX with the papers' symbols, ``f(inputs) = expression``, or None."""
         expr = self.sympy_expr()
-        if expr is not None:
-            import sympy as sp
+        if expr is None:
+            return None
+        from icl_companion.theory import display
 
-            body = f"$${sp.latex(expr)}$$"
-        else:
-            body = f"```\n{self.definition}\n```"
-        rows = "\n".join(f"| `{p.name}` | {p.describe_domain()} | {p.doc} |" for p in self.params)
-        return (f"**{self.id}** ({self.status}) {self.summary}\n\n{body}\n\n| input | domain | |\n"
-                f"|---|---|---|\n{rows}\n\n*{self.reference}*")
+        args = ", ".join(display.symbol_latex(p.name) for p in self.params)
+        name = r"\mathrm{" + self.id.partition(".")[2].replace("_", r"\_") + "}"
+        return f"{name}({args}) = {display.latex(expr)}"
+
+    def _repr_latex_(self) -> str | None:
+        tex = self.latex()
+        return None if tex is None else f"$${tex}$$"
+
+    def _repr_html_(self) -> str:
+        """Formula (or defining equations), inputs with symbols and domains, outputs, reference."""
+        from icl_companion.theory.display import esc, status_badge, symbol_latex, table_html
+
+        tex = self.latex()
+        formula = f"<p>$${tex}$$</p>" if tex is not None else ""
+        if self.definition:
+            formula += f"<pre>{esc(self.definition)}</pre>"
+        rows = [(f"<code>{esc(p.name)}</code>", f"\\({symbol_latex(p.name)}\\)",
+                 esc(p.describe_domain()), "" if p.required else esc(p.default), esc(p.doc))
+                for p in self.params]
+        link = f' <a href="{self.paper.url}">{esc(self.paper.url)}</a>' if self.paper.url else ""
+        return (f"<div><b><code>{esc(self.id)}</code></b> {status_badge(True, self.status)} "
+                f"{esc(self.summary)}{formula}"
+                + table_html(("input", "symbol", "domain", "default", ""), rows, raw=True)
+                + f"<p>outputs: {', '.join(f'<code>{esc(o)}</code>' for o in self.outputs)}"
+                f"<br>status: {esc(self.status_line())}"
+                f"<br>reference: <i>{esc(self.reference)}</i>{link}</p></div>")
 
 
 Result.__doc__ = _GeneratedDoc(Result.__doc__)
@@ -810,8 +838,48 @@ class Evaluation:
         shown = self.value_text() if self.dps is not None else repr(self.value)
         return f"{self.result.id}({args}) = {shown}  [{self.result.status}]{flag}"
 
-    def _repr_markdown_(self) -> str:
-        return f"`{self!r}`  \n*{self.result.reference}*"
+    # -- Jupyter
+    def _items(self) -> list[tuple[str, Any]]:
+        return list(self.value.items()) if isinstance(self.value, dict) else \
+            [(self.result.outputs[0], self.value)]
+
+    def _repr_latex_(self) -> str:
+        """``f(inputs) = value`` (each output on its own line)."""
+        from icl_companion.theory.display import fmt_number, symbol_latex
+
+        args = ", ".join(f"{symbol_latex(k)}={fmt_number(v, 8)}" for k, v in self.inputs.items()
+                         if not isinstance(v, str))
+        name = r"\mathrm{" + self.result.id.partition(".")[2].replace("_", r"\_") + "}"
+        shown = self.value_text() if self.dps is not None else None
+        lines = [f"{symbol_latex(k) if k != 'value' else name + '(' + args + ')'} = "
+                 f"{shown or fmt_number(v, 12)}" for k, v in self._items()]
+        flag = "" if self.success else r"\quad\text{(not trusted: see diagnostics)}"
+        return "$$\\begin{aligned}" + r" \\ ".join(lines).replace(" = ", " &= ") + \
+            "\\end{aligned}" + flag + "$$"
+
+    def _repr_html_(self) -> str:
+        """The value(s) with the result's status, the inputs and the solver diagnostics."""
+        from icl_companion.theory.display import (esc, fmt_number, status_badge, symbol_latex,
+                                                  table_html)
+
+        r = self.result
+        digits = self.dps or 12
+        vals = [(f"\\({symbol_latex(k)}\\)", f"<code>{esc(k)}</code>",
+                 esc(format_mp(v, self.dps) if self.dps else fmt_number(v, digits)))
+                for k, v in self._items()]
+        inputs = ", ".join(f"{esc(k)}={esc(fmt_number(v, 10))}" for k, v in self.inputs.items())
+        ok = self.success
+        badge = status_badge(ok, "trusted" if ok else "NOT TRUSTED")
+        diag = ""
+        if self.info:
+            diag = "<p>diagnostics: " + ", ".join(
+                f"{esc(k)} = {esc(fmt_number(self.info[k]))}" for k in INFO_KEYS
+                if k in self.info) + "</p>"
+        prec = f" ({self.dps} significant digits)" if self.dps else ""
+        return (f"<div><b><code>{esc(r.id)}</code></b>({inputs}) {badge} "
+                f"<small>{esc(r.status_line())}{prec}</small>"
+                + table_html(("", "output", "value"), vals, raw=True) + diag
+                + f"<p><i>{esc(r.reference)}</i></p></div>")
 
 
 # ----------------------------------------------------------------------------------- the catalogue
