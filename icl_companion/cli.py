@@ -229,6 +229,7 @@ def _epilog(cmd: str | None) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from icl_companion.completion import complete_id, complete_inputs
     from icl_companion.theory._meta import version
     from icl_companion.theory.papers import papers
 
@@ -254,13 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_list)
 
     s = add("show", "formula, inputs and domains, reference")
-    s.add_argument("id")
+    s.add_argument("id").completer = complete_id
     s.add_argument("--latex", action="store_true")
     s.set_defaults(func=cmd_show)
 
     s = add("eval", "evaluate a result: iclc eval ID name=value ...")
-    s.add_argument("id")
-    s.add_argument("inputs", nargs="*", metavar="name=value")
+    s.add_argument("id").completer = complete_id
+    s.add_argument("inputs", nargs="*", metavar="name=value").completer = complete_inputs
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--dps", type=int, metavar="N",
                    help="closed forms only: N significant decimal digits (15 to 10000, mpmath); "
@@ -269,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_eval)
 
     s = add("sweep", "evaluate on a grid: name=start:stop:num[:log] ...")
-    s.add_argument("id")
-    s.add_argument("inputs", nargs="+", metavar="name=value|name=start:stop:num[:log]")
+    s.add_argument("id").completer = complete_id
+    s.add_argument("inputs", nargs="+", metavar="name=value|name=start:stop:num[:log]"
+                   ).completer = complete_inputs
     s.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
     s.add_argument("--out", metavar="FILE.csv", help="default out/sweeps/ID.csv")
@@ -301,7 +303,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        a = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # shell completion (argcomplete, `notebook` extra)
+            try:
+                import argcomplete
+            except ImportError:
+                return USAGE_ERROR
+            argcomplete.autocomplete(parser)
+        a = parser.parse_args(argv)
         with warnings.catch_warnings():
             if not debug:  # numerical warnings are noise on a terminal; results carry diagnostics
                 warnings.simplefilter("ignore", RuntimeWarning)
