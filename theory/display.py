@@ -88,7 +88,10 @@ def latex(expr) -> str:
     """``sympy.latex`` with the symbols named in the papers' notation (``sigma2`` -> sigma^2)."""
     import sympy as sp
 
-    names = {s: symbol_latex(s.name) for s in expr.free_symbols if isinstance(s, sp.Symbol)}
+    parts = list(expr.values()) if isinstance(expr, dict) else \
+        list(expr) if isinstance(expr, (list, tuple)) else [expr]
+    free = set().union(*(sp.sympify(p).free_symbols for p in parts))
+    names = {s: symbol_latex(s.name) for s in free if isinstance(s, sp.Symbol)}
     return sp.latex(expr, symbol_names=names)
 
 

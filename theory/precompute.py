@@ -154,8 +154,8 @@ DERIVED = (
     Derived("softmax.manifold", _softmax_manifold),
     Derived("softmax.ratio", _softmax_ratio),
     Derived("softmax.single_head", _softmax_single_head),
-    Derived("xattn.lsa_gap", _xattn_lsa_gap, "mpmath"),
-    Derived("xattn.rho_star", _xattn_rho_star, "math"),
+    Derived("xattn.lsa_fixed_direction", _xattn_lsa_gap, "mpmath"),
+    Derived("xattn.rho_star_math", _xattn_rho_star, "math"),
 )
 
 
@@ -474,6 +474,8 @@ def generate_text(prefix: str) -> str:
     for d in DERIVED:
         if d.prefix != prefix:
             continue
+        if d.key in exprs or d.key in funcs:
+            raise ValueError(f"derived output {d.key!r} has the id of a catalogue result")
         args, expr = d.build()
         exprs[d.key] = _srepr(expr)
         if d.printer == "float":

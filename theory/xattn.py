@@ -206,7 +206,7 @@ def lsa_fixed_direction_exprs():
 def _lsa_gap_mp():
     from icl_companion.theory.precompute import derived
 
-    return derived("xattn.lsa_gap")  # lsa_fixed_direction_exprs in mpmath, (m_lo, m_hi, p)
+    return derived("xattn.lsa_fixed_direction")  # lsa_fixed_direction_exprs, mpmath (m_lo, m_hi, p)
 
 
 def lsa_gap(dist: str, m_lo: float, m_hi: float, p: float = 0.5) -> dict:
@@ -310,7 +310,7 @@ def rho_star_expr():
 def _rho_num():
     from icl_companion.theory.precompute import derived
 
-    return derived("xattn.rho_star")  # rho_star_expr in (m_lo, m_hi, tau2), generated
+    return derived("xattn.rho_star_math")  # rho_star_expr in (m_lo, m_hi, tau2), generated
 
 
 def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> int:

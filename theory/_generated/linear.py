@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.linear': '1233813e6029b98989c1bf6b9def7c28ecbbdd3ddcaba0e39d5780a4ef435a6f', 'icl_companion.theory.precompute': 'b17672ed10c17f7e9fc55453c01c77c9c2300f7a969f3a5c2aa99d6c8eb3701d'}
+DERIVATION_SOURCES = {'icl_companion.theory.linear': '1233813e6029b98989c1bf6b9def7c28ecbbdd3ddcaba0e39d5780a4ef435a6f', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.linear': '1f5f03b1f781412244c5223be17927917b26286d43752e1edfb51d94b15b4024', 'icl_companion.theory.linear': '1233813e6029b98989c1bf6b9def7c28ecbbdd3ddcaba0e39d5780a4ef435a6f'}
 INDEX = {
     'linear.gd_eta_star': ('icl_companion.theory.linear', 'exact', 'Risk-minimising step of one-step GD from zero (finite d, L)'),

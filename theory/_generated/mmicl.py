@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43', 'icl_companion.theory.precompute': 'b17672ed10c17f7e9fc55453c01c77c9c2300f7a969f3a5c2aa99d6c8eb3701d'}
+DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '005887b803129560d85e0098f4abcdd31586c3a3515a6a8c7a5d2b3468262811', 'icl_companion.numerics.mmicl_metrics': '67740dcefd397c0857a1c1b923ab4b97b7dbb9e9668c2ba2819dbec72b3c78c0', 'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43'}
 INDEX = {
     'mmicl.bursty_label_stats': ('icl_companion.numerics.mmicl_data', 'exact', 'bursty sequences of trained Zipf classes: E[# distinct labels], ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy'),

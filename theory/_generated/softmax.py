@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.linear': '1233813e6029b98989c1bf6b9def7c28ecbbdd3ddcaba0e39d5780a4ef435a6f', 'icl_companion.theory.precompute': 'b17672ed10c17f7e9fc55453c01c77c9c2300f7a969f3a5c2aa99d6c8eb3701d', 'icl_companion.theory.softmax': 'cf329e9ed939b3c8498d91f54a8e2db11a22dd82561c77f6c4858eada222942d'}
+DERIVATION_SOURCES = {'icl_companion.theory.linear': '1233813e6029b98989c1bf6b9def7c28ecbbdd3ddcaba0e39d5780a4ef435a6f', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93', 'icl_companion.theory.softmax': 'cf329e9ed939b3c8498d91f54a8e2db11a22dd82561c77f6c4858eada222942d'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.softmax_attention': 'a5a740ce186f0297a750cee484092dec0a8a895a246d573d904757ccddbe4872', 'icl_companion.numerics.softmax_data': '95129645ca6773db5319f745079a554ccdebc94de4f49f1d8c61e047c81994c0', 'icl_companion.numerics.softmax_patterns': '74574e740c7d8786957c5bf61535d3a07090350d2ae33ba3f0a353750bfbb2a0', 'icl_companion.numerics.softmax_reduced': '6daee7e47ffd3a9d6ef42a00496b9fed3336b8e42f23d2ffd445cd1b193711dc', 'icl_companion.theory.linear': '1233813e6029b98989c1bf6b9def7c28ecbbdd3ddcaba0e39d5780a4ef435a6f', 'icl_companion.theory.softmax': 'cf329e9ed939b3c8498d91f54a8e2db11a22dd82561c77f6c4858eada222942d'}
 INDEX = {
     'softmax.approx_loss': ('icl_companion.theory.softmax', 'asymptotic', 'Approximate population loss L~(omega, mu) of the reduced H-head model (H = len(omega))'),
