@@ -641,7 +641,8 @@ def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
 # ================================================================== catalogue
 def _register():
     from icl_companion.numerics.aim_free_prob import mutual_information
-    from icl_companion.theory.registry import (Reference, Result, choice, integer, real, register)
+    from icl_companion.theory.registry import (Bound, Reference, Result, choice, integer, real,
+                                               register)
 
     def ref(where):
         return Reference("aim", where)
@@ -722,7 +723,9 @@ def _register():
         definition="softmax: mmse_rho(Delta*)/Delta* = (T^2+T-2) alpha, MMSE = (T^2+T-2) alpha "
                    "Delta*, 0 for alpha >= alpha_PR;\nhardmax T=2: V = mmse_rho(1/hat q), "
                    "hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2](q = 1 + rho - V, V)",
-        check=_check_mmse, warm_start=True, batch=_mmse_batch))
+        check=_check_mmse, warm_start=True, batch=_mmse_batch,
+        # Delta* = inf at alpha = 0 (no information) is the solution, not a failure
+        bounds={"delta": Bound(0.0, math.inf, infinite=True)}))
 
     def _rho0(alpha_bar, variant, warm=None):
         r = mmse_rho0(alpha_bar, variant, warm=warm)

@@ -226,14 +226,14 @@ def _in_dask_worker() -> bool:
 def _work_units(r: Result, n_points: int, line: int, chunk: int, workers: int | None
                 ) -> list[tuple[int, int, tuple]]:
     """Index ranges evaluated as one task: the chunks, or for a batched result (whose values do
-    not depend on how points are grouped) a few large groups of whole chunks, about two per
-    worker, so that the batched solver amortises its overhead."""
+    not depend on how points are grouped) one group of whole chunks per worker, so that the
+    batched solver amortises its per-iteration overhead over as many points as possible."""
     import os
 
     spans = _chunks(n_points, line, chunk)
     if r.batch is None or len(spans) <= 1:
         return [(a, b, ()) for a, b in spans]
-    n_units = 2 * (workers or os.cpu_count() or 1) if workers != 1 else 1
+    n_units = workers or os.cpu_count() or 1
     per = max(1, math.ceil(len(spans) / n_units))
     return [(spans[i][0], spans[min(i + per, len(spans)) - 1][1],
              tuple(a - spans[i][0] for a, _ in spans[i + 1:i + per]))
