@@ -3,11 +3,13 @@
 Left (log-log): state-evolution error versus ``alpha = n/d^2`` for ``rho`` in {0.1, 0.2, 0.5, 1, 2},
 with the authors' ``g_out`` (``variant="paper"``, dashed: the published curves) and the derivative of
 the bivariate CDF (``variant="correct"``, solid: the Bayes-optimal error of the stated model,
-digest §10.3), and GAMP-RIE runs with the correct ``g_out`` (dots, mean +- std over teachers).
+``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``), and GAMP-RIE runs with
+the correct ``g_out`` (dots, mean +- std over teachers).
 Right: error versus ``alpha_bar = n/(d r) = alpha/rho`` for ``rho`` in {0.05, ..., 5}, the
 ``rho -> 0`` limit (black, flat at 1 up to the weak-recovery threshold) and the thresholds
 ``alpha_bar_c`` (thin vertical lines), both variants.  Boncoraglio et al. 2025 (arXiv:2506.01582),
-hardmax figure (digest §6.1, §9).
+hardmax figure of the authors' ``figures.ipynb`` (paper figure number not known;
+``docs/derivations/aim.md#figures``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, figure
 from icl_companion.numerics.aim_data import sample_aim
 from icl_companion.numerics.aim_gamp import gamp_rie
 from icl_companion.numerics.aim_se import mmse_rho0, se_hardmax, weak_recovery
+from icl_companion.theory.aim import AUTHORS_CODE
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 RHOS_LEFT = (0.1, 0.2, 0.5, 1.0, 2.0)
 RHOS_RIGHT = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -153,4 +157,6 @@ def plot(data: FigureData):
 
 
 figure("aim-hardmax", "AIM hardmax T = 2: SE error vs alpha (both g_out variants) with GAMP-RIE, "
-       "and vs n/(d r) with the rho -> 0 limit and its threshold", compute, plot)
+       "and vs n/(d r) with the rho -> 0 limit and its threshold", compute, plot,
+       reference=Reference("aim", NOT_NUMBERED, "docs/derivations/aim.md#figures",
+                           (AUTHORS_CODE + ", figures.ipynb (hardmax figure)",)))

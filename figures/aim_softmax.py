@@ -5,7 +5,8 @@ Left: state-evolution MMSE versus ``alpha = n/d^2`` for ``T = 2`` and ``rho`` in
 ``1 - 4 alpha``.  Right: the collapse in ``alpha_bar = alpha (T^2 + T - 2)`` at ``rho = 0.5``: the SE
 curve (black line, ``T = 2``), GD students of matched width trained by full-batch Adam (single
 students "+", averages of ``k`` students "x"; ``T = 2..6``) and GAMP-RIE runs (black dots,
-``T = 2, 3, 4``).  Boncoraglio et al. 2025 (arXiv:2506.01582), softmax figure (digest §9).
+``T = 2, 3, 4``).  Boncoraglio et al. 2025 (arXiv:2506.01582), softmax figure of the authors'
+``figures.ipynb`` (paper figure number not known; ``docs/derivations/aim.md#figures``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from icl_companion.numerics.aim_data import rank, sample_aim
 from icl_companion.numerics.aim_gamp import gamp_rie
 from icl_companion.numerics.aim_gd import gd_estimate
 from icl_companion.numerics.aim_se import K_of_T, alpha_pr, se_softmax
+from icl_companion.theory.aim import AUTHORS_CODE
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 RHOS_LEFT = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 RHO_RIGHT = 0.5
@@ -32,9 +35,9 @@ def _settings(quick: bool) -> dict:
                     gd_abar=[0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0],
                     gamp_d=60, gamp_reps=2, gamp_abar=[0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0],
                     gamp_iter=100, n_alpha=161)
-    # the paper's sizes (digest §8, §10.1): GD d = 200, 1000 Adam steps at lr 0.1, 16 repetitions,
-    # 32 averaged students, alpha in logspace(log10 0.0012, log10 0.3, 32); AMP d = 150, 20 samples,
-    # 100 iterations, damping 0.5
+    # the paper's sizes (the authors' GD_softmax_averaged.py and AMP_softmax.py): GD d = 200, 1000
+    # Adam steps at lr 0.1, 16 repetitions, 32 averaged students, alpha in logspace(log10 0.0012,
+    # log10 0.3, 32); AMP d = 150, 20 samples, 100 iterations, damping 0.5
     abar_gd = [float(a) for a in np.geomspace(0.0012, 0.3, 32) * 4 if a <= 1.0]
     return dict(gd_d=200, gd_steps=1000, gd_k=32, gd_reps=16, gd_abar=abar_gd,
                 gamp_d=150, gamp_reps=20, gamp_abar=[0.04 * i for i in range(1, 13)] + [1.0],
@@ -162,4 +165,6 @@ def plot(data: FigureData):
 
 
 figure("aim-softmax", "AIM softmax: SE error vs alpha (T = 2, several rho) and the collapse in "
-       "alpha (T^2+T-2) with GD students and GAMP-RIE", compute, plot)
+       "alpha (T^2+T-2) with GD students and GAMP-RIE", compute, plot,
+       reference=Reference("aim", NOT_NUMBERED, "docs/derivations/aim.md#figures",
+                           (AUTHORS_CODE + ", figures.ipynb (softmax + GD figure)",)))

@@ -15,7 +15,8 @@ import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
 from icl_companion.numerics.linear import gd_predict, mc_risk, ridge_predict, zfb_predict
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.linear import HE_ET_AL, ZFB
+from icl_companion.theory.registry import Reference, evaluate
 
 D, SIGMA2 = 10, 0.25
 D_ZFB = 6
@@ -93,4 +94,5 @@ def plot(data: FigureData):
 
 
 figure("linear-baselines", "risk vs L: Bayes ridge, one-step GD at eta*, ZFB LSA (theory + MC)",
-       compute, plot)
+       compute, plot,
+       reference=Reference("linear", "", "docs/derivations/linear.md#figures", (HE_ET_AL, ZFB)))

@@ -1,15 +1,15 @@
 """Figure ``mmicl-asymmetry``: multimodal ICL versus the number of secondary classes K2.
 
-Stage 2 (projector + decoder) on the multimodal task, starting from the stage-1 decoder pretrained on
-the high-diversity primary modality (K1 classes) or from scratch (early fusion), for each K2 of the
-grid; final ICL (``IC``, novel classes) and IWL (``IW``) accuracies.  The paper's finding (Huang et
-al. 2026, Fig. 4; digest sections 1.2 item 4, 4.4 c): the pretrained decoder already reaches high ICL
-at a few hundred secondary classes, where early fusion memorises.
+Stage 2 (projector + decoder) on the multimodal task, starting from the stage-1 decoder pretrained
+on the high-diversity primary modality (K1 classes) or from scratch (early fusion), for each K2 of
+the grid; final ICL (``IC``, novel classes) and IWL (``IW``) accuracies.  The paper's finding (Huang
+et al. 2026, Fig. 4 in the figure map of the authors' README): the pretrained decoder already
+reaches high ICL at a few hundred secondary classes, where early fusion memorises.
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 4; digest
-``shared/papers/multimodal_icl.md`` sections 1.4, 4.4, 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 4;
+``docs/derivations/mmicl.md#figures``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import Reference
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -103,4 +104,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-asymmetry", "multimodal ICL vs K2: stage-1-pretrained decoder vs early fusion",
-       compute, plot, requires=("torch",))
+       compute, plot, requires=("torch",),
+       reference=Reference("mmicl", "Fig. 4 (figure map of the authors' README)",
+                           "docs/derivations/mmicl.md#figures"))

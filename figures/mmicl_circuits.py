@@ -6,12 +6,12 @@ attends to its item) and, in layer 2, the query attending to the labels whose it
 Right: over training, the ICL / IWL accuracies and the circuit metrics of
 :mod:`icl_companion.numerics.mmicl_metrics` on the ICL set: PHStrength_1 (layer-1 previous-token attention),
 IndStrength_2 and TILA_2 (layer-2 query attention to matching labels) and the context-label
-accuracy CLA (Huang et al. 2026, section 3.1 metrics; digest section 4.2).
+accuracy CLA (Huang et al. 2026; ``docs/derivations/mmicl.md#circuit-metrics``).
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026); Reddy, ICLR 2024 (arXiv:2312.03002);
-digest ``shared/papers/multimodal_icl.md`` sections 3.1, 4.2, 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026; not numbered in the sources); Reddy, ICLR
+2024 (arXiv:2312.03002); ``docs/derivations/mmicl.md#circuit-metrics``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 SERIES = ("IC", "IW", "prev1_1", "ind_2", "tila_2", "cla")
 
@@ -101,4 +102,7 @@ def plot(data: FigureData):
 
 
 figure("mmicl-circuits", "layer-1/layer-2 attention maps of a trained decoder and circuit metrics "
-       "over training", compute, plot, requires=("torch",))
+       "over training", compute, plot, requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#circuit-metrics",
+                           ("Reddy (2024), ICLR, arXiv:2312.03002",)))

@@ -1,20 +1,20 @@
 """Figure ``mmicl-knockout``: ICL accuracy under head knockouts and modality zeroing.
 
-Stage-2 models (decoder pretrained on the primary modality, then projector + decoder trained at
-K2 = 256) trained with the paper's optimiser (SGD; the run judged by ``mmicl.modality_zeroing``)
-and, in quick mode, with Adam (the run of the other stage-2 checks), and, for reference, the
-stage-1 decoder, evaluated on the novel-class ICL set: full model,
-previous-token head (layer 1) knocked out, induction head (layer 2) knocked out, primary (M1) or
-secondary (M2) items zeroed.  A knockout zeroes the head's attention output; zeroing keeps the label
-tokens and the positions.  Paper (Huang et al. 2026, section 5 knockouts; digest section 5): the
-PH knockout drops ICL sharply, the IH knockout collapses it to near chance, zeroing M1 collapses it
-and zeroing M2 lowers it less.  At CPU scale the SGD model reads M1 (zeroing M1 collapses ICL, zeroing
-M2 costs nothing) and the Adam model reads M2 (docs/mmicl.md).
+Stage-2 models (decoder pretrained on the primary modality, then projector + decoder trained at K2 =
+256) trained with the paper's optimiser (SGD; the run judged by ``mmicl.modality_zeroing``) and, in
+quick mode, with Adam (the run of the other stage-2 checks), and, for reference, the stage-1
+decoder, evaluated on the novel-class ICL set: full model, previous-token head (layer 1) knocked
+out, induction head (layer 2) knocked out, primary (M1) or secondary (M2) items zeroed.  A knockout
+zeroes the head's attention output; zeroing keeps the label tokens and the positions.  Paper (Huang
+et al. 2026, knockout experiments; not numbered in the sources): the PH knockout drops ICL sharply,
+the IH knockout collapses it to near chance, zeroing M1 collapses it and zeroing M2 lowers it less.
+At CPU scale the SGD model reads M1 (zeroing M1 collapses ICL, zeroing M2 costs nothing) and the
+Adam model reads M2 (docs/mmicl.md).
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026); digest
-``shared/papers/multimodal_icl.md`` sections 3.1 (knockout), 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026);
+``docs/derivations/mmicl.md#trained-decoders``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -81,4 +82,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-knockout", "ICL accuracy: full model, PH / IH head knocked out, modalities zeroed",
-       compute, plot, requires=("torch",))
+       compute, plot, requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#trained-decoders"))

@@ -3,13 +3,13 @@
 Stage-1 decoders (2 layers, 1 head, B = 2) trained at each K of the grid with the concatenated
 shifted one-hot APE and with standard RoPE; final accuracies on the novel-class ICL set (``IC``) and
 the in-weights set (``IW``), with binomial standard errors.  The paper's finding (Huang et al. 2026,
-Fig. 2c-d; digest sections 1.2 item 2, 4.4 b): RoPE needs more classes than APE before ICL appears.
-Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 2000 steps, one seed).
+Fig. 2c-d in the figure map of the authors' README): RoPE needs more classes than APE before ICL
+appears. Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 2000 steps, one seed).
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 2c-d; digest
-``shared/papers/multimodal_icl.md`` sections 4.4, 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 2c-d;
+``docs/derivations/mmicl.md#figures``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import Reference
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -74,4 +75,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-pe", "ICL and IWL accuracy vs K for APE and RoPE (trained 2-layer decoders)",
-       compute, plot, requires=("torch",))
+       compute, plot, requires=("torch",),
+       reference=Reference("mmicl", "Fig. 2c-d (figure map of the authors' README)",
+                           "docs/derivations/mmicl.md#figures"))

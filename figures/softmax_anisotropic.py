@@ -1,13 +1,15 @@
 """Figure ``softmax-anisotropic``: learned KQ block of a 2-head model on AR(1) covariates.
 
-He, Pan, Chen, Yang (2025), blog Figure 3.1 and digest section 3.9: with ``x ~ N(0, Sigma)``,
-``Sigma_ij = rho^|i-j|`` (rho = 0.5, d = 5, L = 40, sigma2 = 0.1) a trained 2-head model keeps the
-last-entry OV and the +/- signs, while the KQ x-block becomes ``+-gamma Omega`` with ``Omega``
-close to ``Sigma^-1`` (preconditioned debiased GD); the optimal one-step linear-TF preconditioner
-``Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I)^-1`` (``softmax.preconditioner``) is the
-paper's "Optimal KQ (LinTF)" panel.  Panels: each head's ``sign(omega_h) KQ^h_{1:d,1:d}`` and
-``Sigma^-1``, ``Gamma*``, all divided by their mean diagonal (the scale gamma is not identified by
-the pattern); the titles give the relative Frobenius distances.
+He, Pan, Chen, Yang (2025), blog Figure 3.1 (paper figure number not known;
+``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates``): with
+``x ~ N(0, Sigma)``, ``Sigma_ij = rho^|i-j|`` (rho = 0.5, d = 5, L = 40, sigma2 = 0.1) a trained
+2-head model keeps the last-entry OV and the +/- signs, while the KQ x-block becomes
+``+-gamma Omega`` with ``Omega`` close to ``Sigma^-1`` (preconditioned debiased GD); the optimal
+one-step linear-TF preconditioner ``Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I)^-1``
+(``softmax.preconditioner``) is the paper's "Optimal KQ (LinTF)" panel.  Panels: each head's
+``sign(omega_h) KQ^h_{1:d,1:d}`` and ``Sigma^-1``, ``Gamma*``, all divided by their mean diagonal
+(the scale gamma is not identified by the pattern); the titles give the relative Frobenius
+distances.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from icl_companion.figures.annotate import annotate_cells
 from icl_companion.figures.registry import FigureData, figure
 from icl_companion.numerics.softmax_data import Setting, ar1_covariance
 from icl_companion.numerics.softmax_patterns import head_patterns
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
 from icl_companion.validation.softmax_training import figure_config, first_plus_minus
 
 RHO = 0.5
@@ -100,4 +103,8 @@ def plot(data: FigureData):
 
 
 figure("softmax-anisotropic", "learned KQ block of a 2-head model on AR(1) covariates vs "
-       "Sigma^-1 vs the linear-TF optimal preconditioner", compute, plot)
+       "Sigma^-1 vs the linear-TF optimal preconditioner", compute, plot,
+       reference=Reference(
+           "softmax", NOT_NUMBERED,
+           "docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates",
+           (BLOG + ", Figure 3.1",)))

@@ -1,7 +1,8 @@
 """Figure ``softmax-dynamics``: omega_h, mu_h of a trained 2-head model vs step, next to the reduced ODE.
 
 He, Pan, Chen, Yang (2025), blog Figure 2.3 (average KQ diagonal and last OV entry vs step) and the
-reduced-model flows (``Dynamic_approx_*``, digest section 4.3).  Left: the NumPy-trained 2-head
+reduced-model flows of the authors' code (``gradient_flow``, plots ``Dynamic_approx_*``;
+``docs/derivations/softmax.md#taylor-form-and-gradient-flow``).  Left: the NumPy-trained 2-head
 model (d = 5, L = 40, sigma2 = 0.1, Adam 1e-3, batch 256), per head ``omega_h`` (mean of the KQ
 x-block diagonal), ``mu_h`` (last OV entry), ``sum_h mu_h`` and the effective step
 ``<mu, omega>`` against ``eta*``.  Right: the gradient flow on the approximate loss
@@ -18,7 +19,8 @@ import numpy as np
 from icl_companion.figures.registry import FigureData, figure
 from icl_companion.numerics.softmax_patterns import omega_mu_history
 from icl_companion.numerics.softmax_reduced import integrate_reduced_ode
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
 from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
 
@@ -31,7 +33,7 @@ def compute(quick: bool, seed: int) -> FigureData:
     eta_star = evaluate("softmax.eta_star", d=st.d, L=st.L, sigma2=st.sigma2).value
     t_max = 2000.0
     t_eval = np.geomspace(1e-2, t_max, 120 if quick else 400)
-    # the authors' reduced-model initialisation omega = mu = (1e-3, -1e-3) (digest section 4.3)
+    # the authors' reduced-model initialisation omega = mu = (1e-3, -1e-3)
     init = [1e-3, -1e-3]
     ode = integrate_reduced_ode(st.d, st.L, st.sigma2, init, init, t_max, t_eval=t_eval)
     # the same flow from the trained model's first logged (omega, mu): recorded, not plotted
@@ -107,4 +109,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-dynamics", "omega_h, mu_h vs step of a trained 2-head model next to the reduced "
-       "(omega, mu) gradient flow", compute, plot)
+       "(omega, mu) gradient flow", compute, plot,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
+                           (BLOG + ", Figures 2.3, 2.8",)))

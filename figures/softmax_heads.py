@@ -24,8 +24,8 @@ from icl_companion.figures.registry import FigureData, figure
 from icl_companion.numerics.softmax_attention import forward
 from icl_companion.numerics.softmax_data import sample_tokens
 from icl_companion.numerics.softmax_patterns import head_patterns
-from icl_companion.theory.registry import evaluate
-from icl_companion.theory.softmax import single_head_optimum
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG, single_head_optimum
 from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
 HS = (1, 2, 4, 8)
@@ -111,4 +111,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-heads", "risk vs test L of trained H=1,2,4,8 softmax attention with DGD, GD, "
-       "single-head and Bayes curves", compute, plot)
+       "single-head and Bayes curves", compute, plot,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#figures",
+                           (BLOG + ", Figures 2.4-2.5",)))

@@ -1,6 +1,7 @@
 """Figure ``softmax-length``: linear vs softmax attention trained at L = 40, tested at L' = 10 ... 100.
 
-He, Pan, Chen, Yang (2025), blog Figure 4.1 (``Lin_smax_comparison``) and digest section 3.8.
+He, Pan, Chen, Yang (2025), blog Figure 4.1 (``Lin_smax_comparison``);
+``docs/derivations/softmax.md#linear-attention-length-generalisation``.
 Trained by the NumPy trainer (d = 5, sigma2 = 0.1, Adam 1e-3, batch 256):
 
 * one-head linear attention ``LinTF`` (``(1/L) sum_h OV^h Z Z^T KQ^h z_q``, no softmax, no mask),
@@ -22,7 +23,8 @@ import numpy as np
 from icl_companion.figures.registry import FigureData, figure
 from icl_companion.numerics.softmax_attention import forward
 from icl_companion.numerics.softmax_data import sample_tokens
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
 from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
 
@@ -88,4 +90,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-length", "linear vs softmax attention trained at L=40, tested at L=10..100",
-       compute, plot)
+       compute, plot,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#linear-attention-length-generalisation",
+                           (BLOG + ", Figure 4.1",)))

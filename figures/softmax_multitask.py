@@ -1,6 +1,7 @@
 """Figure ``softmax-multitask``: per-head KQ diagonals and OV entries of multi-task models, H = 1..4.
 
-He, Pan, Chen, Yang (2025), blog Figures 3.2-3.5 and digest section 3.10: N = 2 tasks on d = 6
+He, Pan, Chen, Yang (2025), blog Figures 3.2-3.5
+(``docs/derivations/softmax.md#multi-task-separate-debiased-gd``): N = 2 tasks on d = 6
 with supports ``S_1 = {1,2,3,4}``, ``S_2 = {3,4,5,6}`` (overlap ``{3,4}``) in the setting the
 authors' code actually trains (``MultiTaskLinearReg``: separate ``beta_n ~ N(0, I_4)``, noise
 variance ``0.1 d_n``, noiseless target, L = 48; the blog's shared-``beta`` L = 40 variant is
@@ -21,6 +22,8 @@ import numpy as np
 
 from icl_companion.figures.annotate import annotate_cells
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import multitask_omega_mu
 from icl_companion.validation.softmax_training import (MT_SETTING, figure_config, first_plus_minus,
                                          multitask_config, multitask_effective_steps,
@@ -126,4 +129,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-multitask", "multi-task (N=2, overlapping supports) KQ/OV patterns for H=1..4, "
-       "superposition at H=3", compute, plot)
+       "superposition at H=3", compute, plot,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#multi-task-separate-debiased-gd",
+                           (BLOG + ", Figures 3.2-3.5",)))

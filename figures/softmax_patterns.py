@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import head_patterns
 from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
 
@@ -95,4 +97,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-patterns", "KQ/OV heatmaps of trained H=1,2,4 softmax attention (d=5, L=40)",
-       compute, plot)
+       compute, plot,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#trained-models",
+                           (BLOG + ", Figures 2.1, 2.2, 2.7",)))

@@ -1,9 +1,9 @@
 """Figure ``xattn-ablation``: CA without re-injection of the covariates (multi-layer LSA).
 
-Reconstructed model (digest ``cross_attention.md`` §2.3, §5 (v)).  The ablation is the plain
-multi-layer LSA with isotropic value/key maps: the covariate part of every token is updated by the
-same attention, so the kernel drifts with the residual.  At ``L = inf`` its error ratio per
-eigen-direction obeys ``e <- e - alpha lambda e^3`` (algebraic decay) against CA's
+Reconstructed model (``docs/derivations/xattn.md#ablation-without-re-injection``).  The ablation is
+the plain multi-layer LSA with isotropic value/key maps: the covariate part of every token is
+updated by the same attention, so the kernel drifts with the residual.  At ``L = inf`` its error
+ratio per eigen-direction obeys ``e <- e - alpha lambda e^3`` (algebraic decay) against CA's
 ``e <- (1 - alpha lambda) e`` (geometric).  Both are trained (shared step) by GD on the population
 loss; points: token-level Monte Carlo of both trained networks at finite ``L`` on raw prompts.
 """
@@ -17,6 +17,7 @@ from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, c
 from icl_companion.numerics.xattn_data import population_tasks, sample_prompts, sample_tasks
 from icl_companion.numerics.xattn_models import (CAParam, lsa_excess, lsa_optimal_G, token_forward,
                                    train_ca_population, train_noreinject_population)
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -89,4 +90,6 @@ def plot(data: FigureData):
 
 
 figure("xattn-ablation", "[reconstructed model] CA without re-injection (multi-layer LSA) vs CA",
-       compute, plot)
+       compute, plot,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#ablation-without-re-injection"))

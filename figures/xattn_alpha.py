@@ -1,10 +1,11 @@
 """Figure ``xattn-alpha``: the GD-trained shared CA step ``alpha_T`` versus depth, converging to
 ``alpha* = 2/(2 + m_lo + m_hi)``.
 
-Reconstructed model (digest ``cross_attention.md`` §4.3).  Population (``L = inf``) training by
-gradient descent for three task laws with the same spectral interval [1, 3]: two-point signal
-strength (with the exact closed form ``xattn.alpha_T`` as a line), uniform signal strength along a
-fixed direction, and multi-modal random loadings.  Right: ``|alpha_T - alpha*|`` with a ``1/T`` guide.
+Reconstructed model (``docs/derivations/xattn.md#trained-step-for-a-two-point-spectrum``).
+Population (``L = inf``) training by gradient descent for three task laws with the same spectral
+interval [1, 3]: two-point signal strength (with the exact closed form ``xattn.alpha_T`` as a line),
+uniform signal strength along a fixed direction, and multi-modal random loadings.  Right:
+``|alpha_T - alpha*|`` with a ``1/T`` guide.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from icl_companion.figures.registry import FigureData, figure
 from icl_companion.figures.xattn_common import FIXED_TWO, FIXED_UNI, MULTI, RECON_NOTE, caption, col
 from icl_companion.numerics.xattn_data import population_tasks
 from icl_companion.numerics.xattn_models import CAParam, train_ca_population
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -77,4 +78,6 @@ def plot(data: FigureData):
 
 
 figure("xattn-alpha", "[reconstructed model] trained alpha_T vs depth converging to alpha*",
-       compute, plot)
+       compute, plot,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#trained-step-for-a-two-point-spectrum"))

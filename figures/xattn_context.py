@@ -1,6 +1,6 @@
 """Figure ``xattn-context``: CA excess risk versus test context length ``L`` at several depths.
 
-Reconstructed model (digest ``cross_attention.md`` §3.3, §6 pitfall 1).  Random-loadings family,
+Reconstructed model (``docs/derivations/xattn.md#finite-context``).  Random-loadings family,
 shared step ``alpha*``; Monte Carlo over tasks and Wishart-sampled prompts, with the query risk
 exact given the task.  Dashed: the ``L = inf`` excess of depth ``T`` (population); dash-dot: the
 exact OLS excess ``E[R_j] d/(L - d - 1)``, the ``T -> inf`` limit at finite ``L``.  Cells in which
@@ -16,7 +16,7 @@ from icl_companion.figures.registry import FigureData, figure
 from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
 from icl_companion.numerics.xattn_data import population_tasks, sample_moments, sample_tasks
 from icl_companion.numerics.xattn_models import ca_eigen_excess, ca_forward, divergence_report
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 
 
 def compute(quick: bool, seed: int) -> FigureData:
@@ -83,4 +83,6 @@ def plot(data: FigureData):
 
 
 figure("xattn-context", "[reconstructed model] CA risk vs test context length at several depths",
-       compute, plot)
+       compute, plot,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#finite-context"))

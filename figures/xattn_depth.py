@@ -1,9 +1,9 @@
 """Figure ``xattn-depth``: test risk versus depth -- single-layer LSA is flat, CA decays to Bayes.
 
-Reconstructed model (digest ``cross_attention.md``).  Multi-modal random-loadings family
+Reconstructed model (``docs/derivations/xattn.md#figures``).  Multi-modal random-loadings family
 (``d1 = 3``, ``d2 = 2``, ``k = 2``, spectrum of ``Gamma^T Gamma`` uniform on [1, 3], ``sigma2 = 0.25``).
 Lines: population (``L = inf``) risks over a fixed sample of tasks, exact per task -- Bayes
-``E R_j``, the best single-layer LSA (normal equations, §3.2), CA with the GD-trained shared step
+``E R_j``, the best single-layer LSA (normal equations), CA with the GD-trained shared step
 ``alpha_T`` and CA at the minimax ``alpha*``.  Points: finite-``L`` Monte Carlo of the trained CA
 and LSA on Wishart-sampled prompts (exact query expectation given the task), +-1 s.e.
 """
@@ -17,7 +17,7 @@ from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, caption, col, 
 from icl_companion.numerics.xattn_data import population_tasks, sample_moments, sample_tasks
 from icl_companion.numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, lsa_excess, lsa_optimal_G,
                                    train_ca_population)
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.theory.xattn import chebyshev_steps
 
 
@@ -135,4 +135,6 @@ def family_text_meta(m) -> str:
 
 
 figure("xattn-depth", "[reconstructed model] test risk vs depth: LSA flat, CA decaying to Bayes",
-       compute, plot)
+       compute, plot,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#figures"))

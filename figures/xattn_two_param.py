@@ -1,10 +1,11 @@
 """Figure ``xattn-two-param``: GD trajectories of the two-parameter CA ``(alpha, beta)`` approach the
 line ``beta = -alpha``; exact optima at each depth.
 
-Reconstructed model (digest ``cross_attention.md`` §2.3, §4.3): ``w_{t+1} = (I + beta Sigma_hat) w_t
-+ alpha s_hat``, fixed point ``-(alpha/beta) Sigma_hat^-1 s_hat``, Bayes-consistent only on
-``beta = -alpha``.  Population (``L = inf``) gradient descent from several initialisations, uniform
-signal strength on [1, 3]; the optima are located in ``(kappa, gamma)`` coordinates
+Reconstructed model (``docs/derivations/xattn.md#two-parameter-layers``):
+``w_{t+1} = (I + beta Sigma_hat) w_t + alpha s_hat``, fixed point
+``-(alpha/beta) Sigma_hat^-1 s_hat``, Bayes-consistent only on ``beta = -alpha``.  Population
+(``L = inf``) gradient descent from several initialisations, uniform signal strength on [1, 3]; the
+optima are located in ``(kappa, gamma)`` coordinates
 (:func:`icl_companion.numerics.xattn_models.ca_two_param_optimum`).
 """
 
@@ -16,6 +17,7 @@ from icl_companion.figures.registry import FigureData, figure
 from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col
 from icl_companion.numerics.xattn_data import population_tasks
 from icl_companion.numerics.xattn_models import CAParam, ca_eigen_excess, ca_two_param_optimum, train_gd
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 INITS = [(0.05, 0.0), (0.05, -0.3), (0.4, 0.0)]
 
@@ -95,4 +97,6 @@ def plot(data: FigureData):
 
 
 figure("xattn-two-param", "[reconstructed model] (alpha, beta) GD trajectories approaching "
-       "beta = -alpha", compute, plot)
+       "beta = -alpha", compute, plot,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#two-parameter-layers"))

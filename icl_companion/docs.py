@@ -4,7 +4,7 @@ The README and each ``docs/<prefix>.md`` page hold blocks delimited by
 
 ``<!-- generated: KIND [PREFIX] -->`` ... ``<!-- end generated -->``
 
-where KIND is ``papers``, ``results``, ``checks`` or ``figures``.  :func:`update` rewrites every
+where KIND is ``papers``, ``results``, ``checks``, ``figures`` or ``not_reproduced``.  :func:`update` rewrites every
 block from the registries; the test suite fails when a block is out of date.  Run::
 
     python -m icl_companion.docs          # rewrite the blocks in README.md and docs/*.md
@@ -20,8 +20,8 @@ import re
 import sys
 from pathlib import Path
 
-__all__ = ["papers_table", "results_table", "checks_table", "figures_table", "render", "update",
-           "doc_files"]
+__all__ = ["papers_table", "results_table", "checks_table", "figures_table", "not_reproduced_list",
+           "render", "update", "doc_files"]
 
 _BLOCK = re.compile(r"(<!-- generated: (\w+)(?: (\w+))? -->\n)(.*?)(<!-- end generated -->)", re.S)
 
@@ -36,7 +36,9 @@ def papers_table() -> str:
 
     rows = ["| prefix | paper | docs |", "|---|---|---|"]
     for p in papers().values():
-        cite = p.citation() if p.authors else f"{p.title}: {p.summary}"
+        cite = p.citation() if p.authors else f"{p.title}: {p.summary}."
+        if p.reconstructed:
+            cite += f" Reconstructed: {p.reconstructed_note}."
         rows.append(f"| `{p.prefix}` | {_cell(cite)} | [{p.docs}]({p.docs}) |")
     return "\n".join(rows)
 
@@ -47,7 +49,8 @@ def results_table(prefix: str | None = None) -> str:
 
     rows = ["| id | status | description | reference |", "|---|---|---|---|"]
     for r in results(prefix):
-        rows.append(f"| `{r.id}` | {r.status} | {_cell(r.summary)} | {_cell(r.reference)} |")
+        status = r.status + (f" ({r.status_note})" if r.status_note else "")
+        rows.append(f"| `{r.id}` | {_cell(status)} | {_cell(r.summary)} | {_cell(r.reference)} |")
     return "\n".join(rows)
 
 
@@ -74,13 +77,23 @@ def figures_table(prefix: str | None = None) -> str:
     return "\n".join(rows)
 
 
+def not_reproduced_list() -> str:
+    """Declared non-reproductions: one bullet per check, with its docs section."""
+    from icl_companion.validation.checks import select
+
+    items = [f"- `{c.id}`: {_cell(c.description)} ([{c.docs}]({c.docs}))"
+             for c in select() if c.expect == "not-reproduced"]
+    return "\n".join(items) if items else "- none"
+
+
 def _rel(path: str) -> str:
     # docs pages link to each other by file name; the README links by repository path
     return path.split("docs/", 1)[-1] if path.startswith("docs/") else path
 
 
 _KINDS = {"papers": lambda p: papers_table(), "results": results_table,
-          "checks": checks_table, "figures": figures_table}
+          "checks": checks_table, "figures": figures_table,
+          "not_reproduced": lambda p: not_reproduced_list()}
 
 
 def render(text: str) -> str:
@@ -96,7 +109,7 @@ def render(text: str) -> str:
 
 
 def doc_files(root: Path) -> list[Path]:
-    return [root / "README.md"] + sorted((root / "docs").glob("*.md"))
+    return [root / "README.md"] + sorted((root / "docs").rglob("*.md"))
 
 
 def update(root: Path, check: bool = False) -> list[Path]:

@@ -1,13 +1,14 @@
 """Free probability of the AIM prior: density of ``mu_rho boxplus semicircle_Delta``, mmse, MI, RIE.
 
-Setting (digest §4): ``Y = S + sqrt(Delta) Z``, ``S = W W^T / sqrt(r d)`` (``rho = r/d``), ``Z`` GOE
+Setting (``docs/derivations/aim.md#stieltjes-cubic-of-the-noisy-prior``):
+``Y = S + sqrt(Delta) Z``, ``S = W W^T / sqrt(r d)`` (``rho = r/d``), ``Z`` GOE
 with semicircle on ``[-2, 2]``.  The Stieltjes transform ``G`` of the spectral law of ``Y`` solves
 the cubic of :func:`icl_companion.theory.aim.stieltjes_cubic`; its coefficients are lambdified from SymPy, never
 retyped.  Numerically the cubic is solved for ``w = 1/G`` (reversed coefficients): the equation is
 then monic with O(1) coefficients even as ``Delta -> 0``, where the cubic in ``G`` degenerates.
 The three roots of all grid points are found at once by Cardano's formula in complex arithmetic,
 polished by two Newton steps (no Python loop over points).  The density is
-``mu(x) = max_k |Im G_k(x)| / pi`` (digest §4.2).
+``mu(x) = max_k |Im G_k(x)| / pi``.
 
 Edges are the real roots of the discriminant quartic (:func:`icl_companion.theory.aim.edge_quartic`), found for
 all ``Delta`` at once from batched companion matrices; two real roots give one interval, four give
@@ -15,9 +16,11 @@ two (for ``rho < 1`` and small ``Delta``, a bump from the ``(1 - rho) d`` zero e
 ``int mu^3`` is a Gauss-Legendre sum per interval after ``x = m + h sin(theta)``, which makes the
 square-root edges smooth (spectral convergence).
 
-* :func:`mmse_rho` -- ``mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu^3`` (digest §4.1);
+* :func:`mmse_rho` -- ``mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu^3``
+  (``docs/derivations/aim.md#denoising-mmse-and-the-rie``);
 * :func:`mutual_information` -- ``I_rho(Delta) = Sigma(mu)/2 - log(Delta)/4 + 1/8`` per ``d^2``
-  (digest §4.4), with ``Sigma`` from the log-potential ``U' = Re G``;
+  (``docs/derivations/aim.md#mutual-information-of-the-denoising-channel``), with ``Sigma`` from
+  the log-potential ``U' = Re G``;
 * :func:`rie_denoise` -- the rotationally invariant estimator ``lambda - 2 Delta Re G(lambda)``.
 
 >>> round(float(mmse_rho(1.0, 1e6)), 5) == round(1 / 2, 5)   # rho -> inf: Delta/(1 + Delta)
@@ -265,9 +268,9 @@ def mmse_over_delta(delta, rho, n=N_NODES):
 def mmse_rho(delta, rho, n=N_NODES):
     """Bayes-optimal matrix-denoising error ``(1/d) E||S - E[S|Y]||_F^2``, vectorised over ``delta``.
 
-    ``mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu_{rho,Delta}^3`` (digest §4.1; Bun,
-    Allez, Bouchaud, Potters 2016 for the RIE; Maillard et al. 2024 for the AIM/quadratic-network
-    use).  Limits: ``<= Delta``, ``-> 1`` as ``Delta -> inf``, ``~ (2 rho - rho^2) Delta`` as
+    ``mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu_{rho,Delta}^3`` (Bun, Allez, Bouchaud,
+    Potters 2016 for the RIE; Maillard et al. 2024 for the AIM/quadratic-network use).  Limits:
+    ``<= Delta``, ``-> 1`` as ``Delta -> inf``, ``~ (2 rho - rho^2) Delta`` as
     ``Delta -> 0`` (``rho < 1``).  ``delta = inf`` returns 1 exactly.
 
     Parameters
@@ -277,7 +280,8 @@ def mmse_rho(delta, rho, n=N_NODES):
 
     References
     ----------
-    Boncoraglio et al. 2025 (arXiv:2506.01582), digest §4.1-§4.3.
+    Boncoraglio et al. 2025 (arXiv:2506.01582), not numbered in the sources;
+    ``docs/derivations/aim.md#denoising-mmse-and-the-rie``.
     """
     delta = np.asarray(delta, dtype=float)
     inf = np.isinf(delta) & (delta > 0)
@@ -324,21 +328,25 @@ def stieltjes_real(x, delta, rho):
 
 
 def rie_shrink(lam, delta, rho):
-    """Optimal RIE eigenvalue map ``lambda -> lambda - 2 Delta Re G(lambda)`` (digest §4.1)."""
+    """Optimal RIE eigenvalue map ``lambda -> lambda - 2 Delta Re G(lambda)``
+    (``docs/derivations/aim.md#denoising-mmse-and-the-rie``)."""
     return np.asarray(lam, dtype=float) - 2 * float(delta) * stieltjes_real(lam, delta, rho)
 
 
 def rie_denoise(Y, delta, rho):
-    """Rotationally invariant estimate of ``S`` from ``Y = S + sqrt(Delta) Z`` (digest §4.1, §7.7).
+    """Rotationally invariant estimate of ``S`` from ``Y = S + sqrt(Delta) Z`` (the denoising step
+    of
+    GAMP-RIE).
 
-    ``Y`` is a symmetric ``d x d`` array in the digest's normalisation (``S = W W^T/sqrt(r d)``,
+    ``Y`` is a symmetric ``d x d`` array in the normalisation of the model (``S = W W^T/sqrt(r d)``,
     ``Z`` GOE with off-diagonal variance ``1/d``).  Eigenpairs by :func:`numpy.linalg.eigh`; the
     estimate is ``sum_i [lambda_i - 2 Delta Re G(lambda_i)] v_i v_i^T``.  Its error
     ``||S_hat - S||_F^2 / d`` concentrates on :func:`mmse_rho` as ``d -> inf``.
 
     References
     ----------
-    Bun, Allez, Bouchaud, Potters, IEEE Trans. Inf. Theory 62 (2016); digest §4.1.
+    Bun, Allez, Bouchaud, Potters, IEEE Trans. Inf. Theory 62 (2016), arXiv:1502.06736;
+    ``docs/derivations/aim.md#denoising-mmse-and-the-rie``.
     """
     Y = np.asarray(Y, dtype=float)
     if Y.ndim != 2 or Y.shape[0] != Y.shape[1]:
@@ -349,7 +357,8 @@ def rie_denoise(Y, delta, rho):
 
 # ------------------------------------------------------------------ mutual information
 def mutual_information(delta, rho):
-    """``I_rho(Delta)`` per ``d^2``: ``Sigma(mu)/2 - log(Delta)/4 + 1/8`` (digest §4.4).
+    """``I_rho(Delta)`` per ``d^2``: ``Sigma(mu)/2 - log(Delta)/4 + 1/8``
+    (``docs/derivations/aim.md#mutual-information-of-the-denoising-channel``).
 
     ``Sigma(mu) = int int log|x - y| dmu dmu = sum_j int_{I_j} mu(x) U(x) dx`` over the
     integration segments ``I_j = [lo_j, hi_j]`` of :func:`_segments` (support intervals, split at a

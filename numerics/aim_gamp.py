@@ -1,7 +1,8 @@
 """GAMP-RIE for the single-layer attention-indexed model, on data kept as ``(n, T, d)``.
 
 Generalised approximate message passing with a rotation-invariant (RIE) denoiser for the matrix
-prior (Boncoraglio et al. 2025, Sec. 4; digest ``aim.md`` §7).  The design never exists as a tensor:
+prior (Boncoraglio et al. 2025, the authors' ``AMP_softmax.py``, ``AMP_hardmax.py``; steps in
+``docs/derivations/aim.md#gamp-rie``).  The design never exists as a tensor:
 for each sample ``mu`` and pair ``a <= b`` the index is ``h_ab = <Phi^mu_ab, S>`` with
 
     Phi_aa = (x_a x_a^T - I) / sqrt(d),      Phi_ab = (x_a x_b^T + x_b x_a^T) / (2 sqrt(d)),
@@ -14,19 +15,20 @@ and both products the algorithm needs are batched matrix products on ``X``:
   ``Gt_ab = g_ab / 2``).
 
 Memory is ``O(n T d + d^2)``.  :class:`DenseDesign` builds the ``n x T x T x d x d`` tensor (the
-authors' formulation, digest §10.2) for small reference runs, tests and the benchmark.
+authors' formulation) for small reference runs, tests and the benchmark.
 
-One iteration (digest §7, steps 1-8): ``V = c_hat``; ``omega = h(S_hat) - c_ab V g_prev`` (Onsager),
+One iteration: ``V = c_hat``; ``omega = h(S_hat) - c_ab V g_prev`` (Onsager),
 ``(V, omega)`` damped; ``g = g_out(y, omega, V)``; ``A = (1/d) sum c_ab g_ab^2``;
 ``R = S_hat + M / A`` is ``S + sqrt(Delta) GOE`` with ``Delta = d / (2 A)``; the RIE denoiser of
 ``mu_rho [+] semicircle_Delta`` gives ``S_hat``, and ``c_hat = mmse_rho(Delta)``.
 
 Output channels ``g_out = d log Z_out / d omega`` (with ``c_aa = 2``, ``c_ab = 1``):
 
-* softmax, any ``T`` (digest §5.1): ``y`` fixes ``h`` up to ``h + t 11^T``; with the gauge
-  ``h0_ab = log(y_ab / y_aT)/beta + log(y_Ta / y_TT)/beta`` and
+* softmax, any ``T`` (``docs/derivations/aim.md#softmax-channel``): ``y`` fixes ``h`` up to
+  ``h + t 11^T``; with the gauge ``h0_ab = log(y_ab / y_aT)/beta + log(y_Ta / y_TT)/beta`` and
   ``t = (2 / T^2) sum_{a<=b} (h0_ab - omega_ab) / c_ab``, ``g_ab = (h0_ab - omega_ab - t) / (c_ab V)``;
-* hardmax, ``T = 2`` (digest §5.2, §10.3-10.4): ``u_i = h_ii - k h_12`` (``k = 1``, or ``sqrt(2)`` for
+* hardmax, ``T = 2`` (``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``):
+  ``u_i = h_ii - k h_12`` (``k = 1``, or ``sqrt(2)`` for
   the authors' label convention), ``sigma^2 = (2 + k^2) V``, correlation ``r = s1 s2 k^2 / (2 + k^2)``,
   ``Z_out = Phi_2(k_1, k_2; r)`` with ``k_i = s_i (omega_ii - k omega_12) / sigma``;
   ``g_ii = (s_i / sigma) D_i / Phi_2``, ``g_12 = -k (g_11 + g_22)``, where ``D_i = d Phi_2 / d k_i``
@@ -64,7 +66,8 @@ _LOG_2PI_HALF = 0.5 * math.log(2 * math.pi)
 
 
 def c_matrix(T: int) -> np.ndarray:
-    """``c_aa = 2``, ``c_ab = 1``: variance factors of the indices (digest §3.1)."""
+    """``c_aa = 2``, ``c_ab = 1``: variance factors of the indices
+    (``docs/derivations/aim.md#model-and-normalisations``)."""
     return np.ones((T, T)) + np.eye(T)
 
 
@@ -126,7 +129,8 @@ class DenseDesign:
 
 # ------------------------------------------------------------------------------ output channels
 def softmax_gout(y: np.ndarray, omega: np.ndarray, V: float, beta: float = 1.0) -> np.ndarray:
-    """``g_out`` of the noiseless softmax channel, any ``T`` (gauge construction, digest §5.1).
+    """``g_out`` of the noiseless softmax channel, any ``T`` (gauge construction,
+    ``docs/derivations/aim.md#softmax-channel``).
 
     Parameters
     ----------
@@ -186,7 +190,7 @@ def log_bvn_cdf(k1, k2, r) -> np.ndarray:
 
     Owen's T-function formula (Owen 1956, eq. 2.1) where ``Phi_2 > 1e-4``; below, a log-space
     Gauss-Legendre integral of the conditional form over the smaller argument (Owen's formula is a
-    difference of O(1) terms: its relative error is ~1e-16 / Phi_2, digest §7).
+    difference of O(1) terms: its relative error is ~1e-16 / Phi_2).
 
     >>> p = float(np.exp(log_bvn_cdf(0.0, 0.0, 1/3)))   # orthant probability 1/4 + asin(r)/(2 pi)
     >>> abs(p - (0.25 + math.asin(1/3) / (2 * math.pi))) < 1e-14
@@ -218,7 +222,9 @@ def log_bvn_cdf(k1, k2, r) -> np.ndarray:
 
 def hardmax_gout(y: np.ndarray, omega: np.ndarray, V: float, variant: str = "correct",
                  labels: str = "model") -> np.ndarray:
-    """``g_out`` of the ``T = 2`` hardmax channel (digest §5.2; variants §10.3, labels §10.4).
+    """``g_out`` of the ``T = 2`` hardmax channel
+    (``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``;
+    labels: ``docs/derivations/aim.md#gamp-rie``).
 
     Parameters
     ----------
@@ -300,7 +306,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
              damping: float = 0.5, damp_S: float = 0.0, tol: float = 1e-5, max_iter: int = 100,
              S_true: np.ndarray | None = None, track_se: bool = True, init: str = "prior-mean",
              seed: int | None = None, dense: bool = False, denoiser=None) -> GAMPResult:
-    """GAMP-RIE estimate of ``S`` from AIM data (digest §7).
+    """GAMP-RIE estimate of ``S`` from AIM data (``docs/derivations/aim.md#gamp-rie``).
 
     Parameters
     ----------
@@ -314,13 +320,14 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
     variant : {"correct", "paper"}
         Hardmax ``g_out`` (ignored for the softmax).
     labels : {"model", "sqrt2"}
-        Hardmax label convention of the data (digest §10.4).
+        Hardmax label convention of the data (see :func:`hardmax_gout`).
     beta : float
         Softmax inverse temperature of the data.
     damping : float in [0, 1)
         Weight of the *old* value when damping ``(V, omega)`` (the authors' convention; 0.5).
     damp_S : float in [0, 1)
-        Same for ``S_hat`` (0: undamped, as the authors; > 0 stabilises small runs, digest §7).
+        Same for ``S_hat`` (0: undamped, as the authors; > 0 stabilises small runs, where GAMP with
+        the correct hardmax ``g_out`` can turn over-confident).
     tol : float > 0
         Stop when ``||S_hat^{t+1} - S_hat^t||_F^2 / d < tol``.
     max_iter : int >= 1
@@ -345,8 +352,10 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
 
     References
     ----------
-    Boncoraglio et al. 2025 (arXiv:2506.01582), GAMP-RIE; digest ``aim.md`` §7 (algorithm), §5
-    (channels), §10.2-10.4 (differences from the authors' code).
+    Boncoraglio et al. 2025 (arXiv:2506.01582), GAMP-RIE (not numbered in the sources; the authors'
+    ``AMP_softmax.py``, ``AMP_hardmax.py``); ``docs/derivations/aim.md#gamp-rie`` (algorithm and the
+    differences from
+    the authors' code).
     """
     X, y = as_observations(X, y)
     n, T, d = X.shape

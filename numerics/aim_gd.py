@@ -1,7 +1,8 @@
 """Gradient-descent student for the softmax AIM: NumPy, hand-written gradient, full-batch Adam.
 
-The protocol of the authors' ``GD_softmax_averaged.py`` (Boncoraglio et al. 2025; digest ``aim.md``
-§8): a student of the teacher's architecture and width ``r = rho d``,
+The protocol of the authors' ``GD_softmax_averaged.py`` (Boncoraglio et al. 2025;
+``docs/derivations/aim.md#gradient-descent-students``): a student of the teacher's architecture and
+width ``r = rho d``,
 
     H = X S X^T / sqrt(d) - Tr S / sqrt(d) I,   S = W W^T / sqrt(r d),
     y_hat = softmax_beta(H)  (rows),
@@ -16,7 +17,7 @@ Gradient (with ``Z = X W``, ``c = 1 / (sqrt(r d) sqrt(d))``, so ``H = c Z Z^T - 
 y_hat_ae)``; ``dL/dZ = c (D + D^T) Z``; ``dL/dW = sum_mu X^T dL/dZ - 2 c (sum_mu tr D) W``.
 Cost ``O(n T d r)`` per step, memory ``O(n T (d + r))``.
 
-If GD returned a sample of the posterior (a derived heuristic, digest §8), one student would have
+If GD returned a sample of the posterior (a heuristic, not assumed here), one student would have
 error ``~ 2 MMSE`` and the average of ``k`` students ``~ (1 + 1/k) MMSE``.  :func:`gd_estimate` also
 returns an assumption-free, unbiased estimate of the error of the *infinitely* averaged student.
 
@@ -116,7 +117,8 @@ class StudentResult(SolverRecord):
 
 def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator,
                   steps: int = 1000, lr: float = 0.1, beta: float = 1.0) -> StudentResult:
-    """Train one matched-width student from ``W ~ N(0, 1)`` by full-batch Adam (digest §8).
+    """Train one matched-width student from ``W ~ N(0, 1)`` by full-batch Adam (the authors'
+    protocol).
 
     Parameters
     ----------
@@ -184,12 +186,13 @@ def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: n
     ``mean_i E_1,i - s^2``, by ``mean_i ||S_i - S_true||^2 = ||S_bar - S_true||^2 +
     (k - 1) s^2 / k``).  It makes no assumption on how students relate to the posterior.  If they
     were posterior samples, ``m`` would be the posterior mean, ``E_inf = MMSE`` and ``v = MMSE``
-    (so ``E_1 = 2 MMSE`` and ``E_k = (1 + 1/k) MMSE``, digest §8, derived); any estimator has
+    (so ``E_1 = 2 MMSE`` and ``E_k = (1 + 1/k) MMSE``); any estimator has
     ``E_inf >= MMSE`` up to finite-size fluctuations.
 
     References
     ----------
-    Boncoraglio et al. 2025, ``GD_softmax_averaged.py`` (``averages=32``); digest ``aim.md`` §8.
+    Boncoraglio et al. 2025, ``GD_softmax_averaged.py`` (``averages=32``);
+    ``docs/derivations/aim.md#gradient-descent-students``.
     """
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")

@@ -13,12 +13,14 @@ method="anderson")``
 ``se_trajectory(alpha, rho, T, channel="softmax", variant="correct", n_iter=50, damping=0.5)``
     ``-> ndarray`` of length ``n_iter + 1``: the SE-predicted error of ``S_hat^t`` for
     ``t = 0..n_iter`` of an AMP run started from the uninformative point ``S_hat^0 = sqrt(rho) I``
-    (error 1).  Same damping convention as the GAMP-RIE of the digest §7: ``damping = gamma`` is the
+    (error 1).  Same damping convention as the GAMP-RIE (``docs/derivations/aim.md#gamp-rie``):
+    ``damping = gamma`` is the
     weight of the OLD value, ``V <- (1 - gamma) V_new + gamma V_old``.  Entry ``t + 1`` is
     ``mmse_rho(Delta^t)``, the predicted error of the denoiser output ``S_hat^{t+1}``, with
     ``Delta^t = 1/hat q(V^t)`` and ``V^t`` the damped variance.
 ``mmse_rho0(alpha_bar, variant="correct", warm=None, damping=0.5, method="anderson") -> SEResult``
-    ``rho -> 0`` hardmax limit at fixed ``alpha_bar = n/(d r) = alpha/rho`` (digest §6.1).
+    ``rho -> 0`` hardmax limit at fixed ``alpha_bar = n/(d r) = alpha/rho``
+    (``docs/derivations/aim.md#small-rank-limit``).
 ``weak_recovery(variant="correct") -> float``
     ``alpha_bar_c`` of that limit (closed form from :mod:`icl_companion.theory.aim`).
 ``gen_error(alpha, rho, T, channel, variant="correct") -> dict``
@@ -35,7 +37,8 @@ Normalisations
   exactly 1 at ``alpha = 0`` (prior mean ``sqrt(rho) I``) and 0 for perfect recovery.  For the
   ``rho -> 0`` limit ``Q0 = 1`` and the same normalisation holds (1 = no information).
 * ``gen_error`` = Bayes-optimal test error ``E ||y - E[y | X, data]||_F^2`` per sample (sum over the
-  ``T x T`` output entries, softmax at inverse temperature 1), digest §3.4; also returned
+  ``T x T`` output entries, softmax at inverse temperature 1),
+  ``docs/derivations/aim.md#bayes-optimal-generalisation-error``; also returned
   normalised by its ``alpha = 0`` value (``normalised`` = 1 at ``alpha = 0``).
 * ``alpha = n/d^2``; ``K = T^2 + T - 2``; softmax errors depend on ``alpha`` only through
   ``K alpha`` (T-universality).
@@ -47,7 +50,9 @@ Numerics: softmax = bracketed root of ``mmse_rho(Delta)/Delta = K alpha`` in ``l
 
 References
 ----------
-Boncoraglio, Troiani, Erba, Zdeborova (2025), arXiv:2506.01582; digest §3, §5, §6, §10.
+Boncoraglio, Troiani, Erba, Zdeborova (2025), arXiv:2506.01582 (not numbered in the sources; the
+equations are those of the authors' scripts ``SE_softmax.py``, ``SE_hardmax.py``,
+``SE_hardmax_rho=0.py``); derivations in ``docs/derivations/aim.md``.
 """
 
 from __future__ import annotations
@@ -120,7 +125,8 @@ def se_softmax(alpha, rho: float, T: int, xtol: float = 1e-13) -> SEResult:
 
     Batched over ``alpha`` (one vectorised Chandrupatla solve in ``u = log Delta``).  ``alpha = 0``
     gives 1 exactly; ``K alpha >= slope(rho)`` (i.e. ``alpha >= alpha_PR``) gives 0 exactly, not a
-    failure.  Digest §5.1 (scalar equation); ``T = 1`` is the identity-output quadratic network of
+    failure.  Scalar equation: ``docs/derivations/aim.md#softmax-channel``; ``T = 1`` is the
+    identity-output quadratic network of
     Maillard et al. 2024 (``K = 0`` would be degenerate: the identity channel has ``K = 2``, use
     :func:`se_linear_T1`).
 
@@ -260,7 +266,8 @@ def _f1(k, V):
 
 def hardmax_channel_info(q: float, V: float, variant: str = "correct", n1: int = 96,
                          n2: int = 48) -> float:
-    """``E[sum_{a<=b} c_ab (g^out_ab)^2]`` for the hardmax ``T = 2`` channel (digest §5.2).
+    """``E[sum_{a<=b} c_ab (g^out_ab)^2]`` for the hardmax ``T = 2`` channel
+    (``docs/derivations/aim.md#hardmax-channel-information-by-quadrature``).
 
     Only ``m_i = omega_ii - omega_12`` enter, ``(m1, m2) ~ N(0, q [[3, 1], [1, 3]])``, and the
     expectation over ``y`` is the sum over the four sign patterns weighted by ``Z_out``
@@ -313,7 +320,9 @@ def _hardmax_qhat(alpha, q, V, variant):
 def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float | None = None,
                damping: float = 0.5, tol: float = 1e-11, maxiter: int = 3000,
                method: str = "anderson") -> SEResult:
-    """Hardmax ``T = 2`` SE: damped fixed point ``V = mmse_rho(1/hat q(V))`` (digest §3.2, §5.2).
+    """Hardmax ``T = 2`` SE: damped fixed point ``V = mmse_rho(1/hat q(V))``
+    (``docs/derivations/aim.md#state-evolution``,
+    ``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``).
 
     ``hat q = 2 alpha E[2 g11^2 + 2 g22^2 + g12^2]`` at ``q = Q0 - V``
     (:func:`hardmax_channel_info`).  Iterated in ``V`` from ``warm`` (default 1, the uninformative
@@ -321,7 +330,7 @@ def se_hardmax(alpha: float, rho: float, variant: str = "correct", warm: float |
     NEW iterate there).  ``method="anderson"`` (default; Anderson mixing whose first steps are
     damped Picard steps, 5-12 map evaluations) falls back to the plain damped iteration from its
     last iterate if it does not converge; ``method="damped"`` is the plain damped iteration.
-    ``variant="paper"`` reproduces the authors' curves (digest §10.3).
+    ``variant="paper"`` reproduces the authors' curves (their ``SE_hardmax.py``).
     """
     _check_common(alpha, rho)
     _check_variant(variant)
@@ -370,7 +379,8 @@ def se_trajectory(alpha: float, rho: float, T: int, channel: str = "softmax",
 
     ``V^0 = 1``; for ``t >= 0``: ``Delta^t = 1/hat q(V^t)``, ``e^{t+1} = mmse_rho(Delta^t)``
     (error of the denoiser output ``S_hat^{t+1}``), ``V^{t+1} = (1 - damping) e^{t+1} + damping V^t``
-    (``damping`` = weight of the OLD value, as in the GAMP-RIE, digest §7 step 2).  Returns
+    (``damping`` = weight of the OLD value, as in the GAMP-RIE,
+    ``docs/derivations/aim.md#gamp-rie`` step 1).  Returns
     ``[1, e^1, ..., e^n_iter]``.
     """
     _check_common(alpha, rho)
@@ -410,7 +420,8 @@ def bbp_mmse(dbar):
 def mmse_rho0(alpha_bar: float, variant: str = "correct", warm: float | None = None,
               damping: float = 0.5, tol: float = 1e-11, maxiter: int = 5000,
               method: str = "anderson") -> SEResult:
-    """Hardmax ``T = 2`` SE in the ``rho -> 0`` limit at fixed ``alpha_bar = n/(d r)`` (digest §6.1).
+    """Hardmax ``T = 2`` SE in the ``rho -> 0`` limit at fixed ``alpha_bar = n/(d r)``
+    (``docs/derivations/aim.md#small-rank-limit``).
 
     ``Q0 = 1``, ``q`` from 0; ``Db = 1/(2 alpha_bar E[sum c g^2](q, V = 1 - q))``,
     ``V = bbp_mmse(Db)``.  Below :func:`weak_recovery` the error is exactly 1.
@@ -464,7 +475,8 @@ def hardmax_gen_error(q: float, Q0: float) -> float:
     ``y_11 = 1[u1 > 0]`` with ``u1 | m1 ~ N(m1, 3V)``, ``m1 ~ N(0, 3q)``: the posterior variance of
     each of the 4 entries is ``P(1 - P)``, ``P = Phi(m1/sqrt(3V))``, and
     ``E[Phi(k) Phi(-k)] = 1/4 - arcsin(q/Q0)/(2 pi)`` (Sheppard), so
-    ``E_gen = 4 (1/4 - arcsin(q/Q0)/(2 pi))`` (digest §3.4, derived).
+    ``E_gen = 4 (1/4 - arcsin(q/Q0)/(2 pi))``
+    (``docs/derivations/aim.md#bayes-optimal-generalisation-error``).
     """
     if q >= Q0:
         return 0.0
@@ -570,8 +582,8 @@ def softmax_gen_error_rqmc(q, Q0: float, T: int, log2_points: int = GEN_RQMC["lo
 
     References
     ----------
-    Digest ``aim.md`` §3.4 (derived generalisation error); A. B. Owen, "Scrambling Sobol' and
-    Niederreiter-Xing points", J. Complexity 14 (1998); scipy.stats.qmc.Sobol.
+    ``docs/derivations/aim.md#bayes-optimal-generalisation-error``; A. B. Owen, "Scrambling
+    Sobol' and Niederreiter-Xing points", J. Complexity 14 (1998); scipy.stats.qmc.Sobol.
     """
     from scipy.special import ndtri
     from scipy.stats import qmc
@@ -600,7 +612,8 @@ def softmax_gen_error_rqmc(q, Q0: float, T: int, log2_points: int = GEN_RQMC["lo
 
 def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
               variant: str = "correct") -> dict:
-    """Bayes-optimal generalisation error at the SE fixed point, digest §3.4.
+    """Bayes-optimal generalisation error at the SE fixed point
+    (``docs/derivations/aim.md#bayes-optimal-generalisation-error``).
 
     Softmax ``T = 2, 3``: deterministic Gauss-Hermite quadrature (``gen_error_se = 0``, relative
     accuracy ~1e-6); softmax ``T >= 4``: randomised quasi-Monte Carlo
@@ -641,17 +654,20 @@ def gen_error(alpha: float, rho: float, T: int, channel: str = "softmax",
 # ================================================================== catalogue
 def _register():
     from icl_companion.numerics.aim_free_prob import mutual_information
-    from icl_companion.theory.registry import (Bound, Reference, Result, choice, integer, real,
-                                               register)
+    from icl_companion.theory.papers import paper
+    from icl_companion.theory.registry import (NOT_NUMBERED, Bound, Reference, Result, choice,
+                                               integer, real, register)
 
-    def ref(where):
-        return Reference("aim", where)
+    AUTHORS_CODE = paper("aim").code_citation()  # as theory.aim.AUTHORS_CODE, without SymPy
+
+    def ref(anchor, *cites):
+        return Reference("aim", NOT_NUMBERED, f"docs/derivations/aim.md#{anchor}", cites)
 
     rho_p = real("rho", 0, lo_open=True, doc="r/d, rank ratio of S = W W^T/sqrt(r d)")
     alpha_p = real("alpha", 0, doc="n/d^2, samples per d^2")
     chan_p = choice("channel", CHANNELS, default="softmax", doc="output function")
     var_p = choice("variant", VARIANTS, default="correct",
-                   doc="hardmax g_out: correct (Bayes-optimal) or paper (authors' code, §10.3)")
+                   doc="hardmax g_out: correct (Bayes-optimal) or paper (authors' SE_hardmax.py)")
 
     def rec(r, **extra):
         return {"mmse": float(r.mmse), **extra, **diagnostics(r), "_warm": float(r.mmse)}
@@ -661,7 +677,9 @@ def _register():
         "Matrix-denoising MMSE of S = WW^T/sqrt(rd) from S + sqrt(Delta) GOE (free probability)",
         (rho_p, real("delta", 0, lo_open=True, doc="noise variance Delta")),
         lambda rho, delta: float(mmse_rho(delta, rho)),
-        ref("digest §4.1-4.3: mmse = Delta - (4 pi^2/3) Delta^2 int mu^3"),
+        ref("denoising-mmse-and-the-rie",
+            "Bun, Allez, Bouchaud, Potters (2016), IEEE Trans. Inf. Theory 62, 7475, "
+            "arXiv:1502.06736"),
         status="numerical", status_note="Gauss-Legendre per support interval, ~1e-13",
         definition="mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu_{rho,Delta}(x)^3 dx,\n"
                    "mu_{rho,Delta} = MP-type law of S boxplus semicircle of variance Delta;\n"
@@ -673,7 +691,9 @@ def _register():
         "Mutual information I_rho(Delta) per d^2 of the matrix-denoising channel",
         (rho_p, real("delta", 0, lo_open=True, doc="noise variance Delta")),
         lambda rho, delta: float(mutual_information(delta, rho)),
-        ref("digest §4.4 (derived; checked by I-MMSE dI/d(1/Delta) = mmse/4)"),
+        ref("mutual-information-of-the-denoising-channel",
+            "Guo, Shamai, Verdu (2005), IEEE Trans. Inf. Theory 51, 1261, arXiv:cs/0412108 "
+            "(I-MMSE)"),
         status="numerical", status_note="log-potential by Gauss-Legendre",
         definition="I_rho(Delta) = Sigma(mu_{rho,Delta})/2 - log(Delta)/4 + 1/8,\n"
                    "Sigma(mu) = int int log|x - y| dmu(x) dmu(y)"))
@@ -715,7 +735,7 @@ def _register():
         "aim.mmse",
         "Bayes-optimal estimation error (1/d)||S_hat - S||^2 from state evolution (1 at alpha=0)",
         (alpha_p, rho_p, integer("T", 2, doc="sequence length (hardmax: T = 2)"), chan_p, var_p),
-        _mmse, ref("digest §3.2, §5.1 (softmax scalar equation), §5.2 (hardmax), §10.3"),
+        _mmse, ref("state-evolution", AUTHORS_CODE + ", SE_softmax.py, SE_hardmax.py"),
         status="numerical",
         status_note="softmax: bracketed root in log Delta, xtol 1e-13; hardmax: fixed point, "
                     "tol 1e-11, Gauss-Hermite + Owen's T",
@@ -735,7 +755,7 @@ def _register():
         "aim.mmse_rho0",
         "Hardmax T=2 error in the rho -> 0 limit at fixed alpha_bar = n/(d r) (1 below alpha_bar_c)",
         (real("alpha_bar", 0, doc="n/(d r)"), var_p), _rho0,
-        ref("digest §6.1 (SE_hardmax_rho=0.py; BBP denoiser)"),
+        ref("small-rank-limit", AUTHORS_CODE + ", SE_hardmax_rho=0.py"),
         status="numerical", status_note="rho -> 0 at fixed n/(d r); fixed point tol 1e-11",
         outputs=("mmse", "alpha_bar_c"),
         definition="V = Db (2 - Db) if Db < 1 else 1, Db = 1/(2 alpha_bar E[sum c g^2](q=1-V, V))",
@@ -751,7 +771,7 @@ def _register():
         "aim.weak_recovery",
         "rho -> 0 hardmax weak-recovery threshold alpha_bar_c = 1/(2 E0) in n/(d r)",
         (var_p,), lambda variant: weak_recovery(variant),
-        ref("digest §6.1: 2 alpha_bar_c E0 = 1, E0 closed form"),
+        ref("weak-recovery-threshold"),
         status="asymptotic", status_note="rho -> 0, exact closed form",
         expression=_wr_expr,
         definition="shown: variant=correct, E0 = 2/(3 pi p_s) + 1/(3 pi p_o); variant=paper: "
@@ -771,7 +791,7 @@ def _register():
         (alpha_p, rho_p, integer("T", 2, doc="sequence length (hardmax: T = 2)"),
          chan_p,
          var_p), _gen,
-        ref("digest §3.4 (derived)"), status="numerical",
+        ref("bayes-optimal-generalisation-error"), status="numerical",
         status_note="softmax at inverse temperature 1: T <= 3 nested Gauss-Hermite (~1e-6 rel), "
                     "T >= 4 randomised QMC (2^14 scrambled Sobol points x 16, fixed seed; "
                     "standard errors reported); hardmax T = 2 closed form",

@@ -57,7 +57,7 @@ def project_source_hash() -> str:
 
 
 def cache_key(key: Any, code: Any = None) -> str:
-    """Stable hex digest of ``key`` (JSON, sorted keys), the version and the code.
+    """Stable SHA-256 hash (hex) of ``key`` (JSON, sorted keys), the version and the code.
 
     ``code=None`` keys on the whole project source (:func:`project_source_hash`); an object keys on
     its own source file only.

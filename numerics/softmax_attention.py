@@ -21,8 +21,8 @@ with ``matmul`` (no loop over prompts or heads); the softmax subtracts the row m
 
 References
 ----------
-He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734,
-section 2 (``TF_theta``, ``LinTF_theta``); code ``XintianPan/ICL_linear`` ``src/models.py``
+He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734 (not
+numbered in the sources; ``TF_theta`` and ``LinTF_theta`` as defined in the authors' blog post); code ``XintianPan/ICL_linear`` ``src/models.py``
 (``MultiHeadAttention``), PyTorch ``nn.Linear`` default initialisation
 (``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``); Kingma & Ba (2015) for Adam.
 """
@@ -94,11 +94,12 @@ def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool =
 
     ``norm_L`` (linear attention only) is the constant of the ``1/L`` factor; default the batch's
     context length.  The paper's ``LinTF`` hard-codes the training length: evaluate a model trained
-    at ``L_train`` on longer prompts with ``norm_L=L_train`` (digest section 3.8).
+    at ``L_train`` on longer prompts with ``norm_L=L_train``
+    (``docs/derivations/softmax.md#linear-attention-length-generalisation``).
 
     References
     ----------
-    He et al. (2025), section 2, ``TF_theta(Z_ebd)_{d+1, L+1}`` and ``LinTF_theta``.
+    He et al. (2025), ``TF_theta(Z_ebd)_{d+1, L+1}`` and ``LinTF_theta`` of the authors' blog post.
     """
     _check_kind(kind)
     T = _tokens(batch, kind)                      # (n, T, D)

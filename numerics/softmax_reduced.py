@@ -1,8 +1,9 @@
 """The reduced (omega, mu) model of multi-head softmax attention: gradient flow and Monte Carlo risk.
 
-He, Pan, Chen, Yang (2025), arXiv:2503.12734 (softmax digest §2.3, §4.1-4.3).  The reduced model
-keeps, per head ``h``, a KQ scale ``omega_h`` (``KQ = omega_h I_d`` on the covariate block) and an OV
-last entry ``mu_h``; its predictor is the sum of Nadaraya-Watson heads
+He, Pan, Chen, Yang (2025), arXiv:2503.12734 (not numbered in the sources; the authors' blog post
+and code; ``docs/derivations/softmax.md#reduced-predictor``, ``#taylor-form-and-gradient-flow``).
+The reduced model keeps, per head ``h``, a KQ scale ``omega_h`` (``KQ = omega_h I_d`` on the
+covariate block) and an OV last entry ``mu_h``; its predictor is the sum of Nadaraya-Watson heads
 
     ``yhat_q = sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q)``.
 
@@ -36,7 +37,8 @@ from scipy.special import softmax
 
 from icl_companion.numerics.linear import MCEstimate, Prompts, mc_mean, sample_prompts
 from icl_companion.theory import softmax as ts
-from icl_companion.theory.registry import Reference, Result, integer, real, register, vector
+from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, integer, real, register,
+                                           vector)
 
 __all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
            "dgd_gamma2_coefficient", "mc_reduced_risk", "support_dgd_predict"]
@@ -78,7 +80,8 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
 
     References
     ----------
-    He et al. (2025), GD on the approximate loss and its two stages (blog; digest §4.1-4.3).
+    He et al. (2025), GD on the approximate loss and its two stages (the authors' blog post);
+    ``docs/derivations/softmax.md#taylor-form-and-gradient-flow``.
 
     Examples
     --------
@@ -132,7 +135,7 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     reached = sol.t.size == t_eval.size
     loss = np.array([ts.approx_loss(*args, w, m) for w, m in zip(omega, mu)])
     eff = np.sum(omega * mu, axis=1)
-    eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega> (digest §3.4)
+    eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega>
     hit = np.nonzero(np.abs(eff - eta_star) <= stage_tol * eta_star)[0]
     grad_end = rhs(sol.t[-1], sol.y[:, -1]) / scale if sol.t.size else np.full(2 * H, np.nan)
     ok = bool(sol.success and finite and reached)
@@ -154,7 +157,8 @@ def reduced_predict(P: Prompts, omega, mu) -> np.ndarray:
 
     References
     ----------
-    He et al. (2025), reduced predictor ``TFEst.Est`` (digest §2.3).
+    He et al. (2025), reduced predictor ``TFEst.Est``;
+    ``docs/derivations/softmax.md#reduced-predictor``.
     """
     om, m = ts._heads(omega, mu)
     s = np.einsum("nld,nd->nl", P.X, P.xq)                 # (n, L) scores x_l^T x_q
@@ -163,7 +167,8 @@ def reduced_predict(P: Prompts, omega, mu) -> np.ndarray:
 
 
 def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
-    """Debiased one-step GD ``(eta/L) sum_l y_l (x_l - xbar)^T x_q`` (digest §2.4)."""
+    """Debiased one-step GD ``(eta/L) sum_l y_l (x_l - xbar)^T x_q`` (the authors'
+    ``TFEst.DGDEst``)."""
     L = P.X.shape[1]
     s = np.einsum("nld,nd->nl", P.X, P.xq)          # x_l^T x_q; (x_l - xbar)^T x_q = s_l - sbar
     return eta / L * np.einsum("nl,nl->n", P.y, s - s.mean(axis=1, keepdims=True))
@@ -171,7 +176,8 @@ def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
 
 def support_dgd_predict(X: np.ndarray, y: np.ndarray, xq: np.ndarray, supports,
                         etas) -> np.ndarray:
-    """One debiased one-step GD per task on its own support (multi-task setting, digest §3.10).
+    """One debiased one-step GD per task on its own support (multi-task setting,
+    ``docs/derivations/softmax.md#multi-task-separate-debiased-gd``).
 
     ``yhat_n = (eta_n/L) sum_l y_{l,n} (x_{l,S_n} - xbar_{S_n})^T x_{q,S_n}``: the "N separate debiased
     GD predictors" that multi-head softmax attention learns for ``H >= 3`` heads and ``N = 2`` tasks
@@ -248,7 +254,8 @@ register(Result(
      integer("seed", 0, doc="RNG seed", default=0)),
     lambda d, L, sigma2, omega, mu, n_prompts, seed: mc_reduced_risk(
         d, L, sigma2, omega, mu, n_prompts, seed).as_dict(),
-    Reference("softmax", "reduced predictor TFEst.Est, digest §2.3; risk incl. noise"),
+    Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#reduced-predictor",
+              (ts.BLOG + ", Key Findings 1-2", ts.AUTHORS_CODE + ", TFEst.Est")),
     status="monte-carlo", status_note="mean over fresh prompts; stderr = sd/sqrt(n)",
     outputs=("value", "stderr", "n"),
     definition="E (sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q) - y_q)^2, x ~ N(0, I_d), "
@@ -270,7 +277,9 @@ register(Result(
      vector("mu0", doc="initial OV entries"),
      real("t_max", 0, 1e7, lo_open=True, doc="flow time (paper convention, full L~)")),
     _flow_result,
-    Reference("softmax", "gradient flow on the approximate loss, digest §4.1-4.3"),
+    Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
+              (ts.BLOG + ", section 'Training Dynamics, Emerged Patterns, and Solution Manifold'",
+               ts.AUTHORS_CODE + ", gradients, gradient_flow (on L~/2)")),
     status="numerical", status_note="solve_ivp LSODA, rtol 1e-8, atol 1e-10",
     outputs=("omega", "mu", "loss", "effective_step"),
     definition="d(omega, mu)/dt = -grad L~(omega, mu) from (omega0, mu0); see softmax.approx_loss.",

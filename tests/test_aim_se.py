@@ -167,7 +167,7 @@ def test_softmax_T_universality_and_rho_infinity():
 
 
 def test_softmax_vs_authors_damped_iteration():
-    """The authors' scheme (digest §10.1): damped iteration of hat q = K alpha/(Q0 - q)."""
+    """The authors' scheme (their SE_softmax.py): damped iteration of hat q = K alpha/(Q0 - q)."""
     rho, T, alpha = 0.5, 3, 0.04
     K, Q0 = 10, 1.5
     q = 0.3

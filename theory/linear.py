@@ -1,9 +1,9 @@
 """Shared linear baselines of in-context linear regression (prefix ``linear``).
 
-Setting (He et al. 2025, §1; the softmax digest §3.4, §3.6): a prompt holds ``L`` pairs
-``(x_l, y_l)`` with ``x_l ~ N(0, I_d)``, ``y_l = x_l^T beta + eps_l``, ``beta ~ N(0, I_d/d)``,
-``eps_l ~ N(0, sigma2)``; the query is ``(x_q, y_q)`` from the same law.  Risks are
-``E (yhat_q - y_q)^2`` and therefore *include* the noise ``sigma2``.
+Setting (He et al. 2025, arXiv:2503.12734; ``docs/derivations/linear.md#setting``): a prompt holds
+``L`` pairs ``(x_l, y_l)`` with ``x_l ~ N(0, I_d)``, ``y_l = x_l^T beta + eps_l``,
+``beta ~ N(0, I_d/d)``, ``eps_l ~ N(0, sigma2)``; the query is ``(x_q, y_q)`` from the same law.
+Risks are ``E (yhat_q - y_q)^2`` and therefore *include* the noise ``sigma2``.
 
 The ZFB result uses the Zhang-Frei-Bartlett convention instead: ``x ~ N(0, diag(lambdas))``,
 ``w ~ N(0, I_d)``, noiseless ``y``, and the error ``E (yhat_q - <w, x_q>)^2``.
@@ -61,7 +61,8 @@ def ridge_bayes_risk_expr():
 
     References
     ----------
-    He, Pan, Chen, Yang (2025), Theorem 1(3) and the code's ``ridge_loss`` (softmax digest §3.6).
+    He, Pan, Chen, Yang (2025), Theorem 1(3) of their blog post and the code's ``ridge_loss``;
+    ``docs/derivations/linear.md#bayes-risk-via-marchenko-pastur``.
     """
     lam = SIGMA2 * XI
     roots = sp.solve(mp_stieltjes_equation(z=-lam), M_)
@@ -96,7 +97,8 @@ def gd_risk_expr():
 
     References
     ----------
-    He et al. (2025), the vanilla one-step GD estimator ``TFEst.GDEst`` (softmax digest §2.4, §3.4).
+    He et al. (2025), the vanilla one-step GD estimator ``TFEst.GDEst``;
+    ``docs/derivations/linear.md#exact-risk-of-one-step-gd``.
     """
     m4, m2 = gd_moments()
     b2 = 1  # E|beta|^2 for beta ~ N(0, I/d)
@@ -107,7 +109,8 @@ def gd_risk_expr():
 
 @functools.lru_cache(maxsize=None)
 def gd_eta_star_expr():
-    """The risk-minimising GD step, from ``d risk / d eta = 0`` (softmax digest §3.4)."""
+    """The risk-minimising GD step, from ``d risk / d eta = 0``
+    (``docs/derivations/linear.md#optimal-gd-step``)."""
     (sol,) = sp.solve(sp.diff(gd_risk_expr(), ETA), ETA)
     return sp.simplify(sol)
 
@@ -130,7 +133,8 @@ def zfb_term_expr():
 
     References
     ----------
-    Zhang, Frei, Bartlett, JMLR 25(49), 2024; cross-attention digest §2.1, §3.1.
+    Zhang, Frei, Bartlett, JMLR 25(49), 2024, Theorem 4.1;
+    ``docs/derivations/linear.md#zfb-lsa-risk``.
     """
     m4, m2 = gd_moments()
     ex2x2 = m4 * LAM**2 + m2 * LAM * (TR - LAM)
@@ -172,6 +176,15 @@ def _zfb_display():
 
 
 # ----------------------------------------------------------------------------------- registry
+#: The works the shared baselines come from (the ``linear`` prefix is no paper of its own).
+HE_ET_AL = "He, Pan, Chen, Yang (2025), arXiv:2503.12734"
+ZFB = "Zhang, Frei, Bartlett (2024), JMLR 25(49), arXiv:2306.09927"
+
+
+def _ref(anchor: str, *cites: str) -> Reference:
+    """Derived on ``docs/derivations/linear.md#<anchor>``, citing the works it comes from."""
+    return Reference("linear", "", f"docs/derivations/linear.md#{anchor}", cites)
+
 
 register_symbolic(
     "linear.ridge_bayes_risk_asym",
@@ -179,8 +192,8 @@ register_symbolic(
     [real("xi", 0, hi_open=False, lo_open=True, doc="d/L, limit ratio"),
      real("sigma2", 0, doc="noise variance")],
     ridge_bayes_risk_expr, lambda: (XI, SIGMA2),
-    Reference("linear", "Bayes risk incl. noise (Marchenko-Pastur), softmax digest §3.6",
-              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734, Theorem 1(3)",)),
+    _ref("bayes-risk-via-marchenko-pastur", "Marchenko, Pastur (1967), Math. USSR Sbornik 1",
+         HE_ET_AL + " (the BayesRisk of Theorem 1(3) of their blog post; code ridge_loss)"),
     status="asymptotic", status_note="d, L -> inf with d/L -> xi")
 
 register_symbolic(
@@ -189,16 +202,14 @@ register_symbolic(
     [integer("d", 1, doc="dimension"), integer("L", 1, doc="prompt length"),
      real("sigma2", 0, doc="noise variance"), real("eta", doc="GD step")],
     gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    Reference("linear", "vanilla one-step GD, exact, softmax digest §3.4",
-              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)))
+    _ref("exact-risk-of-one-step-gd", HE_ET_AL + " (estimator TFEst.GDEst)"))
 
 register_symbolic(
     "linear.gd_eta_star",
     "Risk-minimising step of one-step GD from zero (finite d, L)",
     [integer("d", 1), integer("L", 1), real("sigma2", 0)],
     gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    Reference("linear", "eta*_gd, softmax digest §3.4",
-              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)))
+    _ref("optimal-gd-step", HE_ET_AL + " (estimator TFEst.GDEst)"))
 
 register(Result(
     "linear.lsa_zfb_risk",
@@ -206,8 +217,7 @@ register(Result(
     (vector("lambdas", 0, lo_open=True, doc="eigenvalues of Lambda (x ~ N(0, diag))"),
      integer("N", 1, doc="training prompt length"), integer("M", 1, doc="test prompt length")),
     lambda lambdas, N, M: zfb_risk(lambdas, N, M),
-    Reference("linear", "Thm 4.1 optimum; risk derived, w ~ N(0, I), noiseless (cross-attention "
-              "digest §3.1)", cites=("Zhang, Frei, Bartlett (2024), JMLR 25(49), arXiv:2306.09927",)),
+    _ref("zfb-lsa-risk", ZFB + ", Theorem 4.1 (the optimum; its exact risk is derived here)"),
     expression=_zfb_display,
     definition="where T_Lambda = sum_i lambda_i; predictor yhat = x_q^T Gamma^-1 (1/M) sum_i y_i x_i, "
                "Gamma = (1 + 1/N) Lambda + tr(Lambda)/N I."))

@@ -279,7 +279,8 @@ class Reference:
     def numpydoc(self) -> list[str]:
         """Entries for a numpydoc References section."""
         p = self.source
-        first = p.citation() + (f" {self.where}." if self.where else "")
+        where = self.where[:1].upper() + self.where[1:]  # a sentence after the citation
+        first = p.citation() + (f" {where}." if where else "")
         out = [first] + [c if c.endswith(".") else c + "." for c in self.cites]
         if self.derivation:
             out.append(f"Derivation in this repository: {self.derivation}.")

@@ -1,11 +1,14 @@
 """Multi-head softmax attention learns debiased GD: closed forms (prefix ``softmax``).
 
 He, Pan, Chen, Yang, "In-context linear regression demystified: training dynamics and mechanistic
-interpretability of multi-head softmax attention", ICML 2025 (arXiv:2503.12734).  The paper body
-was not available; formulas follow the authors' blog post and code as summarised in the softmax
-digest (``shared/papers/softmax_icl.md``, cited below as "digest §x").  Setting as in
-:mod:`icl_companion.theory.linear`: ``x_l ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = x^T beta + eps``,
-``eps ~ N(0, sigma2)``; risks are ``E (yhat_q - y_q)^2`` and include ``sigma2``.
+interpretability of multi-head softmax attention", ICML 2025 (arXiv:2503.12734).  The paper body was
+not available (its theorem and equation numbers are not known); the formulas are read from the
+authors' blog post (github.com/Y-Agent/Y-Agent.github.io,
+``content/posts/in_context_regression.md``, which numbers Theorem 1 and its figures) and code
+(github.com/XintianPan/ICL_linear), and every derived step is written out in
+``docs/derivations/softmax.md``.  Setting as in :mod:`icl_companion.theory.linear`:
+``x_l ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = x^T beta + eps``, ``eps ~ N(0, sigma2)``; risks
+are ``E (yhat_q - y_q)^2`` and include ``sigma2``.
 
 Everything is *derived* by SymPy from its ingredients and the registered callables are lambdified
 from the same expressions:
@@ -54,7 +57,7 @@ import sympy as sp
 
 from icl_companion.theory import linear as tl
 from icl_companion.theory.linear import D, ETA, L, SIGMA2, XI
-from icl_companion.theory.registry import (Reference, Result, integer, real, register,
+from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, integer, real, register,
                              register_symbolic, vector)
 
 __all__ = [
@@ -89,7 +92,7 @@ C_NOISE = (1 + SIGMA2) / L  # the variance factor (1 + sigma2)/L of the approxim
 
 
 # =============================================================================================
-# 1. The reduced predictor and its expansion to debiased GD (digest §2.3, §3.1)
+# 1. The reduced predictor and its expansion to debiased GD (derivations: softmax.md)
 # =============================================================================================
 def _prompt_symbols(n: int):
     """Symbols ``y_1..y_n`` (context responses) and ``s_1..s_n`` (``s_l = x_l^T x_q``)."""
@@ -107,7 +110,8 @@ def nw_head_expr(n: int, w=W):
 
     References
     ----------
-    He et al. (2025), reduced predictor ``TFEst.Est`` (digest §2.3).
+    He et al. (2025), reduced predictor ``TFEst.Est``;
+    ``docs/derivations/softmax.md#reduced-predictor``.
     """
     y, s = _prompt_symbols(n)
     den = sum(sp.exp(w * sk) for sk in s)
@@ -129,7 +133,7 @@ def dgd_predictor_expr(n: int, eta=ETA):
 
     References
     ----------
-    He et al. (2025), ``TFEst.DGDEst`` (digest §2.4).
+    He et al. (2025), ``TFEst.DGDEst``; ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     y, s = _prompt_symbols(n)
     sbar = sum(s) / n
@@ -149,7 +153,8 @@ def pair_series(n: int, order: int = 3):
 
     References
     ----------
-    He et al. (2025), Theorem 1(1) (blog; digest §3.1, §3.7).
+    He et al. (2025), Theorem 1(1) of the authors' blog post (not numbered in the paper sources);
+    ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     c = taylor_coefficients(nw_head_expr(n), W, order + 1)
     # eta/(2 gamma) * sum_k c_k (gamma^k - (-gamma)^k) = eta * sum_{k odd} c_k gamma^(k-1)
@@ -172,7 +177,8 @@ def nw_cumulant_coefficients(n: int):
 
     References
     ----------
-    He et al. (2025), Theorem 1(1) (digest §3.1, §3.7); the cumulant form is derived here.
+    He et al. (2025), Theorem 1(1) of the authors' blog post; the cumulant form is derived here,
+    ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     y, s = _prompt_symbols(n)
     ybar, sbar = sum(y) / n, sum(s) / n
@@ -196,7 +202,8 @@ def multihead_first_order_expr(n: int, H: int):
 
     References
     ----------
-    He et al. (2025), first-order expansion (blog; digest §3.1).
+    He et al. (2025), first-order expansion (the authors' blog post);
+    ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     t = sp.Symbol("t", real=True)
     om, mu = omega_symbols(H), mu_symbols(H)
@@ -206,7 +213,7 @@ def multihead_first_order_expr(n: int, H: int):
 
 
 # =============================================================================================
-# 2. Exact finite-(d, L) risks of one-step GD and debiased GD (digest §3.4)
+# 2. Exact finite-(d, L) risks of one-step GD and debiased GD (derived here)
 # =============================================================================================
 def projected_gd_moments(rank):
     """``(E<g, beta>, E|g|^2)`` for ``g = (1/L) X^T P y`` with ``P`` an ``L x L`` projection of rank ``r``.
@@ -220,8 +227,8 @@ def projected_gd_moments(rank):
 
     References
     ----------
-    He et al. (2025), GD and debiased GD estimators ``TFEst.GDEst``/``DGDEst`` (digest §2.4, §3.4);
-    moments derived here.
+    He et al. (2025), GD and debiased GD estimators ``TFEst.GDEst``/``DGDEst``; moments derived
+    here, ``docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd``.
     """
     m4, m2 = tl.gd_moments()
     r = sp.sympify(rank)
@@ -238,7 +245,8 @@ def projected_gd_risk_expr(rank):
 
     References
     ----------
-    Digest §3.4 (risk including the noise, derived).
+    ``docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd`` (risk including the
+    noise).
     """
     e_gb, e_g2 = projected_gd_moments(rank)
     return sp.expand(SIGMA2 + 1 - 2 * ETA * e_gb + ETA**2 * e_g2)
@@ -252,8 +260,10 @@ def dgd_risk_expr():
 
     References
     ----------
-    He et al. (2025), debiased GD ``TFEst.DGDEst`` and Theorem 1 (digest §3.4; the exact finite-size
-    form is derived here and checked by Monte Carlo in ``validation/softmax_theory.py``).
+    He et al. (2025), debiased GD ``TFEst.DGDEst`` and Theorem 1 of the blog post; the exact
+    finite-size form is derived here
+    (``docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd``) and checked by
+    Monte Carlo in ``validation/softmax_theory.py``.
     """
     return projected_gd_risk_expr(L - 1)
 
@@ -272,7 +282,8 @@ def eta_star_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(2) (digest §3.4).
+    He et al. (2025), Theorem 1(2) of the authors' blog post;
+    ``docs/derivations/softmax.md#optimal-debiased-gd-step``.
     """
     (sol,) = sp.solve(sp.diff(dgd_risk_expr(), ETA), ETA)
     return sp.factor(sp.simplify(sol))
@@ -284,7 +295,8 @@ def dgd_min_risk_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(2); finite-size form derived (digest §3.4).
+    He et al. (2025), Theorem 1(2) of the blog post; finite-size form derived,
+    ``docs/derivations/softmax.md#optimal-debiased-gd-step``.
     """
     return sp.simplify(dgd_risk_expr().subs(ETA, eta_star_expr()))
 
@@ -300,13 +312,13 @@ def gd_min_risk_expr():
 
     References
     ----------
-    Digest §3.4 (vanilla one-step GD, derived).
+    ``docs/derivations/linear.md#optimal-gd-step`` (vanilla one-step GD, derived).
     """
     return sp.simplify(gd_risk_expr().subs(ETA, gd_eta_star_expr()))
 
 
 # =============================================================================================
-# 3. The approximate population loss L~(omega, mu) for H heads (digest §3.2, §4.1)
+# 3. The approximate population loss L~(omega, mu) for H heads (the blog's; derivations: softmax.md)
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def omega_symbols(H: int):
@@ -329,8 +341,8 @@ def approx_loss_expr(H: int):
 
     References
     ----------
-    He et al. (2025), approximate loss (blog; code ``utils/funcs.py::loss_function``, which is half of
-    it); digest §3.2.
+    He et al. (2025), approximate loss (the authors' blog post; code ``loss_function``, which is
+    half of it); ``docs/derivations/softmax.md#approximate-population-loss``.
     """
     om, mu = sp.Matrix(omega_symbols(H)), sp.Matrix(mu_symbols(H))
     E = sp.Matrix(H, H, lambda i, j: sp.exp(D * om[i] * om[j]))
@@ -344,7 +356,8 @@ def approx_loss_grad_expr(H: int):
 
     References
     ----------
-    He et al. (2025), code ``utils/funcs.py::gradients`` (of ``L~/2``); digest §4.1.
+    He et al. (2025), code ``gradients`` (of ``L~/2``);
+    ``docs/derivations/softmax.md#approximate-population-loss``.
     """
     e = approx_loss_expr(H)
     return [sp.diff(e, v) for v in omega_symbols(H) + mu_symbols(H)]
@@ -356,7 +369,7 @@ def approx_loss_hessian_expr(H: int):
 
     References
     ----------
-    Digest §3.2, §4.1 (derived).
+    ``docs/derivations/softmax.md#approximate-population-loss`` (derived).
     """
     return sp.hessian(approx_loss_expr(H), omega_symbols(H) + mu_symbols(H))
 
@@ -382,7 +395,8 @@ def mu_star_expr(H: int = 1):
 
     References
     ----------
-    He et al. (2025), code ``calculate_mu_star`` (digest §3.2).
+    He et al. (2025), code ``calculate_mu_star``;
+    ``docs/derivations/softmax.md#optimal-ov-for-a-fixed-kq``.
     """
     A, b = mu_quadratic_form_expr(H)
     return sp.simplify(A.LUsolve(b))
@@ -397,7 +411,8 @@ def taylor_form_expr(H: int, K: int):
 
     References
     ----------
-    He et al. (2025), blog, Taylor form of the approximate loss (digest §3.2).
+    He et al. (2025), blog, Taylor form of the approximate loss;
+    ``docs/derivations/softmax.md#taylor-form-and-gradient-flow``.
     """
     om, mu = omega_symbols(H), mu_symbols(H)
 
@@ -419,7 +434,8 @@ def series_flow_expr(H: int, K: int):
 
     References
     ----------
-    He et al. (2025), blog, GD on the approximate loss (digest §4.1, §4.2).
+    He et al. (2025), blog, GD on the approximate loss;
+    ``docs/derivations/softmax.md#taylor-form-and-gradient-flow``.
     """
     om, mu = omega_symbols(H), mu_symbols(H)
 
@@ -461,7 +477,7 @@ def pair_term_expr():
 
     References
     ----------
-    He et al. (2025), approximate loss (digest §3.2).
+    He et al. (2025), approximate loss; ``docs/derivations/softmax.md#approximate-population-loss``.
     """
     return MA * MB * (WA * WB + C_NOISE * sp.exp(D * WA * WB))
 
@@ -581,7 +597,8 @@ def mu_gamma_expr():
 
     References
     ----------
-    He et al. (2025), solution manifold (blog; digest §3.3).
+    He et al. (2025), solution manifold (the authors' blog post);
+    ``docs/derivations/softmax.md#solution-manifold``.
     """
     e = _manifold_loss_expr()
     (sol,) = sp.solve(sp.diff(e, MU), MU)
@@ -600,7 +617,7 @@ def profile_loss_expr():
 
     References
     ----------
-    Digest §3.3 (profile loss derived from the blog's manifold).
+    ``docs/derivations/softmax.md#profile-loss`` (derived from the blog's manifold).
     """
     e = _manifold_loss_expr().subs(MU, mu_gamma_expr())
     target = 1 + SIGMA2 - GAMMA**2 / (GAMMA**2 + C_NOISE * sp.sinh(D * GAMMA**2))
@@ -620,7 +637,8 @@ def approx_loss_step_limit_expr():
 
     References
     ----------
-    He et al. (2025), approximate loss and solution manifold (blog; digest §3.2-3.3); limit derived.
+    He et al. (2025), approximate loss and solution manifold (blog); limit derived,
+    ``docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap``.
     """
     e = _manifold_loss_expr().subs(MU, ETA / (2 * GAMMA))
     return sp.expand(sp.limit(e, GAMMA, 0))
@@ -632,7 +650,7 @@ def approx_loss_gamma_term_expr():
 
     References
     ----------
-    Digest §3.2-3.3 (derived).
+    ``docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap`` (derived).
     """
     e = _manifold_loss_expr().subs(MU, ETA / (2 * GAMMA))
     diff = sp.simplify((e - approx_loss_step_limit_expr()).rewrite(sp.exp))
@@ -659,8 +677,8 @@ def approx_loss_centring_gap_expr():
 
     References
     ----------
-    He et al. (2025), approximate loss (digest §3.2, "accurate for large L"; caveat 3 of §6);
-    exact risk derived here (digest §3.4).
+    He et al. (2025), approximate loss (the blog: "accurate when L is sufficiently large"); exact
+    risk derived here, ``docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap``.
     """
     return sp.factor(sp.simplify(dgd_risk_expr() - approx_loss_step_limit_expr()))
 
@@ -689,14 +707,15 @@ def profile_loss(d, L, sigma2, gamma) -> float:
 
 
 # =============================================================================================
-# 4. Bayes risk and the Theorem 1(3) ratio bound (digest §3.6)
+# 4. Bayes risk and the Theorem 1(3) ratio bound (blog numbering)
 # =============================================================================================
 def bayes_risk_expr():
     """Asymptotic Bayes risk: the *same* expression as :func:`icl_companion.theory.linear.ridge_bayes_risk_expr`.
 
     References
     ----------
-    He et al. (2025), Theorem 1(3) and code ``ridge_loss`` (digest §3.6).
+    He et al. (2025), Theorem 1(3) of the blog post and code ``ridge_loss``;
+    ``docs/derivations/linear.md#bayes-risk-via-marchenko-pastur``.
     """
     return tl.ridge_bayes_risk_expr()
 
@@ -708,7 +727,8 @@ def dgd_risk_asym_expr():
 
     References
     ----------
-    He et al. (2025), large-L risk used in the code (digest §3.4).
+    He et al. (2025), large-L risk used in the code;
+    ``docs/derivations/softmax.md#large-l-limit-of-the-optimal-risk``.
     """
     Lc = sp.Symbol("Lc", positive=True)
     e = dgd_min_risk_expr().subs({D: XI * Lc, L: Lc})
@@ -723,7 +743,8 @@ def ratio_bound_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(3) (blog; digest §3.6).
+    He et al. (2025), Theorem 1(3) of the authors' blog post;
+    ``docs/derivations/softmax.md#bayes-risk-and-the-ratio-bound``.
     """
     return 1 + 1 / (SIGMA2 * (1 + XI * SIGMA2) * (1 + SIGMA2 + 1 / XI))
 
@@ -734,7 +755,8 @@ def ratio_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(3) (digest §3.6).
+    He et al. (2025), Theorem 1(3) of the blog post;
+    ``docs/derivations/softmax.md#bayes-risk-and-the-ratio-bound``.
     """
     return dgd_risk_asym_expr() / bayes_risk_expr()
 
@@ -766,7 +788,7 @@ def ratio_bound_grid(xis, sigma2s) -> dict:
 
 
 # =============================================================================================
-# 5. Single head (digest §3.5)
+# 5. Single head
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def single_head_profile_expr():
@@ -774,7 +796,7 @@ def single_head_profile_expr():
 
     References
     ----------
-    Digest §3.5 (profiled single-head approximate loss).
+    ``docs/derivations/softmax.md#single-head-optimum`` (profiled single-head approximate loss).
     """
     (w,), (m,) = omega_symbols(1), mu_symbols(1)
     e = approx_loss_expr(1).subs(m, mu_star_expr(1)[0])
@@ -790,8 +812,9 @@ def single_head_optimum_expr():
 
     References
     ----------
-    He et al. (2025), single-head case, citing Chen, Sheen, Wang, Yang (2024), arXiv:2402.19442;
-    the code's ``mu = sqrt(d)/(1 + (1+sigma2) d e / L)`` (digest §3.5).
+    He et al. (2025), single-head case, citing Chen, Sheen, Wang, Yang (2024), arXiv:2402.19442; the
+    code's ``mu = sqrt(d)/(1 + (1+sigma2) d e / L)``;
+    ``docs/derivations/softmax.md#single-head-optimum``.
     """
     crit = sp.solve(sp.diff(OMEGA**2 * sp.exp(-D * OMEGA**2), OMEGA), OMEGA)
     pos = [c for c in crit if c.is_positive]
@@ -820,7 +843,7 @@ def single_head_optimum(d, L, sigma2):
 
 
 # =============================================================================================
-# 6. Linear attention: length generalisation (digest §3.8)
+# 6. Linear attention: length generalisation
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def linear_length_risk_expr():
@@ -833,7 +856,8 @@ def linear_length_risk_expr():
 
     References
     ----------
-    He et al. (2025), linear vs softmax attention length generalisation (blog; digest §3.8).
+    He et al. (2025), linear vs softmax attention length generalisation (blog Figure 4.1);
+    ``docs/derivations/softmax.md#linear-attention-length-generalisation``.
     """
     eta0 = tl.gd_eta_star_expr().subs(L, L_TRAIN)
     return sp.simplify(tl.gd_risk_expr().subs({ETA: eta0 * L_TEST / L_TRAIN, L: L_TEST},
@@ -841,14 +865,14 @@ def linear_length_risk_expr():
 
 
 # =============================================================================================
-# 7. Optimal linear-TF preconditioner for anisotropic covariates (digest §3.9)
+# 7. Optimal linear-TF preconditioner for anisotropic covariates
 # =============================================================================================
 def ar1_covariance(d: int, rho: float) -> np.ndarray:
     """AR(1) covariance ``Sigma_ij = rho^|i - j|`` (the code's ``generate_covariance_matrix``).
 
     References
     ----------
-    He et al. (2025), anisotropic experiments (digest §1.3).
+    He et al. (2025), anisotropic experiments (code ``generate_covariance_matrix``).
     """
     if int(d) != d or d < 1:
         raise ValueError(f"d = {d} is outside the allowed domain: an integer >= 1")
@@ -867,7 +891,8 @@ def _gd_moments_aniso(Sigma, L, sigma2):
 
     References
     ----------
-    Digest §3.9 (derived); Isserlis (1918).
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates`` (derived);
+    Isserlis (1918).
     """
     S = np.asarray(Sigma, float)
     d = S.shape[0]
@@ -885,7 +910,8 @@ def preconditioner_from_moments(Sigma, L, sigma2) -> np.ndarray:
 
     References
     ----------
-    Digest §3.9; Zhang, Frei, Bartlett (2024) for the isotropic-task analogue.
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates``; Zhang, Frei,
+    Bartlett (2024) for the isotropic-task analogue.
     """
     e_gb, e_gg = _gd_moments_aniso(Sigma, L, sigma2)
     return np.linalg.solve(e_gg, e_gb)
@@ -896,7 +922,8 @@ def preconditioner_closed_form(Sigma, L, sigma2) -> np.ndarray:
 
     References
     ----------
-    He et al. (2025), "Opt_KQ_LinTF" panel (blog); formula derived (digest §3.9).
+    He et al. (2025), "Opt_KQ_LinTF" panel (blog Figure 3.1); formula derived,
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates``.
     """
     S = np.asarray(Sigma, float)
     d = S.shape[0]
@@ -910,7 +937,7 @@ def preconditioned_gd_risk(Gamma, Sigma, L, sigma2) -> float:
 
     References
     ----------
-    Digest §3.9 (derived).
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates`` (derived).
     """
     G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
     e_gb, e_gg = _gd_moments_aniso(S, L, sigma2)
@@ -929,7 +956,7 @@ def preconditioned_min_risk(Gamma, Sigma, sigma2) -> float:
 
     References
     ----------
-    Digest §3.9 (derived).
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates`` (derived).
     """
     G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
     return float(sigma2 + np.trace(S - S @ S @ G) / S.shape[0])
@@ -955,8 +982,16 @@ def _preconditioner_display():
 # =============================================================================================
 # Registry
 # =============================================================================================
-def _ref(where: str) -> Reference:
-    return Reference("softmax", where)
+#: The authors' public sources (the paper body was not available: its theorem, equation and figure
+#: numbers are not known).  The blog numbers Theorem 1 and its figures; the ICML version may differ.
+BLOG = ("He, Pan, Chen, Yang, blog post 'In-Context Linear Regression Demystified' (2025), "
+        "github.com/Y-Agent/Y-Agent.github.io, content/posts/in_context_regression.md")
+AUTHORS_CODE = "He et al., code github.com/XintianPan/ICL_linear"
+
+
+def _ref(anchor: str, *cites: str) -> Reference:
+    """Not numbered in the sources; derived on ``docs/derivations/softmax.md#<anchor>``."""
+    return Reference("softmax", NOT_NUMBERED, f"docs/derivations/softmax.md#{anchor}", cites)
 
 
 def _d():
@@ -993,28 +1028,28 @@ def _ratio_conditions(inputs):
 register_symbolic(
     "softmax.eta_star", "Optimal debiased-GD step eta* = (1 + (1+sigma2) d/L)^-1 (Theorem 1(2))",
     [_d(), _L(), _s2()], eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("Theorem 1(2); exact minimiser of the finite-(d, L) debiased-GD risk (digest §3.4)"))
+    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"))
 
 register_symbolic(
     "softmax.dgd_risk", "Exact risk of debiased one-step GD with step eta (finite d, L)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], dgd_risk_expr,
     lambda: (D, L, SIGMA2, ETA),
-    _ref("debiased GD TFEst.DGDEst, risk derived from Gaussian moments (digest §3.4)"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.DGDEst"))
 
 register_symbolic(
     "softmax.dgd_min_risk", "Minimum over eta of the exact debiased-GD risk (finite d, L)",
     [_d(), _L(), _s2()], dgd_min_risk_expr, lambda: (D, L, SIGMA2),
-    _ref("Theorem 1(2) at finite d, L (digest §3.4)"))
+    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"))
 
 register_symbolic(
     "softmax.gd_risk", "Exact risk of vanilla one-step GD with step eta (= linear.gd_risk)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    _ref("vanilla one-step GD TFEst.GDEst (digest §3.4); same expression as linear.gd_risk"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"))
 
 register_symbolic(
     "softmax.gd_eta_star", "Optimal vanilla one-step GD step (= linear.gd_eta_star)",
     [_d(), _L(), _s2()], gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("eta*_gd (digest §3.4)"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"))
 
 
 def _approx_loss_display():
@@ -1027,7 +1062,8 @@ register(Result(
     (_d(), _L(), _s2(), vector("omega", doc="KQ scales, one per head"),
      vector("mu", doc="OV last entries, one per head")),
     lambda d, L, sigma2, omega, mu: approx_loss(d, L, sigma2, omega, mu),
-    _ref("approximate loss (blog; code loss_function x 2), digest §3.2"),
+    _ref("approximate-population-loss", BLOG + ", section 'Simplification and Approximate Loss'",
+         AUTHORS_CODE + ", loss_function (= L~/2)"),
     status="asymptotic", status_note="large-L approximation of the reduced model's risk",
     expression=_approx_loss_display,
     definition="Shown for H = 2. General H: 1 + sigma2 - 2 mu^T omega + mu^T (omega omega^T + "
@@ -1043,7 +1079,7 @@ def _mu_star_result(d, L, sigma2, omega):
 register(Result(
     "softmax.mu_star", "Optimal OV mu*(omega) = argmin_mu L~(omega, mu) and the loss there",
     (_d(), _L(), _s2(), vector("omega", doc="KQ scales, one per head")), _mu_star_result,
-    _ref("code calculate_mu_star, digest §3.2"), status="asymptotic",
+    _ref("optimal-ov-for-a-fixed-kq", AUTHORS_CODE + ", calculate_mu_star"), status="asymptotic",
     status_note="minimiser of the large-L approximate loss; minimum-norm when A is singular",
     outputs=("mu", "loss"), expression=lambda: mu_star_expr(1),
     definition="Shown for H = 1. General H: mu* = (omega omega^T + (1+sigma2)/L exp(d omega "
@@ -1053,14 +1089,14 @@ register_symbolic(
     "softmax.mu_gamma", "OV sum mu_gamma on the solution manifold S_gamma (omega = +-gamma)",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     mu_gamma_expr, lambda: (D, L, SIGMA2, GAMMA),
-    _ref("solution manifold S_gamma (blog), digest §3.3"), status="asymptotic",
+    _ref("solution-manifold", BLOG + ", solution manifold S_gamma"), status="asymptotic",
     status_note="minimiser of the large-L approximate loss")
 
 register_symbolic(
     "softmax.profile_loss", "Approximate loss along the solution manifold S_gamma",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     profile_loss_expr, lambda: (D, L, SIGMA2, GAMMA),
-    _ref("profile loss, digest §3.3 (derived)"), status="asymptotic",
+    _ref("profile-loss"), status="asymptotic",
     status_note="large-L approximate loss")
 
 register_symbolic(
@@ -1068,19 +1104,20 @@ register_symbolic(
     "approximate loss at the same step: (eta/L)(2 - eta/eta*), eta*/L at eta*",
     [_d(), _L(), _s2(), real("eta", doc="effective step 2 gamma mu")],
     approx_loss_centring_gap_expr, lambda: (D, L, SIGMA2, ETA),
-    _ref("approximate loss (digest §3.2) vs the exact finite-L risk (digest §3.4), derived"),
+    _ref("the-gamma-to-zero-limit-and-the-1l-gap"),
     status_note="the O(1/L) centring term that L~ drops; the reduced predictor adds O(gamma^2)")
 
 register_symbolic(
     "softmax.bayes_risk", "Asymptotic Bayes risk, d/L -> xi (= linear.ridge_bayes_risk_asym)",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], bayes_risk_expr, lambda: (XI, SIGMA2),
-    _ref("Theorem 1(3), code ridge_loss (digest §3.6)"), status="asymptotic",
+    _ref("bayes-risk-and-the-ratio-bound", BLOG + ", Theorem 1(3)", AUTHORS_CODE + ", ridge_loss"),
+    status="asymptotic",
     status_note="d, L -> inf with d/L -> xi")
 
 register_symbolic(
     "softmax.dgd_risk_asym", "Limit of the optimal debiased-GD risk, d/L -> xi",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], dgd_risk_asym_expr, lambda: (XI, SIGMA2),
-    _ref("digest §3.4, large-L form"), status="asymptotic",
+    _ref("large-l-limit-of-the-optimal-risk"), status="asymptotic",
     status_note="d, L -> inf with d/L -> xi")
 
 
@@ -1096,7 +1133,8 @@ register(Result(
     "Theorem 1(3): optimal debiased-GD risk / Bayes risk, and its upper bound",
     (real("xi", 0, lo_open=True, doc="d/L"),
      real("sigma2", 0, lo_open=True, doc="noise variance (> 0 in Theorem 1(3))")),
-    _ratio_result, _ref("Theorem 1(3) (blog), digest §3.6"), status="asymptotic",
+    _ratio_result, _ref("bayes-risk-and-the-ratio-bound", BLOG + ", Theorem 1(3)"),
+    status="asymptotic",
     status_note="d, L -> inf with d/L -> xi; needs sigma2 > 0 and sigma2 + 1/xi > 1",
     outputs=("ratio", "bound", "holds", "dgd_risk", "bayes_risk"),
     expression=ratio_bound_expr,
@@ -1114,7 +1152,8 @@ register(Result(
     "softmax.single_head_optimum",
     "Single-head optimum of the approximate loss: omega = 1/sqrt(d), mu = mu*(omega)",
     (_d(), _L(), _s2()), _single_head_result,
-    _ref("single head (Chen et al. 2024a; code), digest §3.5"), status="asymptotic",
+    _ref("single-head-optimum", "Chen, Sheen, Wang, Yang (2024), COLT 2024, arXiv:2402.19442",
+         AUTHORS_CODE), status="asymptotic",
     status_note="minimiser of the large-L approximate loss; rough at d = 5",
     outputs=("omega", "mu", "approx_loss"),
     expression=lambda: sp.Matrix(single_head_optimum_expr()),
@@ -1126,7 +1165,7 @@ register_symbolic(
     [_d(), integer("L_train", 1, doc="training prompt length"),
      integer("L_test", 1, doc="test prompt length"), _s2()],
     linear_length_risk_expr, lambda: (D, L_TRAIN, L_TEST, SIGMA2),
-    _ref("linear vs softmax attention, length generalisation (blog), digest §3.8"),
+    _ref("linear-attention-length-generalisation", BLOG + ", Figure 4.1"),
     status="exact", status_note="exact for the linear-attention population optimum at L_train "
                                 "(one-step GD with eta*_gd(L_train))")
 
@@ -1136,7 +1175,8 @@ register(Result(
     "Optimal linear-TF preconditioner Gamma* for AR(1) covariates Sigma_ij = rho^|i-j|",
     (_d(), _L(), _s2(), real("rho", -1, 1, lo_open=True, hi_open=True, doc="AR(1) correlation")),
     lambda d, L, sigma2, rho: preconditioner(d, L, sigma2, rho).tolist(),
-    _ref("anisotropic covariates, Opt_KQ_LinTF panel (blog), digest §3.9"), status="exact",
+    _ref("optimal-preconditioner-for-anisotropic-covariates",
+         BLOG + ", Figure 3.1 (panel Opt_KQ_LinTF)"), status="exact",
     status_note="minimiser of the exact one-step preconditioned-GD risk",
     expression=_preconditioner_display,
     definition="Sigma_ij = rho^|i-j| (d x d); returned as a nested list (rows)."))

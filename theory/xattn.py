@@ -1,18 +1,20 @@
 """Multi-modal ICL in a latent factor model: LSA fails, deep linearized cross-attention reaches Bayes.
 
 **Reconstructed model.**  Only the abstract and secondary summaries of Barnfield, Sen & Sur
-(arXiv:2602.04872) were available.  Everything below implements the reconstruction of the project
-digest (``shared/papers/cross_attention.md``), built to agree with every stated fact, in particular
-``alpha* = 2/(2 + m_lo + m_hi)`` and ``beta* -> -alpha*``.  Its open choices are parameters:
+(arXiv:2602.04872) were available (the paper's numbering is not known).  Everything below implements
+the reconstruction written out in ``docs/derivations/xattn.md``, built to agree with every stated
+fact, in particular ``alpha* = 2/(2 + m_lo + m_hi)`` and ``beta* -> -alpha*``.  Its open choices are
+parameters:
 
 * view-noise variance ``tau2`` (the "2" in ``alpha*`` is ``2 tau2`` with ``tau2 = 1``),
 * response noise ``sigma2`` and latent dimension ``k``,
 * one-parameter (``beta = -alpha``) or two-parameter ``(alpha, beta)`` layers, shared or per layer.
 
-Latent factor model (digest §1.3).  Per prompt (task) draw loadings ``Gamma = [Gamma_bar; Gamma_tilde]``
-(``d x k``, ``d = d1 + d2``) and a response loading ``beta`` (``k``); per example
-``u ~ N(0, I_k)``, ``x = Gamma u + tau eps`` (both modalities stacked), ``y = beta^T u + sigma e``.
-Given the task, ``Sigma = tau2 I + Gamma Gamma^T``, ``s = Cov(x, y) = Gamma beta``.
+Latent factor model (``docs/derivations/xattn.md#latent-factor-model``).  Per prompt (task) draw
+loadings ``Gamma = [Gamma_bar; Gamma_tilde]`` (``d x k``, ``d = d1 + d2``) and a response loading
+``beta`` (``k``); per example ``u ~ N(0, I_k)``, ``x = Gamma u + tau eps`` (both modalities
+stacked), ``y = beta^T u + sigma e``. Given the task, ``Sigma = tau2 I + Gamma Gamma^T``,
+``s = Cov(x, y) = Gamma beta``.
 
 Every closed form is derived here by SymPy; the catalogue callables are lambdified from these
 expressions, so ``iclc show`` prints what ``iclc eval`` computes.
@@ -33,8 +35,8 @@ import math
 import numpy as np
 import sympy as sp
 
-from icl_companion.theory.registry import (Reference, Result, choice, integer, matrix, real, register,
-                             register_symbolic, vector)
+from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, choice, integer, matrix,
+                             real, register, register_symbolic, vector)
 
 __all__ = [
     "alpha_star_expr", "rho_star_expr", "layers_needed", "alpha_T_expr", "alpha_T",
@@ -45,8 +47,8 @@ __all__ = [
     "STATUS_NOTE",
 ]
 
-STATUS_NOTE = ("reconstructed model (digest of arXiv:2602.04872 v3 from abstract/summaries only); "
-               "not confirmed against the paper body")
+STATUS_NOTE = ("reconstructed model (arXiv:2602.04872: only the abstract and secondary summaries "
+               "were available); not confirmed against the paper body")
 
 A, B, LAM, TAU2, MLO, MHI = sp.symbols("alpha beta lambda tau2 m_lo m_hi", positive=True)
 T = sp.Symbol("T", positive=True, integer=True)
@@ -57,8 +59,9 @@ G2 = sp.Symbol("g2", nonnegative=True)
 P = sp.Symbol("p", nonnegative=True)
 
 
-def _ref(where: str) -> Reference:
-    return Reference("xattn", where)
+def _ref(anchor: str, *cites: str, where: str = NOT_NUMBERED) -> Reference:
+    """Derived for the reconstructed model on ``docs/derivations/xattn.md#<anchor>``."""
+    return Reference("xattn", where, f"docs/derivations/xattn.md#{anchor}", cites)
 
 
 # ------------------------------------------------------------------------ Bayes predictor and risk
@@ -72,7 +75,7 @@ def push_through_check(d: int = 3, k: int = 2) -> bool:
 
     References
     ----------
-    Digest §1.4 (Bayes predictor, push-through / Woodbury form); digest §3.5 item 6.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk`` (push-through / Woodbury form).
     """
     n, m = sp.symbols("n m", integer=True, positive=True)
     G = sp.MatrixSymbol("Gamma", n, m)
@@ -92,7 +95,8 @@ def bayes_risk_form_check() -> bool:
 
     References
     ----------
-    Digest §1.4: ``Cov(u | x) = tau2 (tau2 I + Gamma^T Gamma)^-1``.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk``:
+    ``Cov(u | x) = tau2 (tau2 I + Gamma^T Gamma)^-1``.
     """
     s2 = sp.Symbol("sigma2", nonnegative=True)
     ok = True
@@ -115,7 +119,8 @@ def bayes_predictor(Gamma, beta, tau2: float = 1.0) -> np.ndarray:
 
     References
     ----------
-    Digest §1.4 (reconstructed latent factor model), push-through form.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk`` (reconstructed latent factor model),
+    push-through form.
     """
     G = np.atleast_2d(np.asarray(Gamma, dtype=float))
     b = np.asarray(beta, dtype=float).ravel()
@@ -132,7 +137,8 @@ def bayes_risk(Gamma, beta, sigma2: float = 0.0, tau2: float = 1.0) -> dict:
 
     References
     ----------
-    Digest §1.4 (reconstructed): ``R_j = Var(y_q | x_q, task)``.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk`` (reconstructed):
+    ``R_j = Var(y_q | x_q, task)``.
     """
     G = np.atleast_2d(np.asarray(Gamma, dtype=float))
     b = np.asarray(beta, dtype=float).ravel()
@@ -148,7 +154,8 @@ def lsa_normal_equation_check() -> bool:
     ``2 (Sigma G s s^T - s s^T)`` when ``Sigma w = s``.
 
     Summing over tasks gives the normal equations ``E[Sigma G s s^T] = E[s s^T]``, i.e.
-    ``E[s s^T (x) Sigma] vec G = vec E[s s^T]`` (digest §3.2).  Checked for a generic 2 x 2 case.
+    ``E[s s^T (x) Sigma] vec G = vec E[s s^T]``
+    (``docs/derivations/xattn.md#single-layer-lsa-gap``).  Checked for a generic 2 x 2 case.
     """
     Gm = sp.Matrix(2, 2, sp.symbols("G0:4"))
     a, b_, c = sp.symbols("S00 S01 S11")
@@ -163,7 +170,8 @@ def lsa_normal_equation_check() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def lsa_fixed_direction_exprs():
-    """Closed forms for the fixed-direction family (digest §3.2), derived by SymPy.
+    """Closed forms for the fixed-direction family
+    (``docs/derivations/xattn.md#single-layer-lsa-gap``), derived by SymPy.
 
     Model: ``x = c v u + eps``, ``|v| = 1``, ``y = u``, unit view noise, noiseless response, signal
     strength ``g2 = c^2`` random.  Per task ``lambda = 1 + g2``, ``s^2 = g2``, Bayes risk
@@ -182,7 +190,8 @@ def lsa_fixed_direction_exprs():
 
     References
     ----------
-    Digest §3.2 ("fixed-direction toy"), reconstructed model; ZFB §4.3 for the unimodal ancestor.
+    ``docs/derivations/xattn.md#single-layer-lsa-gap`` (fixed-direction family), reconstructed
+    model; Zhang, Frei, Bartlett (2024), §4.3 for the unimodal ancestor.
     """
     gam = sp.Symbol("gamma")
 
@@ -222,7 +231,7 @@ def lsa_gap(dist: str, m_lo: float, m_hi: float, p: float = 0.5) -> dict:
 
     References
     ----------
-    Digest §3.2 (reconstructed model).
+    ``docs/derivations/xattn.md#single-layer-lsa-gap`` (reconstructed model).
     """
     import mpmath as mp
 
@@ -246,7 +255,8 @@ def neumann_check() -> bool:
     """SymPy: ``alpha sum_{t<T} (1 - alpha lambda)^t = (1 - (1 - alpha lambda)^T)/lambda``.
 
     Per eigenvalue of the (symmetric) ``Sigma``, this is the truncated Neumann series
-    ``alpha sum_{t<T} (I - alpha Sigma)^t = Sigma^-1 (I - (I - alpha Sigma)^T)`` (digest §3.3).
+    ``alpha sum_{t<T} (I - alpha Sigma)^t = Sigma^-1 (I - (I - alpha Sigma)^T)``
+    (``docs/derivations/xattn.md#cross-attention-recursion``).
     """
     lhs = sp.summation(A * (1 - A * LAM) ** t, (t, 0, T - 1))
     rhs = (1 - (1 - A * LAM) ** T) / LAM
@@ -258,9 +268,10 @@ def neumann_check() -> bool:
 def ca_closed_form_expr():
     """Depth-T CA coefficient per eigen-direction, from ``rsolve`` of the layer recursion.
 
-    Recursion (digest §2.3, reconstructed): ``w_{t+1} = (I + beta Sigma_hat) w_t + alpha s_hat``,
-    ``w_0 = 0``.  Along an eigenvector with eigenvalue ``lambda`` and with ``q_t = w_t / w``
-    (``w = s/lambda``): ``q_{t+1} = (1 + beta lambda) q_t + alpha lambda``.  Returns ``q_T``.
+    Recursion (``docs/derivations/xattn.md#cross-attention-recursion``, reconstructed):
+    ``w_{t+1} = (I + beta Sigma_hat) w_t + alpha s_hat``, ``w_0 = 0``.  Along an eigenvector with
+    eigenvalue ``lambda`` and with ``q_t = w_t / w`` (``w = s/lambda``):
+    ``q_{t+1} = (1 + beta lambda) q_t + alpha lambda``.  Returns ``q_T``.
     """
     q = sp.Function("q")
     sol = sp.rsolve(q(t + 1) - (1 + B * LAM) * q(t) - A * LAM, q(t), {q(0): 0})
@@ -269,7 +280,8 @@ def ca_closed_form_expr():
 
 def ca_recursion_check() -> bool:
     """SymPy: the rsolve solution equals ``(alpha/(-beta)) (1 - (1 + beta lambda)^T)``, and with
-    ``beta = -alpha`` it is the Neumann form ``1 - (1 - alpha lambda)^T`` (digest §3.3)."""
+    ``beta = -alpha`` it is the Neumann form ``1 - (1 - alpha lambda)^T``
+    (``docs/derivations/xattn.md#cross-attention-recursion``)."""
     q = ca_closed_form_expr()
     two = sp.simplify(q - (A / (-B)) * (1 - (1 + B * LAM) ** T)) == 0
     one = sp.simplify(q.subs(B, -A) - (1 - (1 - A * LAM) ** T)) == 0
@@ -278,14 +290,16 @@ def ca_recursion_check() -> bool:
 
 def ca_excess_term_expr():
     """Excess risk of one eigen-direction at L = inf: ``c (1 - alpha lambda)^(2T)``,
-    ``c = (u^T s)^2 / lambda`` (digest §3.4).  The total is the task average of the sum."""
+    ``c = (u^T s)^2 / lambda`` (``docs/derivations/xattn.md#excess-risk-per-eigen-direction``).
+    The total is the task average of the sum."""
     c = sp.Symbol("c", nonnegative=True)
     return c * (1 - A * LAM) ** (2 * T)
 
 
 @functools.lru_cache(maxsize=None)
 def alpha_star_expr():
-    """Minimax step from equalising the spectrum endpoints (digest §3.4).
+    """Minimax step from equalising the spectrum endpoints
+    (``docs/derivations/xattn.md#minimax-step-and-contraction``).
 
     ``max_{lambda in [tau2 + m_lo, tau2 + m_hi]} |1 - alpha lambda|`` is minimised where
     ``1 - alpha (tau2 + m_lo) = alpha (tau2 + m_hi) - 1`` (SymPy ``solve``); with ``tau2 = 1`` this is
@@ -302,7 +316,8 @@ def alpha_star_expr():
 
 @functools.lru_cache(maxsize=None)
 def rho_star_expr():
-    """Worst-case contraction at ``alpha*``: ``1 - alpha* (tau2 + m_lo)`` (digest §3.4)."""
+    """Worst-case contraction at ``alpha*``: ``1 - alpha* (tau2 + m_lo)``
+    (``docs/derivations/xattn.md#minimax-step-and-contraction``)."""
     return sp.simplify((1 - A * (TAU2 + MLO)).subs(A, alpha_star_expr()))
 
 
@@ -324,7 +339,7 @@ def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> in
 
     References
     ----------
-    Digest §3.4 ("depth for relative coefficient accuracy").
+    ``docs/derivations/xattn.md#depth-needed``.
     """
     rho = _rho_num()(m_lo, m_hi, tau2)
     if rho <= 0.0:
@@ -351,7 +366,8 @@ def chebyshev_steps(m_lo: float, m_hi: float, T: int, tau2: float = 1.0) -> np.n
 
     References
     ----------
-    Digest §3.4 (per-layer steps); Saad, Iterative Methods for Sparse Linear Systems, §12.3.
+    ``docs/derivations/xattn.md#depth-needed`` (per-layer steps); Saad, Iterative Methods for Sparse
+    Linear Systems, chapter 12.
     """
     if T < 1:
         raise ValueError(f"T = {T} is outside the allowed domain: an integer >= 1")
@@ -374,7 +390,8 @@ def chebyshev_residual_check(T_: int = 3) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def alpha_T_expr():
-    """Exact trained shared step for a two-point spectrum (digest §4.3).
+    """Exact trained shared step for a two-point spectrum
+    (``docs/derivations/xattn.md#trained-step-for-a-two-point-spectrum``).
 
     Minimiser of ``w1 (1 - alpha lambda1)^(2T) + w2 (1 - alpha lambda2)^(2T)`` (strictly convex in
     alpha for ``lambda1 != lambda2``): the first-order condition gives
@@ -442,7 +459,8 @@ def isotropic_one_layer_check(d: int = 3, k: int = 2) -> bool:
 def no_shift_gap_check() -> bool:
     """SymPy: with no covariate shift (one ``Sigma`` for all tasks) ``G = Sigma^-1`` solves the
     normal equations ``E[Sigma G s s^T] = E[s s^T]`` whatever the law of ``s``: the LSA gap is 0
-    (digest §3.5 item 2).  Generic symmetric 2 x 2 ``Sigma`` and second moment ``M = E[s s^T]``."""
+    (``docs/derivations/xattn.md#reductions``).  Generic symmetric 2 x 2 ``Sigma`` and second
+    moment ``M = E[s s^T]``."""
     a, b_, c, m0, m1, m2 = sp.symbols("S00 S01 S11 M00 M01 M11")
     S = sp.Matrix([[a, b_], [b_, c]])
     M = sp.Matrix([[m0, m1], [m1, m2]])
@@ -452,12 +470,13 @@ def no_shift_gap_check() -> bool:
 def zfb_no_shift_risk(Gamma, N: int, M: int, tau2: float = 1.0) -> float:
     """ZFB reduction: one modality-stacked covariance ``Lambda = tau2 I + Gamma Gamma^T`` for every
     prompt (no covariate shift), Gaussian task ``w ~ N(0, I)`` with noiseless ``y = w^T x``: the
-    gradient-flow single-layer LSA error is ``linear.lsa_zfb_risk(eig(Lambda), N, M)``, which tends
-    to the (zero) infinite-context gap as ``N = M -> inf`` (digest §3.5 items 2 and 4).
+    gradient-flow single-layer LSA error is ``linear.lsa_zfb_risk(eig(Lambda), N, M)``, which
+    tends to the (zero) infinite-context gap as ``N = M -> inf``
+    (``docs/derivations/xattn.md#reductions``).
 
     References
     ----------
-    Zhang, Frei, Bartlett, JMLR 25(49) 2024, Thm 4.1; digest §3.1, §3.5.
+    Zhang, Frei, Bartlett, JMLR 25(49) 2024, Thm 4.1; ``docs/derivations/xattn.md#reductions``.
     """
     from icl_companion.theory.registry import evaluate
 
@@ -482,14 +501,15 @@ register_symbolic(
     "xattn.alpha_star",
     "Minimax shared CA step alpha* = 2/(2 tau2 + m_lo + m_hi) (gradient-flow limit, T, L -> inf)",
     [_MLO, _MHI, _TAU], alpha_star_expr, lambda: (MLO, MHI, TAU2),
-    _ref("abstract: alpha* = 2/(2 + m_lo + m_hi); derivation digest §3.4"),
+    _ref("minimax-step-and-contraction"),
     status="reconstructed", status_note=STATUS_NOTE + "; formula [READ] at tau2 = 1", check=_order)
 
 register_symbolic(
     "xattn.rho_star",
     "Worst-case per-layer contraction of CA at alpha*: (m_hi - m_lo)/(2 tau2 + m_lo + m_hi)",
     [_MLO, _MHI, _TAU], rho_star_expr, lambda: (MLO, MHI, TAU2),
-    _ref("digest §3.4 (derived)"), status="reconstructed", status_note=STATUS_NOTE, check=_order)
+    _ref("minimax-step-and-contraction"), status="reconstructed", status_note=STATUS_NOTE,
+    check=_order)
 
 register(Result(
     "xattn.layers_needed",
@@ -497,7 +517,7 @@ register(Result(
     (_MLO, _MHI, real("eps", 0, 1, lo_open=True, hi_open=True, doc="target relative accuracy"),
      _TAU),
     lambda m_lo, m_hi, eps, tau2: layers_needed(m_lo, m_hi, eps, tau2),
-    _ref("digest §3.4 (derived)"), status="reconstructed", status_note=STATUS_NOTE,
+    _ref("depth-needed"), status="reconstructed", status_note=STATUS_NOTE,
     expression=_layers_display,
     definition="rho* = (m_hi - m_lo)/(2 tau2 + m_lo + m_hi); T = 1 when rho* = 0", check=_order))
 
@@ -511,7 +531,7 @@ register(Result(
      real("w2", 0, lo_open=True, doc="weight p2 (u2^T s)^2/lambda2 > 0"),
      integer("T", 1, doc="depth (number of CA layers)")),
     lambda lambda1, lambda2, w1, w2, T: alpha_T(lambda1, lambda2, w1, w2, T),
-    _ref("digest §4.3 (derived)"), status="reconstructed", status_note=STATUS_NOTE,
+    _ref("trained-step-for-a-two-point-spectrum"), status="reconstructed", status_note=STATUS_NOTE,
     expression=alpha_T_expr,
     definition="argmin_alpha w1 (1 - alpha lambda1)^(2T) + w2 (1 - alpha lambda2)^(2T)"))
 
@@ -532,7 +552,8 @@ register(Result(
     (choice("dist", ("uniform", "two_point"), doc="law of the signal strength g2"), _MLO, _MHI,
      real("p", 0, 1, default=0.5, doc="two_point: probability of g2 = m_lo")),
     lambda dist, m_lo, m_hi, p: lsa_gap(dist, m_lo, m_hi, p),
-    _ref("digest §3.2 (derived); LSA fails uniformly over the task law [READ, abstract]"),
+    _ref("single-layer-lsa-gap", where="abstract (single-layer LSA fails to recover the Bayes "
+                                        "predictor uniformly over the task distribution)"),
     status="reconstructed", status_note=STATUS_NOTE + "; unit view noise, noiseless response",
     outputs=("gap", "gamma_star", "bayes_risk", "lsa_risk"), expression=_lsa_display,
     definition="shown: dist=uniform, g2 ~ U[m_lo, m_hi]; dist=two_point: g2 = m_lo w.p. p, m_hi "
@@ -563,7 +584,7 @@ register(Result(
      vector("beta", doc="response loading, length k"),
      real("sigma2", 0, default=0.0, doc="response noise variance"), _TAU),
     lambda Gamma, beta, sigma2, tau2: bayes_risk(Gamma, beta, sigma2, tau2),
-    _ref("digest §1.4 (derived for the reconstructed latent factor model)"),
+    _ref("bayes-predictor-and-risk"),
     status="reconstructed", status_note=STATUS_NOTE, outputs=("risk", "explained", "w"),
     expression=_bayes_display,
     definition="w = Sigma^-1 s = Gamma (tau2 I_k + Gamma^T Gamma)^-1 beta (push-through); "

@@ -4,10 +4,11 @@ Stage 1 trains :class:`icl_companion.validation.mmicl_model.Decoder` on bursty u
 :class:`icl_companion.numerics.mmicl_data.GMMTask`; stage 2 trains :class:`~icl_companion.validation.mmicl_model.MultimodalDecoder`
 (projector + decoder) on :class:`icl_companion.numerics.mmicl_data.MMTask` triplet sequences, starting either from
 a stage-1 decoder (``init=`` a stage-1 :class:`RunResult`) or from scratch (early fusion).  Loss:
-cross-entropy of the last-token logits against the target label (digest sections 1.3, 1.4, 4.1).
+cross-entropy of the last-token logits against the target label (the authors' ``main_stage1.py``,
+``main_stage2.py``).
 
 Optimisers: plain SGD (the paper: lr 1e-3, weight decay 1e-6, batch 128, 300k / 80k iterations)
-or Adam (the reduced CPU runs, digest section 4.4).  Every eval step records the accuracies on the
+or Adam (the reduced CPU runs).  Every eval step records the accuracies on the
 fixed evaluation sets (``IC`` novel-class ICL, ``IC2`` swapped-label ICL, ``IW`` in-weights,
 ``test``) and the circuit metrics of :mod:`icl_companion.numerics.mmicl_metrics` computed from the attention of
 the ``IC`` set; the log is rewritten atomically (``numerics.io``) and, when ``out_dir`` is given, a
@@ -24,8 +25,9 @@ figures that need the same trained model train it once.
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), digest ``shared/papers/multimodal_icl.md``
-sections 1.3-1.4 (tasks, evaluation sets), 2.2 (training configurations), 4.4 (reduced settings).
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026; section numbers not known), the authors'
+``main_stage1.py`` and ``main_stage2.py`` (tasks, evaluation sets, training configurations);
+``docs/derivations/mmicl.md#trained-decoders``.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ OPTIMIZERS = ("sgd", "adam")
 class TrainConfig:
     """Optimisation and logging settings.
 
-    ``optimizer="sgd"`` with ``lr=1e-3, weight_decay=1e-6, batch=128`` is the paper's (digest 2.2);
+    ``optimizer="sgd"`` with ``lr=1e-3, weight_decay=1e-6, batch=128`` is the paper's (the authors'
+    scripts);
     ``"adam"`` with ``lr=1e-3`` is used for the reduced CPU runs.  ``eval_size`` is ``S`` (sequences
     per evaluation set), ``eval_every`` the interval in steps (the final step is always evaluated).
     ``snapshots``: keep the model state at every eval step in the result (for attention maps over
@@ -337,7 +340,7 @@ def _check_mm(task_cfg: MMConfig, cfg: DecoderConfig) -> MMConfig:
 def train_stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
                  task_seed: int | None = None, out_dir=None, metrics: bool = True,
                  progress=None, n_threads: int | None = 1) -> RunResult:
-    """Stage 1: train the decoder on the unimodal bursty task (digest sections 1.3, 4.1).
+    """Stage 1: train the decoder on the unimodal bursty task (``docs/derivations/mmicl.md#task``).
 
     The APE one-hot length of the data is the model's ``ape_len`` (0 for RoPE / ALiBi).
     ``task_seed`` (default ``seed``) fixes the prototypes and labels.
@@ -357,7 +360,7 @@ def train_stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig,
 def train_stage2(task_cfg: MMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
                  init: RunResult | None = None, task_seed: int | None = None, out_dir=None,
                  metrics: bool = True, progress=None, n_threads: int | None = 1) -> RunResult:
-    """Stage 2: projector + decoder on the multimodal task (digest sections 1.4, 4.1).
+    """Stage 2: projector + decoder on the multimodal task (``docs/derivations/mmicl.md#task``).
 
     ``init`` is a stage-1 run whose decoder weights start the run (pretrained); ``None`` trains
     from scratch (early fusion).  With ``init``, the decoder configuration and the task seed are

@@ -10,8 +10,8 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '005887b803129560d85e0098f4abcdd31586c3a3515a6a8c7a5d2b3468262811', 'icl_companion.numerics.mmicl_metrics': '67740dcefd397c0857a1c1b923ab4b97b7dbb9e9668c2ba2819dbec72b3c78c0', 'icl_companion.theory.mmicl': 'a4e7622909ca7545b76218e42d49f42dc833becb2db3eb61fcfc61db5e386d43'}
+DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '6dbdff707b66d1399016f9f372af529ffda7da3106ef86e3cd777bb6cf52dd4c', 'icl_companion.numerics.mmicl_metrics': 'af6f79c7bb81b3c43567c1473918e5bc1eed138908f1a01255c5e358e76c4356', 'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d'}
 INDEX = {
     'mmicl.bursty_label_stats': ('icl_companion.numerics.mmicl_data', 'exact', 'bursty sequences of trained Zipf classes: E[# distinct labels], ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy'),
     'mmicl.copy_slot_accuracy': ('icl_companion.numerics.mmicl_data', 'exact', "accuracy of copying a random context slot's label (= E|M|/N), Zipf classes, bursty/non-bursty/novel mixture"),

@@ -10,8 +10,8 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93', 'icl_companion.theory.xattn': '6320971e703a506f347ed029bf067155e7b8ff7f114274c9e7a9a4e138fff0f6'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.xattn_data': '2a4116398ea0fd0c3f749d341b089c6f9a031368b8d2b13dcbf2f1e4a976bc25', 'icl_companion.numerics.xattn_models': '70cfb4062de921e64ae7f53d17cba308d7aab8d9ddb2600ac4f26cfef93907da', 'icl_companion.theory.xattn': '6320971e703a506f347ed029bf067155e7b8ff7f114274c9e7a9a4e138fff0f6'}
+DERIVATION_SOURCES = {'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93', 'icl_companion.theory.xattn': 'e06d8a6ec6bda333ddbf8329461f9ae92042d8a2bb9ea1f10b42f2be5a736a63'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.xattn_data': '10d6f27d7e334ce91996cae55d728968d7b0e29251427facec6c300b5a3adc3a', 'icl_companion.numerics.xattn_models': 'd989f44ad41a282e6bda8803916b624b987802e6672621ee732ab3edc425336b', 'icl_companion.theory.xattn': 'e06d8a6ec6bda333ddbf8329461f9ae92042d8a2bb9ea1f10b42f2be5a736a63'}
 INDEX = {
     'xattn.alpha_T': ('icl_companion.theory.xattn', 'reconstructed', 'Trained shared CA step at depth T for a two-point spectrum (exact minimiser)'),
     'xattn.alpha_star': ('icl_companion.theory.xattn', 'reconstructed', 'Minimax shared CA step alpha* = 2/(2 tau2 + m_lo + m_hi) (gradient-flow limit, T, L -> inf)'),
