@@ -191,12 +191,14 @@ def _pin_threads() -> None:
     """One BLAS / OpenMP / torch thread in a worker process (once per process).
 
     Sweep points are small linear algebra: several threads per worker only oversubscribe the
-    cores that the other workers use.  The serial path (the calling process) is left alone.
+    cores that the other workers use.  Applies to processes started by ``multiprocessing``: the
+    local pool's workers and the worker processes a Dask nanny starts; the calling process (the
+    serial path, or an in-process Dask cluster) is left alone.
     """
     import multiprocessing as mp
     import os
 
-    if _PINNED["pid"] == os.getpid() or mp.parent_process() is None and not _in_dask_worker():
+    if _PINNED["pid"] == os.getpid() or mp.parent_process() is None:
         return
     _PINNED["pid"] = os.getpid()
     for v in _THREAD_VARS:  # libraries loaded later in this process read these
@@ -209,18 +211,6 @@ def _pin_threads() -> None:
         threadpool_limits(1)  # BLAS / OpenMP pools already loaded (inherited from the parent)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-
-
-def _in_dask_worker() -> bool:
-    if "distributed" not in sys.modules:
-        return False
-    try:
-        from distributed import get_worker
-
-        get_worker()
-    except (ImportError, ValueError):
-        return False
-    return True
 
 
 def _work_units(r: Result, n_points: int, line: int, chunk: int, workers: int | None

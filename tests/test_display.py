@@ -71,7 +71,8 @@ def test_ipython_completes_ids():
     ip = InteractiveShell.instance()
     ip.run_cell("import icl_companion as icl")
     ip.run_line_magic("load_ext", "icl_companion.completion")  # this package was imported first
-    for line, want in [('icl.get("aim.mm', "aim.mmse"), ("icl.evaluate('linear.gd_r", "linear.gd_risk"),
+    for line, want in [('icl.get("aim.mm', "aim.mmse"),
+                       ("icl.evaluate('linear.gd_r", "linear.gd_risk"),
                        ("icl.results.aim.mm", "icl.results.aim.mmse")]:
         assert want in ip.Completer.complete(line_buffer=line, cursor_pos=len(line))[1], line
 

@@ -1,6 +1,5 @@
 """The notebooks of docs/notebooks run top to bottom in a real Jupyter kernel (quick sizes)."""
 
-import os
 import pathlib
 
 import pytest

@@ -85,7 +85,8 @@ def regenerated(tmp_path_factory):
             "os.environ['ICL_COMPANION_NO_PRECOMPUTED'] = '1'\n"
             "from icl_companion.theory import precompute\n"
             "for p in sys.argv[2:]:\n"
-            "    open(os.path.join(sys.argv[1], p + '.py'), 'w').write(precompute.generate_text(p))\n")
+            "    text = precompute.generate_text(p)\n"
+            "    open(os.path.join(sys.argv[1], p + '.py'), 'w').write(text)\n")
     subprocess.run([sys.executable, "-c", code, str(out), *PREFIXES], check=True)
     return out
 

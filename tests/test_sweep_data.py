@@ -72,20 +72,24 @@ def test_cli_plot_writes_a_png_and_refuses_three_axes(tmp_path, capsys):
         not (tmp_path / "h.csv").exists()
 
 
+def _mmse(axes, workers):
+    return run_sweep("aim.mmse", {"rho": 0.5, "T": 2}, axes, workers=workers)
+
+
 def test_batched_path_writes_the_same_csv_bytes(tmp_path, monkeypatch):
     r = get("aim.mmse")
     assert r.batch is not None
     axes = [Axis("alpha", 0.001, 0.2, 40)]
-    a = write_sweep(run_sweep("aim.mmse", {"rho": 0.5, "T": 2}, axes, workers=1), tmp_path / "a.csv")
+    a = write_sweep(_mmse(axes, 1), tmp_path / "a.csv")
     monkeypatch.setattr(r, "batch", None)
-    b = write_sweep(run_sweep("aim.mmse", {"rho": 0.5, "T": 2}, axes, workers=1), tmp_path / "b.csv")
+    b = write_sweep(_mmse(axes, 1), tmp_path / "b.csv")
     assert open(a[0], "rb").read() == open(b[0], "rb").read()
 
 
 def test_process_pool_with_batches_equals_serial(tmp_path):
     axes = [Axis("alpha", 0.001, 0.2, 33)]
-    a = write_sweep(run_sweep("aim.mmse", {"rho": 0.5, "T": 2}, axes, workers=1), tmp_path / "a.csv")
-    b = write_sweep(run_sweep("aim.mmse", {"rho": 0.5, "T": 2}, axes, workers=2), tmp_path / "b.csv")
+    a = write_sweep(_mmse(axes, 1), tmp_path / "a.csv")
+    b = write_sweep(_mmse(axes, 2), tmp_path / "b.csv")
     assert open(a[0], "rb").read() == open(b[0], "rb").read()
 
 

@@ -37,8 +37,9 @@ GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "
 #: Names whose trailing digit is a power, not an index (variances).
 _SQUARED = {"sigma2", "tau2", "g2"}
 #: Whole names with a conventional notation.
-_SPECIAL = {"mmse": r"\mathrm{MMSE}", "delta": r"\Delta", "mse": r"\mathrm{MSE}", "T_Lambda": r"\mathrm{tr}\,\Lambda",
-            "epsilon": r"\varepsilon", "eps": r"\varepsilon", "lambdas": r"\lambda_i"}
+_SPECIAL = {"mmse": r"\mathrm{MMSE}", "delta": r"\Delta", "mse": r"\mathrm{MSE}",
+            "T_Lambda": r"\mathrm{tr}\,\Lambda", "epsilon": r"\varepsilon", "eps": r"\varepsilon",
+            "lambdas": r"\lambda_i"}
 
 
 def _base(name: str) -> str:

@@ -36,7 +36,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 __all__ = ["Derived", "DERIVED", "generated", "function", "mpmath_function", "constant",
            "expression", "index", "stub", "generate", "main"]

@@ -6,6 +6,7 @@
 # `S = W W^T / sqrt(r d)` from `n = alpha d^2` samples; `rho = r/d`.
 
 # %%
+# ruff: noqa: E402, E703 (a notebook: imports where used; ';' hides a value)
 import matplotlib.pyplot as plt
 import numpy as np
 

@@ -7,6 +7,7 @@
 # models' accuracies and attention metrics are read against.
 
 # %%
+# ruff: noqa: E402, E703 (a notebook: imports where used; ';' hides a value)
 import numpy as np
 
 import icl_companion as icl

@@ -6,6 +6,7 @@
 # optimal step `eta*`; its risk is the debiased-GD risk.
 
 # %%
+# ruff: noqa: E402, E703 (a notebook: imports where used; ';' hides a value)
 import os
 
 import matplotlib.pyplot as plt
@@ -59,7 +60,8 @@ assert np.all(np.diff(gap) < 0) and gap[-1] < 1e-3
 # ## A trained model's pattern
 # A small two-head softmax attention trained with Adam on in-context linear regression (quick
 # size).  The paper's Finding 1: each head's KQ is diagonal (`omega_h I`) and its OV keeps the
-# last entry (`mu_h`) with matching signs; the effective step `sum_h mu_h omega_h` approaches `eta*`.
+# last entry (`mu_h`) with matching signs; the effective step `sum_h mu_h omega_h` approaches
+# `eta*`.
 
 # %%
 from icl_companion.numerics.softmax_attention import TrainConfig, kq_circuits, ov_circuits, train

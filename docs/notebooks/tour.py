@@ -7,6 +7,7 @@
 # `jupytext --to notebook tour.py` gives the .ipynb.)
 
 # %%
+# ruff: noqa: E402, E703 (a notebook: imports where used; ';' hides a value)
 import os
 import tempfile
 

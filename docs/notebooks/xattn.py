@@ -9,11 +9,11 @@
 # it, its excess decaying geometrically with depth.
 
 # %%
+# ruff: noqa: E402, E703 (a notebook: imports where used; ';' hides a value)
 import matplotlib.pyplot as plt
 import numpy as np
 
 import icl_companion as icl
-from icl_companion.theory.display import mathtext
 
 # %% [markdown]
 # ## The LSA gap (fixed-direction family)

@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.aim': '47756f4862dc4414316103effd8b404dd8c4f9ce0fd9a672fbba9845fd1b7bf1', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
+DERIVATION_SOURCES = {'icl_companion.theory.aim': '47756f4862dc4414316103effd8b404dd8c4f9ce0fd9a672fbba9845fd1b7bf1', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.aim_data': '42276e4a9be9f020abf16ff6ab59bde1f8b01b386ab6a46510bc2a7a4d3e01c2', 'icl_companion.numerics.aim_free_prob': '58ea89252e03bf94b89eff5e417fa150e73b94f0e751bf03a34d682a8d7c017b', 'icl_companion.numerics.aim_gamp': 'aac97650667d26e291a82ca7b15f33e55fed9d0d6d32b53734e162d892daf804', 'icl_companion.numerics.aim_gd': '21c6840b71bc174b61b7b4617029e6d237027a603a5874b90b5f8577b1f0c26d', 'icl_companion.numerics.aim_se': 'c4d385d7bff14f47f537beb51f3fb71e9daaaa78d3bec7c08ab4e4407cd3ebb6', 'icl_companion.theory.aim': '47756f4862dc4414316103effd8b404dd8c4f9ce0fd9a672fbba9845fd1b7bf1', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0'}
 INDEX = {
     'aim.alpha_pr': ('icl_companion.theory.aim', 'asymptotic', 'Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1'),

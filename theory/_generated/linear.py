@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
+DERIVATION_SOURCES = {'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.linear': '1f5f03b1f781412244c5223be17927917b26286d43752e1edfb51d94b15b4024', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0'}
 INDEX = {
     'linear.gd_eta_star': ('icl_companion.theory.linear', 'exact', 'Risk-minimising step of one-step GD from zero (finite d, L)'),

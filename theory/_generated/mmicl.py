@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93'}
+DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '6dbdff707b66d1399016f9f372af529ffda7da3106ef86e3cd777bb6cf52dd4c', 'icl_companion.numerics.mmicl_metrics': 'af6f79c7bb81b3c43567c1473918e5bc1eed138908f1a01255c5e358e76c4356', 'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d'}
 INDEX = {
     'mmicl.bursty_label_stats': ('icl_companion.numerics.mmicl_data', 'exact', 'bursty sequences of trained Zipf classes: E[# distinct labels], ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy'),

@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93', 'icl_companion.theory.softmax': '766d3b0c2f9df09f1426c031d6b0af04d7d45722b3b150885d45625b3d691003'}
+DERIVATION_SOURCES = {'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb', 'icl_companion.theory.softmax': '766d3b0c2f9df09f1426c031d6b0af04d7d45722b3b150885d45625b3d691003'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.softmax_attention': 'c8e6ac49c47fcf1725b0fe6ff2895bea6e80b627123ed78fbcd8658c9d16fe5c', 'icl_companion.numerics.softmax_data': 'e4fa8595175aa0c699bd5e411c061500ed6a5aba31dcff5a3ee8f897a652c92c', 'icl_companion.numerics.softmax_patterns': '14368f9aed62544b26bbb65e229a8ba6691e3036c5975fc6762970c74d141fb7', 'icl_companion.numerics.softmax_reduced': '70b63cadcafdba2f81b8bb570df3b23498f6faba4bfe7077eed13e5729077163', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.softmax': '766d3b0c2f9df09f1426c031d6b0af04d7d45722b3b150885d45625b3d691003'}
 INDEX = {
     'softmax.approx_loss': ('icl_companion.theory.softmax', 'asymptotic', 'Approximate population loss L~(omega, mu) of the reduced H-head model (H = len(omega))'),

@@ -10,7 +10,7 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.precompute': 'd214ce6c3a21d12b5af42ca91af7939e729688ba81697ab929f31058d5c8ff93', 'icl_companion.theory.xattn': 'e06d8a6ec6bda333ddbf8329461f9ae92042d8a2bb9ea1f10b42f2be5a736a63'}
+DERIVATION_SOURCES = {'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb', 'icl_companion.theory.xattn': 'e06d8a6ec6bda333ddbf8329461f9ae92042d8a2bb9ea1f10b42f2be5a736a63'}
 CATALOGUE_SOURCES = {'icl_companion.numerics.xattn_data': '10d6f27d7e334ce91996cae55d728968d7b0e29251427facec6c300b5a3adc3a', 'icl_companion.numerics.xattn_models': 'd989f44ad41a282e6bda8803916b624b987802e6672621ee732ab3edc425336b', 'icl_companion.theory.xattn': 'e06d8a6ec6bda333ddbf8329461f9ae92042d8a2bb9ea1f10b42f2be5a736a63'}
 INDEX = {
     'xattn.alpha_T': ('icl_companion.theory.xattn', 'reconstructed', 'Trained shared CA step at depth T for a two-point spectrum (exact minimiser)'),
