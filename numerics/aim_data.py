@@ -208,7 +208,7 @@ def outputs(h: np.ndarray, channel: str, beta: float = 1.0, labels: str = "model
 
 
 def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: float | None = None,
-               n: int | None = None, channel: str = "softmax", beta: float = 1.0,
+               n: int | None = None, channel="softmax", beta: float = 1.0,
                labels: str = "model") -> AIMData:
     """Draw a teacher ``S`` and ``n`` samples ``(X^mu, y^mu)`` of the single-layer AIM.
 
@@ -223,7 +223,11 @@ def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: floa
     alpha : float >= 0, optional
         Sample complexity; ``n = floor(alpha d^2)``.  Give exactly one of ``alpha`` and ``n``.
     n : int >= 0, optional
-    channel : {"softmax", "hardmax"}
+    channel : {"softmax", "hardmax"} or Channel
+        A name, or any :class:`~icl_companion.numerics.aim_channels.Channel`, whose
+        :meth:`~icl_companion.numerics.aim_channels.Channel.sample` draws ``y | h`` (output noise
+        is drawn from ``rng`` after the tokens, so noiseless channels give the same data as by
+        name).
     beta : float, nonzero
         Inverse temperature of the softmax (the Bayes error does not depend on it,
         ``docs/derivations/aim.md#softmax-channel``).
@@ -236,10 +240,15 @@ def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: floa
     ``GD_softmax_averaged.py``, ``AMP_hardmax.py``;
     ``docs/derivations/aim.md#model-and-normalisations``.
     """
+    from icl_companion.numerics.aim_channels import Channel
+
     d = _check_pos_int("d", d)
     T = _check_pos_int("T", T)
-    if channel not in CHANNELS:
-        raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+    ch = channel if isinstance(channel, Channel) else None
+    if ch is None and channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS} or a Channel, got {channel!r}")
+    if ch is not None and ch.T != T:
+        raise ValueError(f"T = {T} is not allowed for channel {ch.name}: it has T = {ch.T}")
     if channel == "hardmax" and T != 2:
         raise ValueError(f"T = {T} is not allowed for the hardmax channel: it requires T = 2")
     if (alpha is None) == (n is None):
@@ -251,9 +260,9 @@ def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: floa
     W, S = sample_weights(rng, d, rho)
     X = sample_tokens(rng, n, T, d)
     h = indices(X, S)
-    y = outputs(h, channel, beta, labels)
-    return AIMData(X=X, y=y, h=h, S=S, W=W, rho=float(rho), channel=channel, beta=beta,
-                   labels=labels)
+    y = outputs(h, channel, beta, labels) if ch is None else ch.sample(h, rng)
+    return AIMData(X=X, y=y, h=h, S=S, W=W, rho=float(rho),
+                   channel=channel if ch is None else ch.name, beta=beta, labels=labels)
 
 
 def as_observations(X, y) -> tuple[np.ndarray, np.ndarray]:

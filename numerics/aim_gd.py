@@ -53,9 +53,9 @@ def _check(X, y, W):
     return X, y, W
 
 
-def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0
-                  ) -> tuple[float, np.ndarray]:
-    """Loss ``(1/d) sum (softmax_beta(H(W)) - y)^2`` and its gradient with respect to ``W``.
+def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0,
+                  channel=None) -> tuple[float, np.ndarray]:
+    """Loss ``(1/d) sum (g(H(W)) - y)^2`` and its gradient with respect to ``W``.
 
     Parameters
     ----------
@@ -63,6 +63,10 @@ def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0
     X : ndarray (n, T, d)
     y : ndarray (n, T, T)
     beta : float
+        Softmax inverse temperature (when ``channel`` is None).
+    channel : Channel, optional
+        Output ``g = channel.output`` and its vector-Jacobian product ``channel.output_vjp``
+        (default: the softmax at ``beta``; a non-differentiable channel raises ``ValueError``).
 
     Returns
     -------
@@ -76,11 +80,17 @@ def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0
     H = c * np.matmul(Z, np.swapaxes(Z, 1, 2))
     i = np.arange(T)
     H[:, i, i] -= c * np.sum(W * W)
-    yh = softmax_rows(H, beta)
+    if channel is None:
+        yh = softmax_rows(H, beta)
+    else:
+        yh = channel.output(H)
     diff = yh - y
     loss = float(np.sum(diff * diff) / d)
     G = (2.0 / d) * diff
-    D = beta * yh * (G - np.sum(G * yh, axis=-1, keepdims=True))
+    if channel is None:
+        D = beta * yh * (G - np.sum(G * yh, axis=-1, keepdims=True))
+    else:
+        D = channel.output_vjp(H, G)
     dZ = c * np.matmul(D + np.swapaxes(D, 1, 2), Z)
     grad = X.reshape(-1, d).T @ dZ.reshape(-1, r)
     grad -= 2.0 * c * np.trace(D, axis1=1, axis2=2).sum() * W
@@ -116,7 +126,8 @@ class StudentResult(SolverRecord):
 
 
 def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator,
-                  steps: int = 1000, lr: float = 0.1, beta: float = 1.0) -> StudentResult:
+                  steps: int = 1000, lr: float = 0.1, beta: float = 1.0,
+                  channel=None) -> StudentResult:
     """Train one matched-width student from ``W ~ N(0, 1)`` by full-batch Adam (the authors'
     protocol).
 
@@ -130,7 +141,12 @@ def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator
     steps : int >= 1
     lr : float > 0
     beta : float
+    channel : Channel, optional
+        Output of the student (default: softmax at ``beta``); see :func:`loss_and_grad`.
     """
+    if channel is not None:
+        channel.output_vjp(np.zeros((1, channel.T, channel.T)),
+                           np.zeros((1, channel.T, channel.T)))  # raises if not differentiable
     if isinstance(r, bool) or int(r) != r or r < 1:
         raise ValueError(f"r must be an integer >= 1, got {r!r}")
     if int(steps) != steps or steps < 1:
@@ -140,8 +156,8 @@ def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator
     d = np.shape(X)[-1]
     W0 = rng.standard_normal((d, int(r)))
     _check(X, y, W0)
-    W, losses = adam(lambda w: loss_and_grad(w, X, y, beta), W0, int(steps), lr)
-    final, g = loss_and_grad(W, X, y, beta)
+    W, losses = adam(lambda w: loss_and_grad(w, X, y, beta, channel), W0, int(steps), lr)
+    final, g = loss_and_grad(W, X, y, beta, channel)
     S = (W @ W.T) / math.sqrt(r * d)
     finite = bool(np.all(np.isfinite(losses)) and np.isfinite(final))
     gn = float(np.linalg.norm(g))
@@ -174,7 +190,8 @@ class GDEstimate:
 
 
 def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: np.random.Generator,
-                k: int = 1, steps: int = 1000, lr: float = 0.1, beta: float = 1.0) -> GDEstimate:
+                k: int = 1, steps: int = 1000, lr: float = 0.1, beta: float = 1.0,
+                channel=None) -> GDEstimate:
     """Train ``k`` students on the same data; errors ``||S - S_true||_F^2 / d`` single and averaged.
 
     The infinitely averaged student.  Given the data, the students ``S_1..S_k`` are i.i.d. (only
@@ -198,7 +215,7 @@ def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: n
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     Ss, losses = [], []
     for _ in range(int(k)):
-        st = train_student(X, y, r, rng, steps, lr, beta)
+        st = train_student(X, y, r, rng, steps, lr, beta, channel)
         Ss.append(st.S)
         losses.append(st.final_loss)
     single, averaged, spread = ensemble_errors(Ss, S_true)

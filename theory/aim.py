@@ -44,7 +44,7 @@ from icl_companion.theory.linear import mp_stieltjes_equation
 from icl_companion.theory.papers import paper
 from icl_companion.theory.registry import NOT_NUMBERED, Reference, integer, real, register_symbolic
 
-__all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "mp_r_transform",
+__all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "DELTA_OUT", "mp_r_transform",
            "wishart_r_transform", "stieltjes_cubic", "cubic_coeffs", "edge_quartic",
            "edge_quartic_authors", "small_delta_slope", "softmax_directions", "alpha_pr_expr",
            "rho_infinity_mmse_expr", "semicircle_prior_mmse_expr", "bbp_mmse_expr",
@@ -60,6 +60,7 @@ T_ = sp.Symbol("T", positive=True, integer=True)
 ALPHA = sp.Symbol("alpha", nonnegative=True)
 ALPHA_BAR = sp.Symbol("alphabar", positive=True)   # n/(d r) = alpha/rho
 DBAR = sp.Symbol("Deltabar", positive=True)        # rho * Delta, per-spike noise
+DELTA_OUT = sp.Symbol("Delta_out", nonnegative=True)  # output-noise variance of a channel
 _g = sp.Symbol("g")
 
 
@@ -206,7 +207,9 @@ def alpha_pr_expr():
     :func:`small_delta_slope` at ``Delta = 0`` to 0, so the error reaches 0 exactly when
     ``K alpha`` reaches the slope.
     """
-    return sp.Piecewise(((2 * RHO - RHO**2) / (T_**2 + T_ - 2), RHO < 1),
+    # written rho (2 - rho): the numeric evaluation computes both branches, and rho**2 overflows
+    # (OverflowError) for rho ~ 1e200 where the other branch applies
+    return sp.Piecewise((RHO * (2 - RHO) / (T_**2 + T_ - 2), RHO < 1),
                         (1 / (T_**2 + T_ - 2), True))
 
 
@@ -315,11 +318,15 @@ def maillard_mapping():
     ``hat q = 2 alpha / V``);
     ``error_factor`` -- ``MMSE_AIM = rho * err_M``: Maillard normalise ``S_M = S_AIM/sqrt(rho)``,
     so squared errors scale by ``1/rho``;
-    ``alpha_pr_M`` -- Maillard's perfect-recovery ratio ``kappa - kappa^2/2``.
+    ``alpha_pr_M`` -- Maillard's perfect-recovery ratio ``kappa - kappa^2/2``;
+    ``delta_M`` -- Maillard's output-noise variance for the AIM identity channel ``y = h_11 +
+    sqrt(Delta_out) z`` at ``T = 1``: their outputs are ``h / sqrt(rho)``, so ``Delta_M =
+    Delta_out / rho`` (with ``alpha_M = alpha``, ``kappa = rho`` and the same ``error_factor``).
     """
     K = softmax_directions()
     return {"alpha_M": K * ALPHA / 2, "K1": sp.Integer(2), "error_factor": RHO,
-            "alpha_pr_M": sp.Piecewise((RHO - RHO**2 / 2, RHO < 1), (sp.Rational(1, 2), True))}
+            "alpha_pr_M": sp.Piecewise((RHO - RHO**2 / 2, RHO < 1), (sp.Rational(1, 2), True)),
+            "delta_M": DELTA_OUT / RHO}
 
 
 # ------------------------------------------------------------------ registry
@@ -340,14 +347,15 @@ register_symbolic(
     [real("rho", 0, lo_open=True, doc="r/d"), integer("T", 2, doc="sequence length")],
     alpha_pr_expr, lambda: (RHO, T_),
     _ref("perfect-recovery-threshold", AUTHORS_CODE + ", SE_softmax.py (alpha_max)"),
-    status="asymptotic", status_note="d -> inf, n = alpha d^2, r = rho d")
+    status="asymptotic", status_note="d -> inf, n = alpha d^2, r = rho d",
+    bounds={"value": (0.0, 0.25)})
 
 register_symbolic(
     "aim.rho_inf_mmse",
     "Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0",
     [real("alpha", 0, doc="n/d^2"), integer("T", 2, doc="sequence length")],
     rho_infinity_mmse_expr, lambda: (ALPHA, T_), _ref("the-goe-prior-line"),
-    status="asymptotic", status_note="d -> inf, then rho -> inf")
+    status="asymptotic", status_note="d -> inf, then rho -> inf", bounds={"value": (0.0, 1.0)})
 
 register_symbolic(
     "aim.bbp_mmse",
@@ -356,7 +364,7 @@ register_symbolic(
     bbp_mmse_expr, lambda: (DBAR,),
     _ref("small-rank-limit", AUTHORS_CODE + ", SE_hardmax_rho=0.py",
          "Baik, Ben Arous, Péché (2005), Ann. Probab. 33, 1643"),
-    status="asymptotic", status_note="rho -> 0 at fixed rho Delta")
+    status="asymptotic", status_note="rho -> 0 at fixed rho Delta", bounds={"value": (0.0, 1.0)})
 
 
 # ------------------------------------------------------------------ derivation helpers for tests

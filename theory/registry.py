@@ -625,6 +625,8 @@ class Result:
             value = {k: v for k, v in raw_value.items()
                      if not k.startswith("_") and k not in INFO_KEYS}
             info = {k: raw_value[k] for k in INFO_KEYS if k in raw_value}
+            if set(value) == {"value"}:  # a single unnamed output with diagnostics: a number
+                value = value["value"]
         else:
             value = raw_value
         value, info = _plain(value), _plain(info)
