@@ -10,8 +10,8 @@ import math
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.aim': '47756f4862dc4414316103effd8b404dd8c4f9ce0fd9a672fbba9845fd1b7bf1', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.aim_data': '42276e4a9be9f020abf16ff6ab59bde1f8b01b386ab6a46510bc2a7a4d3e01c2', 'icl_companion.numerics.aim_free_prob': '58ea89252e03bf94b89eff5e417fa150e73b94f0e751bf03a34d682a8d7c017b', 'icl_companion.numerics.aim_gamp': 'aac97650667d26e291a82ca7b15f33e55fed9d0d6d32b53734e162d892daf804', 'icl_companion.numerics.aim_gd': '21c6840b71bc174b61b7b4617029e6d237027a603a5874b90b5f8577b1f0c26d', 'icl_companion.numerics.aim_se': 'c4d385d7bff14f47f537beb51f3fb71e9daaaa78d3bec7c08ab4e4407cd3ebb6', 'icl_companion.theory.aim': '47756f4862dc4414316103effd8b404dd8c4f9ce0fd9a672fbba9845fd1b7bf1', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0'}
+DERIVATION_SOURCES = {'icl_companion.theory.aim': 'e2240eb6906360f7cf43a704941c3132f60ea1b127bf14cf3dba15e0a88eac37', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.aim_channels': '730e9ddee216f66d227709ac1e6584355f01f455f43ab60f73212099a2bfacb0', 'icl_companion.numerics.aim_data': '5875f25a3a2a9884821a10b8485a261ca8a1bcf2360e2204c3c03a93eb29abaa', 'icl_companion.numerics.aim_free_prob': '22263c199b817c4487187e3e8d65ae6c0db4aa5e19c357424bb582b6ccc55639', 'icl_companion.numerics.aim_gamp': 'cd21f24343fd18f70aaeebdfa168d7ce99d40a2a9b380db54793bf5fdfa1ee5d', 'icl_companion.numerics.aim_gd': '4da6de777cf300dff53aa514a59d45e343d9e242bc1c136f1e419098eb3d747d', 'icl_companion.numerics.aim_se': 'ac188e53a517088766cd71dfdb02fced5ae68abdc36798ded4a806e518188898', 'icl_companion.theory.aim': 'e2240eb6906360f7cf43a704941c3132f60ea1b127bf14cf3dba15e0a88eac37', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0'}
 INDEX = {
     'aim.alpha_pr': ('icl_companion.theory.aim', 'asymptotic', 'Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1'),
     'aim.bbp_mmse': ('icl_companion.theory.aim', 'asymptotic', 'rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1'),
@@ -19,8 +19,10 @@ INDEX = {
     'aim.denoising_mmse': ('icl_companion.numerics.aim_se', 'numerical', 'Matrix-denoising MMSE of S = WW^T/sqrt(rd) from S + sqrt(Delta) GOE (free probability)'),
     'aim.gen_error': ('icl_companion.numerics.aim_se', 'numerical', 'Bayes-optimal test error E||y - E[y|data]||_F^2 per sample at the SE fixed point'),
     'aim.mmse': ('icl_companion.numerics.aim_se', 'numerical', 'Bayes-optimal estimation error (1/d)||S_hat - S||^2 from state evolution (1 at alpha=0)'),
+    'aim.mmse_bar': ('icl_companion.numerics.aim_se', 'numerical', 'Hardmax T=2 SE error at alpha = alpha_bar rho (alpha_bar = n/(d r)), for phase diagrams'),
     'aim.mmse_rho0': ('icl_companion.numerics.aim_se', 'numerical', 'Hardmax T=2 error in the rho -> 0 limit at fixed alpha_bar = n/(d r) (1 below alpha_bar_c)'),
     'aim.rho_inf_mmse': ('icl_companion.theory.aim', 'asymptotic', 'Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0'),
+    'aim.transition': ('icl_companion.numerics.aim_se', 'numerical', 'Order of the softmax perfect-recovery (or rho->0 hardmax weak-recovery) transition, measured: jump, one-sided slopes, hysteresis'),
     'aim.weak_recovery': ('icl_companion.numerics.aim_se', 'asymptotic', 'rho -> 0 hardmax weak-recovery threshold alpha_bar_c = 1/(2 E0) in n/(d r)'),
 }
 
@@ -29,9 +31,9 @@ def _declarations():
     from icl_companion.theory.registry import (Bound, Interval, Param, Reference, REQUIRED)
 
     return {
-        'aim.alpha_pr': lambda: dict(summary='Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1', params=(Param('rho', 'real', Interval(0, inf, True, False), 'r/d', REQUIRED, 1), Param('T', 'integer', Interval(2, inf, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#perfect-recovery-threshold', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_softmax.py (alpha_max)', )), status='asymptotic', status_note='d -> inf, n = alpha d^2, r = rho d', outputs=('value', ), definition='', bounds=None),
-        'aim.bbp_mmse': lambda: dict(summary='rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1', params=(Param('Deltabar', 'real', Interval(0, inf, True, False), 'rho * Delta', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#small-rank-limit', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_hardmax_rho=0.py', 'Baik, Ben Arous, Péché (2005), Ann. Probab. 33, 1643', )), status='asymptotic', status_note='rho -> 0 at fixed rho Delta', outputs=('value', ), definition='', bounds=None),
-        'aim.rho_inf_mmse': lambda: dict(summary='Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0', params=(Param('alpha', 'real', Interval(0, inf, False, False), 'n/d^2', REQUIRED, 1), Param('T', 'integer', Interval(2, inf, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#the-goe-prior-line', ()), status='asymptotic', status_note='d -> inf, then rho -> inf', outputs=('value', ), definition='', bounds=None),
+        'aim.alpha_pr': lambda: dict(summary='Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1', params=(Param('rho', 'real', Interval(0, inf, True, False), 'r/d', REQUIRED, 1), Param('T', 'integer', Interval(2, inf, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#perfect-recovery-threshold', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_softmax.py (alpha_max)', )), status='asymptotic', status_note='d -> inf, n = alpha d^2, r = rho d', outputs=('value', ), definition='', bounds={'value': (0.0, 0.25, )}),
+        'aim.bbp_mmse': lambda: dict(summary='rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1', params=(Param('Deltabar', 'real', Interval(0, inf, True, False), 'rho * Delta', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#small-rank-limit', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_hardmax_rho=0.py', 'Baik, Ben Arous, Péché (2005), Ann. Probab. 33, 1643', )), status='asymptotic', status_note='rho -> 0 at fixed rho Delta', outputs=('value', ), definition='', bounds={'value': (0.0, 1.0, )}),
+        'aim.rho_inf_mmse': lambda: dict(summary='Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0', params=(Param('alpha', 'real', Interval(0, inf, False, False), 'n/d^2', REQUIRED, 1), Param('T', 'integer', Interval(2, inf, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#the-goe-prior-line', ()), status='asymptotic', status_note='d -> inf, then rho -> inf', outputs=('value', ), definition='', bounds={'value': (0.0, 1.0, )}),
     }
 
 
@@ -40,11 +42,11 @@ DECLARATIONS = _declarations()
 
 def f_aim_alpha_pr(rho, T):
     import numpy
-    return numpy.select([numpy.less(rho, 1),True], [(-rho**2 + 2*rho)/(T**2 + T - 2),(T**2 + T - 2)**(-1.0)], default=numpy.nan)
+    return numpy.select([numpy.less(rho, 1),True], [rho*(2 - rho)/(T**2 + T - 2),(T**2 + T - 2)**(-1.0)], default=numpy.nan)
 
 
 def mp_aim_alpha_pr(rho, T):
-    return (((-rho**2 + 2*rho)/(T**2 + T - 2)) if (rho < 1) else (1/(T**2 + T - 2)))
+    return ((rho*(2 - rho)/(T**2 + T - 2)) if (rho < 1) else (1/(T**2 + T - 2)))
 
 
 def f_aim_bbp_mmse(Deltabar):
@@ -94,7 +96,7 @@ CONSTANTS = {
 }
 
 EXPRESSIONS = {
-    'aim.alpha_pr': "Piecewise(ExprCondPair(Mul(Add(Mul(Integer(-1), Pow(Symbol('rho', positive=True), Integer(2))), Mul(Integer(2), Symbol('rho', positive=True))), Pow(Add(Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('T', positive=True, integer=True), Integer(-2)), Integer(-1))), StrictLessThan(Symbol('rho', positive=True), Integer(1))), ExprCondPair(Pow(Add(Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('T', positive=True, integer=True), Integer(-2)), Integer(-1)), true))",
+    'aim.alpha_pr': "Piecewise(ExprCondPair(Mul(Symbol('rho', positive=True), Add(Integer(2), Mul(Integer(-1), Symbol('rho', positive=True))), Pow(Add(Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('T', positive=True, integer=True), Integer(-2)), Integer(-1))), StrictLessThan(Symbol('rho', positive=True), Integer(1))), ExprCondPair(Pow(Add(Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('T', positive=True, integer=True), Integer(-2)), Integer(-1)), true))",
     'aim.bbp_mmse': "Piecewise(ExprCondPair(Mul(Integer(-1), Symbol('Deltabar', positive=True), Add(Symbol('Deltabar', positive=True), Integer(-2))), StrictLessThan(Symbol('Deltabar', positive=True), Integer(1))), ExprCondPair(Integer(1), true))",
     'aim.rho_inf_mmse': "Piecewise(ExprCondPair(Add(Mul(Integer(-1), Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('alpha', nonnegative=True)), Mul(Integer(-1), Symbol('T', positive=True, integer=True), Symbol('alpha', nonnegative=True)), Mul(Integer(2), Symbol('alpha', nonnegative=True)), Integer(1)), StrictLessThan(Symbol('alpha', nonnegative=True), Mul(Pow(Add(Symbol('T', positive=True, integer=True), Integer(-1)), Integer(-1)), Pow(Add(Symbol('T', positive=True, integer=True), Integer(2)), Integer(-1))))), ExprCondPair(Integer(0), true))",
     'aim.weak_recovery': "Equality(Symbol('alphabar_c'), Mul(Rational(3, 8), Pow(Add(Mul(Integer(-1), Integer(2), asin(Rational(1, 3))), Mul(Integer(3), pi)), Integer(-1)), Add(Mul(Integer(-1), Integer(4), Pow(asin(Rational(1, 3)), Integer(2))), Pow(pi, Integer(2)))))",
