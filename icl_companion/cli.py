@@ -122,7 +122,7 @@ def cmd_eval(a) -> int:
 
 
 def cmd_sweep(a) -> int:
-    from icl_companion.numerics.sweep import parse_axis, run_sweep, write_sweep
+    from icl_companion.numerics.sweep import check_output, parse_axis, run_sweep, write_sweep
     from icl_companion.theory.registry import get
 
     r = get(a.id)
@@ -136,13 +136,20 @@ def cmd_sweep(a) -> int:
             fixed.update(_parse_inputs(r, {k: v}))
     if a.workers is not None and a.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {a.workers}")
+    if a.chunk < 1:
+        raise ValueError(f"--chunk must be >= 1, got {a.chunk}")
     if a.plot and len(axes) > 2:  # refused before any work
         raise ValueError(f"--plot shows one or two swept inputs; this sweep has {len(axes)} "
                          f"({', '.join(ax.name for ax in axes)}): fix all but two, or plot "
                          f"slices from the CSV")
-    sw = run_sweep(a.id, fixed, axes, workers=a.workers, scheduler=a.scheduler, chunk=a.chunk)
-    out = a.out or f"out/sweeps/{a.id}.csv"
-    csv_path, side = write_sweep(sw, out)
+    # the destination is checked before any work: a bad --out must not cost the computation
+    out, side = check_output(f"out/sweeps/{a.id}.csv" if a.out is None else a.out, a.overwrite)
+    sw = run_sweep(a.id, fixed, axes, workers=a.workers, scheduler=a.scheduler, chunk=a.chunk,
+                   force=a.force)
+    try:
+        csv_path, side = write_sweep(sw, out)
+    except OSError as e:
+        raise ValueError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {csv_path} ({len(sw.rows)} points) and {side}")
     if a.plot:
         from pathlib import Path
@@ -217,7 +224,8 @@ _EXAMPLES = {
              "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json",
              "iclc eval softmax.eta_star d=5 L=40 sigma2=0.1 --dps 40"],
     "sweep": ["iclc sweep linear.gd_risk d=5 L=40 sigma2=0.1 eta=0:2:50 --workers 2",
-              "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log",
+              "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log "
+              "--out ridge.csv --overwrite",
               "iclc sweep aim.mmse alpha=0:0.2:41 rho=0.5 T=2 --out mmse.csv --plot"],
     "verify": ["iclc verify --list", "iclc verify aim --quick", "iclc verify softmax.eta_star"],
     "figure": ["iclc figure list", "iclc figure linear-baselines --quick --out out/figures"],
@@ -275,7 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
                    ).completer = complete_inputs
     s.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
-    s.add_argument("--out", metavar="FILE.csv", help="default out/sweeps/ID.csv")
+    s.add_argument("--out", metavar="FILE.csv",
+                   help="default out/sweeps/ID.csv; the sidecar is FILE.json")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace an existing FILE.csv / FILE.json (refused otherwise)")
+    s.add_argument("--force", action="store_true",
+                   help="allow grids beyond 100,000 points (up to 2,000,000)")
     s.add_argument("--chunk", type=int, default=8, help="points per warm-started work unit")
     s.add_argument("--plot", action="store_true",
                    help="also write FILE.png next to the CSV (one or two swept inputs)")

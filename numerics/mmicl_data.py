@@ -97,6 +97,7 @@ github.com/YiranHuangIrene/multimodal-icl; ``docs/derivations/mmicl.md#task``; R
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -166,7 +167,23 @@ def novel_burstiness(N: int, B: int) -> int:
     """
     if B:
         return B
-    return max([d for d in range(1, N // 2 + 1) if N % d == 0] or [1])
+    if N < 2:
+        return 1
+    # N / (smallest prime factor of N) is the largest proper divisor: trial division up to sqrt(N)
+    p = 2
+    while p * p <= N:
+        if N % p == 0:
+            return N // p
+        if p > NOVEL_MAX_FACTOR:
+            raise ValueError(f"N = {N}: the novel-sequence burstiness needs the smallest prime "
+                             f"factor of N, not found below {NOVEL_MAX_FACTOR}; allowed with "
+                             f"B = 0: N <= {NOVEL_MAX_FACTOR ** 2:.0e}")
+        p += 1 if p == 2 else 2
+    return 1  # N is prime
+
+
+#: Trial divisors tried by :func:`novel_burstiness` (every N <= 1e12 is decided, in < 0.5 s).
+NOVEL_MAX_FACTOR = 10**6
 
 
 # ------------------------------------------------------------------------------------- configs
@@ -766,17 +783,29 @@ def p_query_in_context(K: int, N: int, alpha: float, B: int, p_B: float, p_C: fl
     >>> round(p_query_in_context(4, 2, 0.0, 0, 1.0, 0.0)["nonbursty"], 6)  # 1 - (3/4)^2
     0.4375
     """
-    P = zipf_probs(K, alpha)
-    with np.errstate(divide="ignore"):  # P(k) = 1 (huge alpha): log1p(-1) = -inf, term = 1
-        r = float(np.sum(P * -np.expm1(N * np.log1p(-P))))
+    if alpha == 0:  # uniform classes: r = 1 - (1 - 1/K)^N, in O(1) time and memory
+        r = 1.0 if K == 1 else -math.expm1(N * math.log1p(-1 / K))
+    else:
+        P = zipf_probs(K, alpha)
+        with np.errstate(divide="ignore"):  # P(k) = 1 (huge alpha): log1p(-1) = -inf, term = 1
+            r = float(np.sum(P * -np.expm1(N * np.log1p(-P))))
     pb = 0.0 if B == 0 else p_B
     return {"value": p_C + (1 - p_C) * (pb + (1 - pb) * r), "nonbursty": r}
 
 
 def _sum_sq_novel_labels(K_c: int, L: int) -> float:
-    """``sum_l q_l^2`` for labels ``j mod L`` of ``K_c`` uniform novel classes."""
-    counts = np.bincount(np.arange(K_c) % L, minlength=L)
-    return float(np.sum((counts / K_c) ** 2))
+    """``sum_l q_l^2`` for labels ``j mod L`` of ``K_c`` uniform novel classes: ``r = K_c mod L``
+    labels carry ``q + 1`` classes and ``L - r`` carry ``q = K_c // L`` (exact integer sums, no
+    array of length ``K_c``)."""
+    q, r = divmod(K_c, L)
+    return float(Fraction(r * (q + 1) ** 2 + (L - r) * q * q, K_c * K_c))
+
+
+def _sum_sq_labels(K: int, L: int, alpha: float) -> float:
+    """``S2 = sum_l q_l^2`` of the label law; ``1/L`` for uniform classes (K a multiple of L)."""
+    if alpha == 0:
+        return 1.0 / L
+    return float(np.sum(label_probs(K, L, alpha) ** 2))
 
 
 def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float, p_C: float,
@@ -798,7 +827,7 @@ def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float,
     ----------
     arXiv 2601.20796; ``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture``.
     """
-    S2 = float(np.sum(label_probs(K, L, alpha) ** 2))
+    S2 = _sum_sq_labels(K, L, alpha)
     S2c = _sum_sq_novel_labels(K_c, L)
     pb = 0.0 if B == 0 else p_B
     Bn = novel_burstiness(N, B)
@@ -824,12 +853,17 @@ def bursty_label_stats(K: int, L: int, N: int, alpha: float, B: int) -> dict:
     ----------
     arXiv 2601.20796; ``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture``.
     """
-    q = label_probs(K, L, alpha)
     m = N // B
-    with np.errstate(divide="ignore"):  # q_l = 1: log1p(-1) = -inf, term = 1
-        ED = float(np.sum(-np.expm1(m * np.log1p(-q))))
+    if alpha == 0:  # uniform labels: E[D] = L (1 - (1 - 1/L)^m), S2 = 1/L
+        ED = 1.0 if L == 1 else -L * math.expm1(m * math.log1p(-1 / L))
+        S2 = 1.0 / L
+    else:
+        q = label_probs(K, L, alpha)
+        with np.errstate(divide="ignore"):  # q_l = 1: log1p(-1) = -inf, term = 1
+            ED = float(np.sum(-np.expm1(m * np.log1p(-q))))
+        S2 = float(np.sum(q * q))
     return {"expected_distinct": ED, "ideal_tila": ED / N, "random_guess_cla": ED / L,
-            "copy_slot": 1 / m + (1 - 1 / m) * float(np.sum(q * q))}
+            "copy_slot": 1 / m + (1 - 1 / m) * S2}
 
 
 def _bursty_check(inputs: dict) -> None:
@@ -839,8 +873,21 @@ def _bursty_check(inputs: dict) -> None:
                          f"in [1, {inputs['N'] - 1}]")
 
 
+#: Largest number of Zipf classes (``alpha > 0``) of the closed forms below: the class law is an
+#: array of ``K`` doubles (80 MB at the limit, about a second).  Uniform classes (``alpha = 0``)
+#: have O(1) closed forms and no limit.
+MAX_ZIPF_CLASSES = 10**7
+
+
 def _config_check(inputs: dict) -> None:
     GMMConfig(**{k: v for k, v in inputs.items() if k in GMMConfig.__dataclass_fields__})
+    if inputs.get("B") == 0 and "K_c" in inputs and inputs["N"] > NOVEL_MAX_FACTOR ** 2:
+        raise ValueError(f"N = {inputs['N']} with B = 0 exceeds the limit {NOVEL_MAX_FACTOR ** 2:.0e} "
+                         f"(the novel sequences' burstiness needs the smallest prime factor of N)")
+    if inputs.get("alpha", 0) > 0 and inputs["K"] > MAX_ZIPF_CLASSES:
+        raise ValueError(f"K = {inputs['K']} Zipf classes (alpha > 0) exceeds the limit "
+                         f"{MAX_ZIPF_CLASSES:.0e} (the class law is summed term by term); "
+                         f"allowed: K <= {MAX_ZIPF_CLASSES:.0e}, or alpha = 0 for any K")
 
 
 _SEQ_PARAMS = (
@@ -860,8 +907,8 @@ register(Result(
     lambda K, L, N, alpha, B, p_B, p_C: p_query_in_context(K, N, alpha, B, p_B, p_C),
     Reference("mmicl", NOT_NUMBERED,
               "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"),
-    "exact", "finite sum over the K classes",
-    outputs=("value", "nonbursty"),
+    "exact", "finite sum over the K classes (O(1) for alpha = 0)",
+    outputs=("value", "nonbursty"), bounds={"value": (0, 1), "nonbursty": (0, 1)},
     definition="nonbursty r = sum_k P(k) (1 - (1 - P(k))^N),  P(k) = (k+1)^-alpha / H_K(alpha)\n"
                "value = p_C + (1 - p_C) (p_B' + (1 - p_B') r),  p_B' = 0 if B = 0 else p_B",
     check=_config_check))
@@ -876,6 +923,7 @@ register(Result(
               "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"), "exact",
     "finite sums over the K classes and L labels",
     outputs=("value", "bursty", "nonbursty", "novel"),
+    bounds={k: (0, 1) for k in ("value", "bursty", "nonbursty", "novel")},
     definition="q_l = sum_{k = l mod L} P(k),  S2 = sum_l q_l^2,  m = N/B\n"
                "bursty = 1/m + (1 - 1/m) S2,  nonbursty = S2,  novel = same as bursty with "
                "m_c = N/B_novel and the labels j mod L of K_c uniform classes\n"
@@ -892,6 +940,8 @@ register(Result(
               "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"), "exact",
     "finite sums over the L labels",
     outputs=("expected_distinct", "ideal_tila", "random_guess_cla", "copy_slot"),
+    bounds=lambda inp: {"expected_distinct": (1, inp["L"]), "ideal_tila": (0, 1),
+                        "random_guess_cla": (0, 1), "copy_slot": (0, 1)},
     definition="q_l = sum_{k = l mod L} P(k),  m = N/B\n"
                "expected_distinct = E[D] = sum_l (1 - (1 - q_l)^m)\n"
                "ideal_tila = E[1/|M|] = E[D]/N,  random_guess_cla = E[D]/L\n"

@@ -14,12 +14,24 @@ Every point keeps its own status with the solver's ``success``, ``nit`` and ``re
 every output is finite and inside its declared range; ``not-converged`` when the solver says so;
 ``invalid: ...`` for a value that is non-finite, out of range or unflagged; ``error: ...`` for an
 exception.  Nothing is dropped.
+
+Limits (checked before anything is allocated or started): at most :data:`MAX_POINTS` grid points
+(``force=True``: :data:`MAX_POINTS_FORCED`); never more worker processes than work units; a Dask
+scheduler that does not complete the connection within :data:`DASK_CONNECT_SECONDS` (a port where
+something else listens, a TLS address without certificates) is an error, not a hang.
+
+Output: :func:`check_output` validates the destination before the computation (a CSV file name
+whose sidecar ``NAME.json`` is a different file, in a writable folder, not overwriting an existing
+result unless asked); :func:`write_sweep` writes the CSV and the sidecar as a pair, the sidecar
+last and holding the CSV's SHA-256, so that :func:`read_sweep` detects a CSV that does not belong
+to its sidecar (a run killed between the two renames).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,7 +41,16 @@ import numpy as np
 
 from icl_companion.theory.registry import Result, get
 
-__all__ = ["Axis", "parse_axis", "grid_points", "SweepResult", "run_sweep", "write_sweep"]
+__all__ = ["Axis", "parse_axis", "grid_points", "SweepResult", "run_sweep", "write_sweep",
+           "read_sweep", "check_output", "sidecar_path", "MAX_POINTS", "MAX_POINTS_FORCED",
+           "DASK_CONNECT_SECONDS"]
+
+#: Grid points of one sweep without ``force`` (rows are kept in memory: about 1 kB each).
+MAX_POINTS = 100_000
+#: Grid points with ``force`` (``iclc sweep --force``): a hard ceiling, about 2 GB of rows.
+MAX_POINTS_FORCED = 2_000_000
+#: Seconds allowed for connecting to a Dask scheduler (TCP connect and handshake together).
+DASK_CONNECT_SECONDS = 10.0
 
 #: Diagnostics written as CSV columns (``Evaluation.info``); the full record is in the sidecar.
 _INFO_COLUMNS = ("success", "nit", "residual")
@@ -70,6 +91,11 @@ def parse_axis(name: str, spec: str) -> Axis:
         raise ValueError(f"sweep range for {name}: {spec!r} has a non-numeric field") from None
     if not num.is_integer() or num < 1:
         raise ValueError(f"sweep range for {name}: num must be an integer >= 1, got {parts[2]!r}")
+    if num > MAX_POINTS_FORCED:  # before any array of that length exists
+        raise ValueError(f"sweep range for {name}: num = {parts[2]} exceeds the largest grid "
+                         f"({MAX_POINTS_FORCED} points with --force, {MAX_POINTS} without)")
+    if not (math.isfinite(start) and math.isfinite(stop)):
+        raise ValueError(f"sweep range for {name}: start and stop must be finite numbers")
     log = len(parts) == 4 and parts[3] == "log"
     if log and (start <= 0 or stop <= 0):
         raise ValueError(f"sweep range for {name}: a log grid needs start, stop > 0")
@@ -129,9 +155,20 @@ def _evaluate_chunk(result_id: str, points: list[dict], cuts: Sequence[int] = ()
 
     A result with a batched path (``Result.batch``) evaluates all the points at once when it can
     (the values are those of the point-by-point path, bit for bit).  ``cuts``: offsets where a
-    new chunk starts (cold) when a work unit groups several chunks.
+    new chunk starts (cold) when a work unit groups several chunks.  Numerical warnings are
+    silenced (a worker's stderr is the user's terminal; every row carries its own status); any
+    exception becomes that point's ``error: ...`` status.
     """
+    import warnings
+
     _pin_threads()
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)  # e.g. scipy integrators; rows keep status
+        return _evaluate_points(result_id, points, cuts)
+
+
+def _evaluate_points(result_id: str, points: list[dict], cuts: Sequence[int] = ()) -> list[dict]:
     r = get(result_id)
     if r.batch is not None:
         rows = _evaluate_batch(r, points)
@@ -152,7 +189,7 @@ def _evaluate_chunk(result_id: str, points: list[dict], cuts: Sequence[int] = ()
             row["status"] = _row_status(ev)
             if row["status"] != "ok":
                 warm = None  # never continue from a point that is not a trusted solution
-        except (ValueError, ArithmeticError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001 - kept as this point's status, the sweep goes on
             warm = None
             row.update({o: math.nan for o in r.outputs})
             row["status"] = f"error: {type(e).__name__}: {e}"
@@ -335,9 +372,75 @@ class SweepResult:
         return head + img + table_html(cols, rows, max_rows=20)
 
 
+def _probe_dask(address: str, seconds: float) -> None:
+    """Open and close one Dask comm to ``address`` (connection and handshake) within ``seconds``.
+
+    Run before ``Client``: a port where another program listens accepts the TCP connection but
+    never answers the handshake, and ``Client(address, timeout=...)`` then waited forever (its
+    timeout bounds the connection only); a failed ``Client`` also blocks 30 s in its destructor.
+    """
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    async def probe():
+        kwargs = Security().get_connection_args("client")
+        comm = await connect(address, timeout=seconds, **kwargs)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), seconds))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise ValueError(f"cannot reach the dask scheduler at {address}: no dask handshake within "
+                         f"{seconds:g} s (is a dask scheduler listening there?)") from None
+    except Exception as e:  # noqa: BLE001 - any failure to connect is the user's address
+        msg = " ".join(str(e).split())[:200]
+        if address.startswith("tls://") and isinstance(e, TypeError):
+            msg = ("tls:// needs TLS certificates in dask's configuration "
+                   "(distributed.comm.tls.ca-file, .client.cert, .client.key); none is set")
+        raise ValueError(f"cannot reach the dask scheduler at {address}: {msg}") from None
+
+
+def _connect_dask(address: str, seconds: float = DASK_CONNECT_SECONDS):
+    """A ``dask.distributed.Client`` for ``address``, or ``ValueError`` within about ``seconds``.
+
+    The address is probed first (:func:`_probe_dask`); the client is then created in a daemon
+    thread abandoned after ``seconds`` should the scheduler stop answering in between.
+    """
+    import threading
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install "
+                         "'icl-companion[dask]'") from None
+    _probe_dask(address, seconds)
+    box: dict = {}
+
+    def connect():
+        try:
+            box["client"] = Client(address, timeout=f"{seconds:g}s", set_as_default=False)
+        except BaseException as e:  # noqa: BLE001 - reported to the caller below
+            box["error"] = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+
+    t = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive() or "error" in box:
+        raise ValueError(f"cannot reach the dask scheduler at {address}: "
+                         f"{box.get('error', f'no answer within {seconds:g} s')}")
+    return box["client"]
+
+
+def grid_size(axes: Sequence[Axis]) -> int:
+    """Number of grid points (product of the axis lengths), computed without building the grid."""
+    return math.prod(a.num for a in axes)
+
+
 def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | None = None,
-              scheduler: str | None = None, chunk: int = 8, progress: bool | None = None
-              ) -> SweepResult:
+              scheduler: str | None = None, chunk: int = 8, progress: bool | None = None,
+              force: bool = False) -> SweepResult:
     """Evaluate ``result_id`` on the grid; see the module docstring for the execution model.
 
     Parameters
@@ -355,6 +458,8 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
         not depend on ``workers`` or ``scheduler``, but may (within solver tolerance) on ``chunk``.
     progress : bool, optional
         tqdm progress bar; default: only when stderr is a terminal.
+    force : bool
+        Allow up to :data:`MAX_POINTS_FORCED` points instead of :data:`MAX_POINTS`.
     """
     from tqdm.auto import tqdm
 
@@ -363,6 +468,14 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     if not axes:
         raise ValueError("a sweep needs at least one range name=start:stop:num")
+    n = grid_size(axes)
+    limit = MAX_POINTS_FORCED if force else MAX_POINTS
+    if n > limit:
+        raise ValueError(f"the grid has {n:.3g} points, more than the limit of {limit} "
+                         + ("(the hard ceiling)" if force else
+                            f"(--force raises it to {MAX_POINTS_FORCED})"))
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     points = grid_points(r, fixed, axes)
     line = axes[-1].num
     spans = _work_units(r, len(points), line, chunk, None if scheduler else workers)
@@ -371,25 +484,18 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
     t0 = time.time()
     results: list = [None] * len(spans)
     client = None
+    # never more processes than work units (48 workers for 2 chunks forked 46 idle processes)
+    n_proc = min(workers or os.cpu_count() or 1, len(spans))
     if scheduler:
-        try:
-            from dask.distributed import Client
-        except ImportError:
-            raise ValueError("--scheduler needs dask.distributed: pip install "
-                             "'icl-companion[dask]'") from None
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as e:
-            raise ValueError(f"cannot reach the dask scheduler at {scheduler}: "
-                             f"{type(e).__name__}: {e}") from None
+        client = _connect_dask(scheduler)
         executor: cf.Executor = client.get_executor()
         backend = f"dask:{scheduler}"
-    elif workers == 1:
+    elif n_proc == 1:
         executor = None  # type: ignore[assignment]
         backend = "serial"
     else:
-        executor = cf.ProcessPoolExecutor(max_workers=workers)
-        backend = f"processes:{workers or 'auto'}"
+        executor = cf.ProcessPoolExecutor(max_workers=n_proc)
+        backend = f"processes:{n_proc}"
     try:
         bar = tqdm(total=len(points), disable=not progress, desc=result_id, unit="pt")
         if executor is None:
@@ -421,27 +527,102 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
     return SweepResult(result_id, rows, meta)
 
 
-def write_sweep(sweep: SweepResult, path) -> tuple[str, str]:
-    """Write the tidy CSV and its JSON sidecar (provenance, grid, status counts) atomically.
+def sidecar_path(path) -> "Path":
+    """The JSON sidecar of a sweep CSV: ``NAME.json`` beside ``NAME.csv``."""
+    from pathlib import Path
 
-    The CSV carries no timings so that the same sweep gives byte-identical files on any backend;
-    per-point times and the wall time are in the sidecar.
+    return Path(path).with_suffix(".json")
+
+
+def check_output(path, overwrite: bool = False) -> tuple:
+    """Validate a sweep's destination before computing; return ``(csv_path, sidecar_path)``.
+
+    Refused with ``ValueError``: an empty name, a folder, a name whose sidecar would be the CSV
+    itself (``res.json``), a folder that cannot be created or written, and an existing CSV or
+    sidecar unless ``overwrite``.
     """
     from pathlib import Path
 
-    from icl_companion.numerics.io import write_csv, write_json
+    if path is None or not str(path).strip():
+        raise ValueError("--out needs a file name (FILE.csv); got an empty string")
+    p = Path(path)
+    if p.is_dir() or str(path).endswith(("/", os.sep)) or not p.name:
+        raise ValueError(f"--out {path} is a folder; give a file name such as {p / 'sweep.csv'}")
+    side = sidecar_path(p)
+    if side.resolve() == p.resolve():
+        raise ValueError(f"--out {path}: its JSON sidecar would have the same name and overwrite "
+                         f"it; use a name ending in .csv")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"--out {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: the folder {parent} is not writable")
+    for f in (p, side):
+        if f.is_dir():
+            raise ValueError(f"--out {path}: {f} is a folder")
+        if f.exists() and not overwrite:
+            raise ValueError(f"--out {path}: {f} exists; pass --overwrite to replace it")
+        if f.exists() and not os.access(f, os.W_OK):
+            raise ValueError(f"--out {path}: {f} is not writable")
+    return p, side
+
+
+def write_sweep(sweep: SweepResult, path) -> tuple[str, str]:
+    """Write the tidy CSV and its JSON sidecar (provenance, grid, status counts) as a pair.
+
+    Both are written to temporaries first, then renamed, the CSV first and the sidecar last; the
+    sidecar records the CSV's SHA-256 (``csv_sha256``) and a ``run_id``, checked by
+    :func:`read_sweep`.  Leftover temporaries of a killed earlier run are removed.  The CSV
+    carries no timings so that the same sweep gives byte-identical files on any backend;
+    per-point times and the wall time are in the sidecar.
+    """
+    import hashlib
+    import uuid
+    from pathlib import Path
+
+    from icl_companion.numerics.io import (csv_text, json_text, remove_stale_parts,
+                                           write_texts_atomically)
     from icl_companion.theory._meta import provenance
 
     path = Path(path)
+    side = sidecar_path(path)
     r = get(sweep.result_id)
     inputs = [p.name for p in r.params]
     outputs = []
     for row in sweep.rows:
         outputs += [k for k in row if k not in inputs and k not in outputs
                     and k not in ("status", "seconds")]
-    write_csv(path, sweep.rows, inputs + outputs + ["status"])
-    side = path.with_suffix(".json")
+    text = csv_text(sweep.rows, inputs + outputs + ["status"])
     meta = dict(sweep.meta)
     meta["point_seconds"] = [round(row["seconds"], 6) for row in sweep.rows]
-    write_json(side, provenance(**meta))
+    meta.update(run_id=uuid.uuid4().hex, csv=path.name,
+                csv_sha256=hashlib.sha256(text.encode()).hexdigest())
+    for p in (path, side):
+        remove_stale_parts(p)
+    write_texts_atomically([(path, text), (side, json_text(provenance(**meta)))])
     return str(path), str(side)
+
+
+def read_sweep(path) -> tuple[list, dict]:
+    """Read a sweep CSV and its sidecar; ``ValueError`` when they are not a pair.
+
+    Returns ``(rows, meta)`` (cells as strings).  The CSV's SHA-256 must equal the sidecar's
+    ``csv_sha256``: a CSV from another run (a kill between the two renames of
+    :func:`write_sweep`, or a file edited by hand) is reported, not silently combined.
+    """
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from icl_companion.numerics.io import read_csv
+
+    path = Path(path)
+    side = sidecar_path(path)
+    meta = json.loads(side.read_text())
+    checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+    if meta.get("csv_sha256") != checksum:
+        raise ValueError(f"{path} does not match its sidecar {side} (run {meta.get('run_id')}): "
+                         f"SHA-256 {checksum[:12]}... vs {str(meta.get('csv_sha256'))[:12]}...")
+    return read_csv(path), meta

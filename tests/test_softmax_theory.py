@@ -467,7 +467,8 @@ def test_ratio_and_preconditioner_checks_fail_when_perturbed(monkeypatch):
     monkeypatch.undo()
     r = get("softmax.preconditioner")
     orig = r.func
-    monkeypatch.setattr(r, "func", lambda **kw: (1.05 * np.asarray(orig(**kw))).tolist())
+    monkeypatch.setattr(r, "func", lambda **kw: {
+        **orig(**kw), "value": (1.05 * np.asarray(orig(**kw)["value"])).tolist()})
     assert run_one(load_checks()["softmax.preconditioner"], quick=True, seed=0).status == "failed"
 
 

@@ -39,10 +39,11 @@ from fractions import Fraction
 
 import sympy as sp
 
+from icl_companion.theory.closed_form import register_closed_form
 from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, choice, integer,
-                              register, register_symbolic)
+                              register)
 
-__all__ = ["check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",
+__all__ = ["distinct_label_law_float", "COUNT_MAX", "check_burstiness", "random_guess_cla_expr", "copy_slot_uniform_expr",
            "ideal_tila_expr", "distinct_label_accuracy", "distinct_label_law", "novel_m2_classes",
            "POSITIONAL_SCHEMES", "model_width", "param_count"]
 
@@ -235,33 +236,79 @@ def _param_check(inputs: dict) -> None:
 
 
 # ------------------------------------------------------------------------------- registration
+#: Upper end of the count inputs of the integer-valued results (classes, labels, widths): the
+#: outputs then stay far inside the double range, so JSON readers and bounds see exact numbers.
+COUNT_MAX = 10**15
+
 _LNB = (integer("L", 1, doc="number of labels"),
         integer("N", 2, doc="context pairs"),
         integer("B", 1, doc="burstiness (a divisor of N, < N)"))
 
-register_symbolic(
+register_closed_form(
     "mmicl.random_guess_cla", "CLA of a uniform label guess on bursty uniform-label sequences",
     _LNB, random_guess_cla_expr, lambda: (L_, N_, B_),
     _ref("reference-levels-of-bursty-uniform-label-sequences"),
-    check=_bursty_check)
+    check=_bursty_check, bounds={"value": (0, 1)})
 
-register_symbolic(
+register_closed_form(
     "mmicl.copy_slot_uniform", "accuracy of copying a random context slot's label (bursty, "
     "uniform labels, e.g. the IC set)", _LNB, copy_slot_uniform_expr, lambda: (L_, N_, B_),
     _ref("reference-levels-of-bursty-uniform-label-sequences"),
-    check=_bursty_check)
+    check=_bursty_check, bounds={"value": (0, 1)})
 
 
-register_symbolic(
+register_closed_form(
     "mmicl.ideal_tila", "largest expected TILA (= IndStrength): an ideal induction head on bursty "
     "uniform-label sequences, E[1/|M|]", _LNB, ideal_tila_expr, lambda: (L_, N_, B_),
-    _ref("reference-levels-of-bursty-uniform-label-sequences"), check=_bursty_check)
+    _ref("reference-levels-of-bursty-uniform-label-sequences"), check=_bursty_check,
+    bounds={"value": (0, 1)})
+
+
+#: ``m min(m, L)`` (``m = N/B``) up to which ``E[1/D]`` is the exact rational sum (about 0.3 s);
+#: beyond it, the occupancy recursion in double precision, up to ``DISTINCT_MAX_WORK``.
+DISTINCT_EXACT_WORK = 40_000
+DISTINCT_MAX_WORK = 2 * 10**8
+#: Largest ``m = N/B`` of the recursion (one vector update per draw: about 2 s at the limit).
+DISTINCT_MAX_M = 200_000
+
+
+def distinct_label_law_float(L: int, m: int):
+    """``P(D = d)``, ``d = 0..min(m, L)``, by the occupancy recursion in double precision:
+    ``P_{t+1}(d) = P_t(d) d/L + P_t(d-1) (L - d + 1)/L`` (each new draw repeats one of the ``d``
+    labels seen or shows a new one).  Convex combinations only: no cancellation, error ``O(m eps)``.
+    """
+    import numpy as np
+
+    n = min(m, L)
+    d = np.arange(n + 1, dtype=float)
+    stay, new = d / L, (L - d + 1) / L
+    p = np.zeros(n + 1)
+    p[0] = 1.0
+    for _ in range(m):
+        p[1:] = p[1:] * stay[1:] + p[:-1] * new[1:]
+        p[0] = 0.0
+    return p
+
+
+def _distinct_check(inputs: dict) -> None:
+    _bursty_check(inputs)
+    m, L = inputs["N"] // inputs["B"], inputs["L"]
+    if m > DISTINCT_MAX_M or m * min(m, L) > DISTINCT_MAX_WORK:
+        raise ValueError(f"m = N/B = {m} with L = {L} exceeds the limits of the occupancy "
+                         f"computation; allowed: N/B <= {DISTINCT_MAX_M} and (N/B) min(N/B, L) "
+                         f"<= {DISTINCT_MAX_WORK:.0e}")
 
 
 def _distinct(L, N, B):
-    law = distinct_label_law(L, N // B)
-    return {"accuracy": float(distinct_label_accuracy(L, N // B)),
-            "expected_distinct": float(sum(d * p for d, p in law.items()))}
+    import numpy as np
+
+    m = N // B
+    expected = -L * math.expm1(m * math.log1p(-1 / L)) if L > 1 else 1.0  # L (1 - (1 - 1/L)^m)
+    if m * min(m, L) <= DISTINCT_EXACT_WORK:
+        return {"accuracy": float(distinct_label_accuracy(L, m)), "expected_distinct": expected}
+    p = distinct_label_law_float(L, m)
+    return {"accuracy": float(np.sum(p[1:] / np.arange(1, p.size))),
+            "expected_distinct": expected}
 
 
 register(Result(
@@ -270,11 +317,13 @@ register(Result(
     _ref("reference-levels-of-bursty-uniform-label-sequences",
          "Feller, An Introduction to Probability Theory and Its Applications, Vol. I (occupancy)"),
     "exact",
-    "exact rational sum, returned as floats", outputs=("accuracy", "expected_distinct"),
+    "exact rational sum for (N/B) min(N/B, L) <= 4e4, else the occupancy recursion in double "
+    "precision (limit 2e8)", outputs=("accuracy", "expected_distinct"),
     definition="accuracy = E[1/D] = sum_{d=1}^{min(m,L)} C(L,d) d! S(m,d) / (d L^m),  m = N/B\n"
                "expected_distinct = E[D] = L (1 - (1 - 1/L)^m)\n"
                "S(m,d): Stirling numbers of the second kind; D: distinct labels among the m "
-               "i.i.d. uniform base labels.", check=_bursty_check))
+               "i.i.d. uniform base labels.", check=_distinct_check,
+    bounds=lambda inp: {"accuracy": (0, 1), "expected_distinct": (1, inp["L"])}))
 
 
 def _kc2_check(inputs: dict) -> None:
@@ -284,23 +333,26 @@ def _kc2_check(inputs: dict) -> None:
 
 register(Result(
     "mmicl.novel_m2_classes", "number of novel M2 classes in a multimodal ICL set",
-    (integer("K1", 1, doc="primary classes"), integer("K2", 1, doc="secondary classes"),
-     integer("L2", 1, doc="secondary labels"),
-     integer("K_c1", 1, doc="novel primary classes", default=128)),
+    (integer("K1", 1, COUNT_MAX, doc="primary classes"),
+     integer("K2", 1, COUNT_MAX, doc="secondary classes"),
+     integer("L2", 1, COUNT_MAX, doc="secondary labels"),
+     integer("K_c1", 1, COUNT_MAX, doc="novel primary classes", default=128)),
     novel_m2_classes, _ref("novel-secondary-classes", AUTHORS_CODE),
-    "exact", definition="K_c2 = max(L2, floor(K_c1 K2 / (K1 L2)) L2)", check=_kc2_check))
+    "exact", definition="K_c2 = max(L2, floor(K_c1 K2 / (K1 L2)) L2)", check=_kc2_check,
+    bounds=lambda inp: {"value": (inp["L2"], math.inf)}))
 
 
 register(Result(
     "mmicl.param_count", "trainable parameters and width of the paper's decoder, by positional "
-    "scheme", (integer("D", 1, doc="item/label feature dimension"),
-               integer("L", 1, doc="output labels"),
-               integer("n_layers", 1, doc="layers", default=2),
-               integer("n_heads", 1, doc="heads (W_O added when > 1)", default=1),
+    "scheme", (integer("D", 1, COUNT_MAX, doc="item/label feature dimension"),
+               integer("L", 1, COUNT_MAX, doc="output labels"),
+               integer("n_layers", 1, COUNT_MAX, doc="layers", default=2),
+               integer("n_heads", 1, COUNT_MAX, doc="heads (W_O added when > 1)", default=1),
                choice("positional", POSITIONAL_SCHEMES, doc="positional scheme", default="ape"),
-               integer("ape_len", 2, doc="one-hot length with APE (2 Nmax + 1)", default=65)),
+               integer("ape_len", 2, COUNT_MAX, doc="one-hot length with APE (2 Nmax + 1)",
+                       default=65)),
     param_count, _ref("decoder-and-parameter-count", AUTHORS_CODE + ", model.py"), "exact",
     outputs=("parameters", "d_model"),
     definition="d = D + ape_len (APE), d = D (rope, rope_repo, alibi)\n"
                "parameters = n_layers (6 d^2 + 5 d + [n_heads > 1] d^2) + d + d L",
-    check=_param_check))
+    check=_param_check, bounds={"parameters": (1, math.inf), "d_model": (1, math.inf)}))

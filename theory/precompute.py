@@ -88,12 +88,6 @@ def _aim_E0(variant):
     return build
 
 
-def _linear_zfb_term():
-    from icl_companion.theory import linear as tl
-
-    return (tl.LAM, tl.TR, tl.N_, tl.MM), tl.zfb_term_expr()
-
-
 def _softmax_pair():
     import sympy as sp
 
@@ -136,12 +130,6 @@ def _xattn_lsa_gap():
     return (tx.MLO, tx.MHI, tx.P), tx.lsa_fixed_direction_exprs()
 
 
-def _xattn_rho_star():
-    from icl_companion.theory import xattn as tx
-
-    return (tx.MLO, tx.MHI, tx.TAU2), tx.rho_star_expr()
-
-
 #: Derivation outputs used by numerical code paths (the catalogue's expressions are added to the
 #: generated modules automatically).
 DERIVED = (
@@ -149,13 +137,11 @@ DERIVED = (
     Derived("aim.edge_quartic_coeffs", _aim_quartic, vector=True),
     Derived("aim.hardmax_E0_correct", _aim_E0("correct"), "float"),
     Derived("aim.hardmax_E0_paper", _aim_E0("paper"), "float"),
-    Derived("linear.zfb_term", _linear_zfb_term),
     Derived("softmax.pair_term", _softmax_pair),
     Derived("softmax.manifold", _softmax_manifold),
     Derived("softmax.ratio", _softmax_ratio),
     Derived("softmax.single_head", _softmax_single_head),
     Derived("xattn.lsa_fixed_direction", _xattn_lsa_gap, "mpmath"),
-    Derived("xattn.rho_star_math", _xattn_rho_star, "math"),
 )
 
 
@@ -209,6 +195,21 @@ def function(key: str):
 def mpmath_function(key: str):
     """The generated mpmath function of the symbolic result ``key``, or None."""
     return _lookup("MPMATH", key)
+
+
+def interval_function(key: str):
+    """The generated mpmath function of ``key`` evaluated in :mod:`mpmath.iv` interval arithmetic
+    (the function of :func:`icl_companion.theory.closed_form.interval_function`), or None."""
+    import builtins
+    import types
+
+    f = mpmath_function(key)
+    if f is None:
+        return None
+    from icl_companion.theory.closed_form import _namespace
+
+    return types.FunctionType(f.__code__, {"mpmath": _namespace()["mpmath"],
+                                           "__builtins__": builtins}, f.__name__)
 
 
 def constant(key: str):
@@ -282,11 +283,26 @@ def stub(id: str):
     try:
         decl = cat.DECLARATIONS[id]()
         params = decl.pop("params")
-        return Result(id=id, params=params, func=symbolic_func(id, params, lambda: f),
+        names = [p.name for p in params]
+        if cat.EVALUATORS.get(id) == "interval":  # a certified closed form (theory.closed_form)
+            from icl_companion.theory.closed_form import closed_form_func
+
+            func = closed_form_func(id, names, functools.partial(_symbols_of, id, names),
+                                    functools.partial(expression, id))
+        else:
+            func = symbolic_func(id, params, lambda: f)
+        return Result(id=id, params=params, func=func,
                       expression=functools.partial(expression, id), symbolic=True,
                       module=cat.INDEX[id][0], **decl)
     except (TypeError, ValueError):  # the registry's types changed since generation: import
         return None
+
+
+def _symbols_of(id: str, names) -> list:
+    """The argument symbols of ``id``'s committed expression, in the order of its inputs."""
+    expr = expression(id)
+    by_name = {s.name: s for s in expr.free_symbols}
+    return [by_name[n] for n in names]
 
 
 # ---------------------------------------------------------------------------------- generation
@@ -336,7 +352,9 @@ def _source(fname: str, args, names, expr, printer: str) -> str:
     p = _printer(printer)
     body = p.doprint(e)
     mods = sorted({m.split(".")[0] for m in p.module_imports} | _used_modules(body))
-    imports = "".join(f"    import {m}\n" for m in mods if m != "math")
+    # mpmath is a module-level name of the generated file, so that a closed form's function can
+    # be re-bound to mpmath.iv (interval_function); the others are imported where used
+    imports = "".join(f"    import {m}\n" for m in mods if m not in ("math", "mpmath"))
     if "scipy" in mods:
         imports = imports.replace("    import scipy\n", "    import scipy.special\n")
     return f"def {fname}({', '.join(names)}):\n{imports}    return {body}\n"
@@ -391,7 +409,10 @@ def _paper_sources(prefix: str) -> tuple[dict, dict]:
 
 def _declaration_source(r) -> str | None:
     """Source of a function returning ``r``'s declaration (keyword arguments of Result)."""
-    if not r.symbolic or r.check is not None or callable(r.bounds) or r.warm_start:
+    from icl_companion.theory import registry as R
+
+    if not r.symbolic or r.check is not None or r.warm_start or (
+            callable(r.bounds) and not isinstance(r.bounds, R.RiskBounds)):
         return None
     fields = dict(summary=r.summary, params=r.params, reference=r.reference, status=r.status,
                   status_note=r.status_note, outputs=r.outputs, definition=r.definition,
@@ -411,6 +432,8 @@ def _py(v) -> str:
         return f"Interval({_py(v.lo)}, {_py(v.hi)}, {v.lo_open!r}, {v.hi_open!r})"
     if isinstance(v, R.Reference):
         return f"Reference({v.paper!r}, {v.where!r}, {v.derivation!r}, {_py(v.cites)})"
+    if isinstance(v, R.RiskBounds):
+        return f"RiskBounds({_py(v.hi_above_noise)})"
     if isinstance(v, R.Bound):
         return f"Bound({_py(v.lo)}, {_py(v.hi)}, {v.infinite!r})"
     if isinstance(v, float) and math.isinf(v):
@@ -434,6 +457,8 @@ used.  ``tests/test_precompute.py`` re-derives everything and compares.
 # ruff: noqa
 import math
 
+import mpmath
+
 inf = math.inf
 SYMPY = {sympy!r}
 DERIVATION_SOURCES = {dsrc!r}
@@ -455,8 +480,12 @@ def generate_text(prefix: str) -> str:
         f"    {r.id!r}: ({r.module!r}, "
         f"{r.status!r}, {r.summary!r}),\n" for r in results) + "}\n")
     decls = [(r.id, _declaration_source(r)) for r in results]
+    out.append("EVALUATORS = {\n" + "".join(
+        f"    {r.id!r}: 'interval',\n" for r in results
+        if r.symbolic and getattr(r.func, "__module__", "") == "icl_companion.theory.closed_form")
+        + "}\n")
     out.append("\n\ndef _declarations():\n    from icl_companion.theory.registry import (Bound, "
-               "Interval, Param, Reference, REQUIRED)\n\n    return {\n" + "".join(
+               "Interval, Param, Reference, REQUIRED, RiskBounds)\n\n    return {\n" + "".join(
                    f"        {i!r}: {d},\n" for i, d in decls if d) + "    }\n\n\n"
                "DECLARATIONS = _declarations()\n")
     exprs, funcs, mps, consts, defs = {}, {}, {}, {}, []

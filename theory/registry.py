@@ -47,7 +47,8 @@ __all__ = [
     "Interval", "Param", "Reference", "Result", "Evaluation", "Registry", "RESULTS", "CATALOGUE",
     "STATUSES", "SOLVER_STATUS", "INFO_KEYS", "NOT_NUMBERED", "register", "register_symbolic", "get", "evaluate",
     "results", "real", "integer", "vector", "matrix", "choice", "UnknownResultError", "PAPERS",
-    "Paper", "paper", "papers", "REQUIRED", "Bound", "symbolic_func", "listing", "DPS_RANGE",
+    "Paper", "paper", "papers", "REQUIRED", "Bound", "RiskBounds", "symbolic_func", "listing",
+    "DPS_RANGE",
 ]
 
 STATUSES = ("exact", "asymptotic", "numerical", "reconstructed", "monte-carlo")
@@ -129,13 +130,16 @@ class Param:
         text = text.strip()
         try:
             if self.kind == "real":
-                return float(text)
+                return _parse_float(text)
             if self.kind == "integer":
                 return _parse_int(text)
             if self.kind == "vector":
-                return [float(t) for t in text.split(",")]
+                return [_parse_float(t) for t in text.split(",")]
             if self.kind == "matrix":
-                return [[float(t) for t in row.split(",")] for row in text.split(";")]
+                return [[_parse_float(t) for t in row.split(",")] for row in text.split(";")]
+        except _TooLarge:
+            raise ValueError(f"{self.name} = {text!r} is beyond the double-precision range "
+                             f"(|x| <= 1.8e308); expected {self.describe_domain()}") from None
         except ValueError:
             raise ValueError(f"{self.name} = {text!r} is not {self._noun()}; "
                              f"expected {self.describe_domain()}") from None
@@ -164,6 +168,8 @@ class Param:
                 raise ValueError(f"{owner}: {self.name} = {value!r} is not {self._noun()}; "
                                  f"expected {self.describe_domain()}")
             if self.kind == "integer":
+                if isinstance(value, numbers.Integral) and abs(value) > 1.7976931348623157e308:
+                    raise bad(f"{str(value)[:12]}...({len(str(value))} digits)")
                 if not float(value).is_integer():
                     raise ValueError(f"{owner}: {self.name} = {value!r} is not an integer; "
                                      f"expected {self.describe_domain()}")
@@ -192,11 +198,28 @@ class Param:
         return arr.tolist()
 
 
-def _parse_int(text: str) -> int:
+class _TooLarge(ValueError):
+    """A number written in full that no double can hold (``1e400``, 400 digits)."""
+
+
+def _parse_float(text: str) -> float:
     v = float(text)
-    if not v.is_integer():
-        raise ValueError(text)
-    return int(v)
+    if math.isinf(v) and "inf" not in text.lower():
+        raise _TooLarge(text)
+    return v
+
+
+def _parse_int(text: str) -> int:
+    try:
+        n = int(text)  # exact for integers written in full, any length
+    except ValueError:
+        v = _parse_float(text)
+        if not v.is_integer():
+            raise ValueError(text) from None
+        return int(v)
+    if abs(n) > 1.7976931348623157e308:  # compared as ints: no float conversion
+        raise _TooLarge(text)
+    return n
 
 
 def _show(v: float) -> str:
@@ -458,6 +481,23 @@ class Bound:
         return None
 
 
+@dataclass(frozen=True)
+class RiskBounds:
+    """``bounds`` of a risk that includes the noise: ``value >= sigma2`` and, when
+    ``hi_above_noise`` is given, ``<= sigma2 + hi_above_noise`` (``1`` for a predictor at least as
+    good as predicting 0, whose risk is ``1 + sigma2`` since ``E (x^T beta)^2 = 1``).  The upper
+    end carries a few ulps of slack for the rounding of ``sigma2 + 1`` itself.  A declared value
+    (not a closure), so that generated declarations can carry it."""
+
+    hi_above_noise: float | None = None
+
+    def __call__(self, inputs: Mapping[str, Any]) -> dict:
+        s2 = inputs["sigma2"]
+        hi = math.inf if self.hi_above_noise is None else \
+            (s2 + self.hi_above_noise) * (1 + 4e-16)
+        return {"value": (s2, hi)}
+
+
 class _GeneratedDoc:
     """``__doc__`` of :class:`Result`: the class docstring on the class, numpydoc on instances."""
 
@@ -632,8 +672,9 @@ class Result:
         value, info = _plain(value), _plain(info)
         problems = self._violations(inputs, value)
         if problems:
+            said = [info["message"]] if info.get("message") and info.get("success") is False else []
             info = dict(info, success=False, status=info.get("status") or 5,
-                        message="; ".join(problems))
+                        message="; ".join(said + problems))
         elif self.status in _MEASURED and "success" not in info:
             info = dict(info, success=False, status=6,
                         message="the solver reported no success flag")

@@ -57,8 +57,10 @@ import sympy as sp
 
 from icl_companion.theory import linear as tl
 from icl_companion.theory.linear import D, ETA, L, SIGMA2, XI
+from icl_companion.theory.closed_form import register_closed_form
+from icl_companion.theory.linear import risk_bounds
 from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, integer, real, register,
-                             register_symbolic, vector)
+                             vector)
 
 __all__ = [
     # reduced predictor
@@ -80,6 +82,7 @@ __all__ = [
     "ratio_bound_grid", "single_head_profile_expr", "single_head_optimum_expr",
     "single_head_optimum", "linear_length_risk_expr", "ar1_covariance",
     "preconditioner_from_moments", "preconditioner_closed_form", "preconditioner",
+    "preconditioner_eig", "PRECONDITIONER_MAX_D", "certified_approx_loss", "MAX_HEADS",
     "preconditioned_gd_risk", "preconditioned_min_risk",
     "GAMMA", "MU", "OMEGA", "L_TRAIN", "L_TEST", "RHO",
 ]
@@ -965,12 +968,52 @@ def preconditioned_min_risk(Gamma, Sigma, sigma2) -> float:
 def preconditioner(d, L, sigma2, rho) -> np.ndarray:
     """Optimal one-step linear-TF preconditioner for AR(1) covariates, ``Sigma_ij = rho^|i-j|``.
 
+    Computed by :func:`preconditioner_eig` (symmetric by construction, accurate near
+    ``|rho| = 1``); equal to the normal-equation solution :func:`preconditioner_from_moments`.
+
     >>> G = preconditioner(3, 40, 0.1, 0.0)
     >>> bool(np.allclose(G, 1 / (1 + (3 + 1 + 3 * 0.1) / 40) * np.eye(3)))
     True
     """
     _check_dls(d, L, sigma2)
-    return preconditioner_from_moments(ar1_covariance(d, rho), L, sigma2)
+    return preconditioner_eig(ar1_covariance(d, rho), L, sigma2)[0]
+
+
+def preconditioner_eig(Sigma, L, sigma2) -> tuple:
+    """``Gamma* = M^-1`` with ``M = (1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I`` from ``eigh(Sigma)``.
+
+    ``M`` and ``Sigma`` share eigenvectors ``U``, so ``Gamma* = U diag(1/m) U^T`` with
+    ``m = (1 + 1/L) lambda + (tr Sigma + sigma2 d)/L``: exactly symmetric (the two triangles are
+    averaged) and backward stable, where solving the normal equations with ``E[g g^T] = Sigma M/d``
+    squares the conditioning of a nearly singular ``Sigma`` (``|rho| -> 1``: an asymmetric result
+    off by 1% at ``rho = 1 - 1e-12``).  Returns ``(Gamma, rel_err)`` with ``rel_err = d eps
+    cond(M)``, the a-priori bound on the relative error of a backward-stable eigensolver.
+    """
+    S = np.asarray(Sigma, float)
+    d = S.shape[0]
+    lam, U = np.linalg.eigh(S)
+    lam = np.clip(lam, 0.0, None)  # Sigma is PSD; rounding may leave -1e-17
+    m = (1 + 1 / L) * lam + (np.trace(S) + sigma2 * d) / L
+    G = (U / m) @ U.T
+    return (G + G.T) / 2, float(d * np.finfo(float).eps * m.max() / m.min())
+
+
+#: Largest ``d`` of ``softmax.preconditioner``: a d x d result printed in full (d = 256 is
+#: 65,536 numbers, about 1.5 MB of text; the figures use d <= 20).
+PRECONDITIONER_MAX_D = 256
+
+
+def _preconditioner_result(d, L, sigma2, rho):
+    G, err = preconditioner_eig(ar1_covariance(d, rho), L, sigma2)
+    out = {"value": G.tolist(), "residual": err}
+    if not np.all(np.isfinite(G)):
+        out.update(success=False, status=2, message="non-finite entries in Gamma*")
+    elif err > 1e-8:
+        out.update(success=False, status=4, message=f"M is too ill-conditioned for double "
+                   f"precision: estimated relative error {err:.1e} > 1e-8")
+    else:
+        out["success"] = True
+    return out
 
 
 def _preconditioner_display():
@@ -1006,54 +1049,139 @@ def _s2():
     return real("sigma2", 0, doc="noise variance")
 
 
-def same_length(a: str = "omega", b: str = "mu"):
-    """A catalogue ``check``: the per-head vectors ``a`` and ``b`` have one entry per head each."""
+#: Largest number of heads accepted by the catalogue (the head-pair matrices are H x H).
+MAX_HEADS = 1000
+
+
+def same_length(a: str = "omega", b: str | None = "mu", max_heads: int = MAX_HEADS):
+    """A catalogue ``check``: the per-head vectors ``a`` and ``b`` have one entry per head each,
+    and at most ``max_heads`` heads."""
 
     def check(inputs):
-        if len(inputs[a]) != len(inputs[b]):
+        if b is not None and len(inputs[a]) != len(inputs[b]):
             raise ValueError(f"{a} and {b} must have the same length (one entry per head), got "
                              f"len({a}) = {len(inputs[a])} and len({b}) = {len(inputs[b])}")
+        if len(inputs[a]) > max_heads:
+            raise ValueError(f"{a} has {len(inputs[a])} entries; at most {max_heads} heads are "
+                             f"allowed")
 
     return check
 
 
+#: ``d omega_a omega_b`` above which ``exp`` overflows a double (log(1.8e308) = 709.8).
+EXP_MAX = 709.0
+
+
+def _exp_exponent_check(d, om) -> None:
+    w = float(np.max(np.abs(om)))
+    top = float(d) * w * w  # float products give inf, never OverflowError
+    if top > EXP_MAX:
+        raise ValueError(f"d * max(omega)^2 = {top:.4g} exceeds {EXP_MAX:g}: exp(d omega_a omega_b) "
+                         f"overflows double precision (allowed: d * max|omega|^2 <= {EXP_MAX:g})")
+
+
+def _approx_loss_iv(d, L, sigma2, om, m):
+    """``L~`` in :mod:`mpmath.iv` interval arithmetic (arguments are intervals)."""
+    from mpmath import iv
+
+    c = (1 + sigma2) / L
+    quad = sum(m[a] * m[b] * (om[a] * om[b] + c * iv.exp(d * om[a] * om[b]))
+               for a in range(len(om)) for b in range(len(om)))
+    return 1 + sigma2 - 2 * sum(x * y for x, y in zip(m, om)) + quad
+
+
+#: Heads up to which an uncertain double-precision ``L~`` is recomputed in interval arithmetic.
+_IV_MAX_HEADS = 64
+
+
+def certified_approx_loss(d, L, sigma2, omega, mu) -> dict:
+    """``L~(omega, mu)`` with a guaranteed accuracy, or ``success=False`` saying why not.
+
+    Double precision first, with the a-priori bound ``(n + 4) eps S`` on its rounding error
+    (``n = H^2 + H`` terms, ``S`` the sum of their magnitudes): accepted when that bound is below
+    ``2^-50`` of the value.  Otherwise (cancellation between ``2 mu^T omega`` and the quadratic
+    form, or an ``exp`` beyond the double range) the loss is recomputed in interval arithmetic
+    (:func:`icl_companion.theory.closed_form.evaluate_interval`) for ``H <= 64``.
+    """
+    from icl_companion.theory.closed_form import evaluate_interval
+
+    om, m = _heads(omega, mu)
+    # Heads sharing one omega act as one head with the summed mu (L~ depends on mu only through
+    # those sums): merging them removes exact cancellations that no rounding analysis can see.
+    om, inverse = np.unique(om, return_inverse=True)
+    m = np.bincount(inverse.ravel(), weights=m, minlength=om.size)
+    H = om.size
+    with np.errstate(all="ignore"):
+        T = _bcast(_pair_functions()["T"](*_pair_grid(om, m, d, L, sigma2)), H)
+        lin = 2 * m * om
+        value = float(1 + sigma2 - lin.sum() + T.sum())
+        scale = 1 + sigma2 + float(np.abs(lin).sum() + np.abs(T).sum())
+    bound = (H * H + H + 4) * np.finfo(float).eps * scale
+    if math.isfinite(value) and math.isfinite(scale) and bound <= 2.0 ** -50 * abs(value):
+        return {"value": value, "success": True, "residual": bound}
+    if H > _IV_MAX_HEADS:
+        return {"value": value, "success": False, "status": 4,
+                "message": f"double precision cannot guarantee L~ here (rounding bound "
+                           f"{bound:.1e}) and H = {H} > {_IV_MAX_HEADS} is too many heads for "
+                           f"interval arithmetic"}
+    args = [d, L, sigma2, *om.tolist(), *m.tolist()]
+    r = evaluate_interval(lambda d_, L_, s_, *x: _approx_loss_iv(d_, L_, s_, x[:H], x[H:]), args)
+    out = {"value": r.value, "success": r.success, "residual": r.error}
+    if not r.success:
+        out.update(status=r.status, message=r.message)
+    return out
+
 
 def _ratio_conditions(inputs):
+    from fractions import Fraction
+
     xi, s2 = inputs["xi"], inputs["sigma2"]
-    if not s2 + 1 / xi > 1:
+    if not Fraction(s2) + 1 / Fraction(xi) > 1:  # exact: 1/xi may overflow a double
         raise ValueError(f"Theorem 1(3) needs sigma2 + 1/xi > 1, got sigma2 = {s2:g}, "
-                         f"xi = {xi:g} (sigma2 + 1/xi = {s2 + 1 / xi:g})")
+                         f"xi = {xi:g} (sigma2 + 1/xi = {float(Fraction(s2) + 1 / Fraction(xi)):g})")
 
 
-register_symbolic(
+register_closed_form(
     "softmax.eta_star", "Optimal debiased-GD step eta* = (1 + (1+sigma2) d/L)^-1 (Theorem 1(2))",
     [_d(), _L(), _s2()], eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"))
+    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"),
+    bounds={"value": (0, 1)})
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_risk", "Exact risk of debiased one-step GD with step eta (finite d, L)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], dgd_risk_expr,
     lambda: (D, L, SIGMA2, ETA),
-    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.DGDEst"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.DGDEst"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_min_risk", "Minimum over eta of the exact debiased-GD risk (finite d, L)",
     [_d(), _L(), _s2()], dgd_min_risk_expr, lambda: (D, L, SIGMA2),
-    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"))
+    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"),
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.gd_risk", "Exact risk of vanilla one-step GD with step eta (= linear.gd_risk)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "softmax.gd_eta_star", "Optimal vanilla one-step GD step (= linear.gd_eta_star)",
     [_d(), _L(), _s2()], gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"),
+    bounds={"value": (0, 1)})
 
 
 def _approx_loss_display():
     return approx_loss_expr(2)
+
+
+def _approx_loss_result(d, L, sigma2, omega, mu):
+    try:
+        return certified_approx_loss(d, L, sigma2, omega, mu)
+    except ValueError as e:  # the value itself is beyond the double range
+        raise ValueError(f"softmax.approx_loss: {e}") from None
 
 
 register(Result(
@@ -1061,19 +1189,41 @@ register(Result(
     "Approximate population loss L~(omega, mu) of the reduced H-head model (H = len(omega))",
     (_d(), _L(), _s2(), vector("omega", doc="KQ scales, one per head"),
      vector("mu", doc="OV last entries, one per head")),
-    lambda d, L, sigma2, omega, mu: approx_loss(d, L, sigma2, omega, mu),
+    _approx_loss_result,
     _ref("approximate-population-loss", BLOG + ", section 'Simplification and Approximate Loss'",
          AUTHORS_CODE + ", loss_function (= L~/2)"),
-    status="asymptotic", status_note="large-L approximation of the reduced model's risk",
+    status="asymptotic", status_note="large-L approximation of the reduced model's risk; "
+                                     "accuracy certified (residual = error bound)",
     expression=_approx_loss_display,
     definition="Shown for H = 2. General H: 1 + sigma2 - 2 mu^T omega + mu^T (omega omega^T + "
                "(1+sigma2)/L exp(d omega omega^T)) mu, exp entrywise.",
-    check=same_length()))
+    check=same_length(), bounds=risk_bounds()))
 
 
 def _mu_star_result(d, L, sigma2, omega):
-    m = mu_star(d, L, sigma2, omega)
-    return {"mu": m.tolist(), "loss": approx_loss(d, L, sigma2, omega, m)}
+    """``mu*`` by least squares (after refusing an ``exp`` beyond the double range, which LAPACK
+    would report on stdout), its backward error as the residual, and the loss there."""
+    om, _ = _heads(omega)
+    try:
+        _exp_exponent_check(d, om)
+    except ValueError as e:
+        raise ValueError(f"softmax.mu_star: {e}") from None
+    H = om.size
+    with np.errstate(all="ignore"):
+        A = approx_loss_hessian(d, L, sigma2, om, np.zeros(H))[H:, H:] / 2
+    if not np.all(np.isfinite(A)):  # checked here: LAPACK would print to stdout
+        raise ValueError("softmax.mu_star: (1 + sigma2)/L exp(d omega_a omega_b) overflows "
+                         "double precision at these inputs")
+    m = mu_star(d, L, sigma2, om)
+    scale = np.linalg.norm(A) * np.linalg.norm(m) + np.linalg.norm(om)
+    backward = float(np.linalg.norm(A @ m - om) / scale) if scale > 0 else 0.0
+    loss = certified_approx_loss(d, L, sigma2, om, m)
+    ok = backward <= 1e-10 and loss["success"]
+    out = {"mu": m.tolist(), "loss": loss["value"], "success": ok, "residual": backward}
+    if not ok:
+        out.update(status=4, message=loss.get("message") or f"least-squares backward error "
+                   f"{backward:.1e} > 1e-10")
+    return out
 
 
 register(Result(
@@ -1083,23 +1233,27 @@ register(Result(
     status_note="minimiser of the large-L approximate loss; minimum-norm when A is singular",
     outputs=("mu", "loss"), expression=lambda: mu_star_expr(1),
     definition="Shown for H = 1. General H: mu* = (omega omega^T + (1+sigma2)/L exp(d omega "
-               "omega^T))^-1 omega (minimum-norm least squares when singular)."))
+               "omega^T))^-1 omega (minimum-norm least squares when singular).",
+    check=same_length("omega", None),
+    bounds=lambda inp: {"loss": risk_bounds(1.0)(inp)["value"]}))
 
-register_symbolic(
+register_closed_form(
     "softmax.mu_gamma", "OV sum mu_gamma on the solution manifold S_gamma (omega = +-gamma)",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     mu_gamma_expr, lambda: (D, L, SIGMA2, GAMMA),
     _ref("solution-manifold", BLOG + ", solution manifold S_gamma"), status="asymptotic",
-    status_note="minimiser of the large-L approximate loss")
+    status_note="minimiser of the large-L approximate loss",
+    bounds={"value": (0, math.inf)})
 
-register_symbolic(
+register_closed_form(
     "softmax.profile_loss", "Approximate loss along the solution manifold S_gamma",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     profile_loss_expr, lambda: (D, L, SIGMA2, GAMMA),
     _ref("profile-loss"), status="asymptotic",
-    status_note="large-L approximate loss")
+    status_note="large-L approximate loss",
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.approx_loss_gap", "Exact debiased-GD risk minus the gamma -> 0 limit of the "
     "approximate loss at the same step: (eta/L)(2 - eta/eta*), eta*/L at eta*",
     [_d(), _L(), _s2(), real("eta", doc="effective step 2 gamma mu")],
@@ -1107,25 +1261,50 @@ register_symbolic(
     _ref("the-gamma-to-zero-limit-and-the-1l-gap"),
     status_note="the O(1/L) centring term that L~ drops; the reduced predictor adds O(gamma^2)")
 
-register_symbolic(
+register_closed_form(
     "softmax.bayes_risk", "Asymptotic Bayes risk, d/L -> xi (= linear.ridge_bayes_risk_asym)",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], bayes_risk_expr, lambda: (XI, SIGMA2),
     _ref("bayes-risk-and-the-ratio-bound", BLOG + ", Theorem 1(3)", AUTHORS_CODE + ", ridge_loss"),
     status="asymptotic",
-    status_note="d, L -> inf with d/L -> xi")
+    status_note="d, L -> inf with d/L -> xi",
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_risk_asym", "Limit of the optimal debiased-GD risk, d/L -> xi",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], dgd_risk_asym_expr, lambda: (XI, SIGMA2),
     _ref("large-l-limit-of-the-optimal-risk"), status="asymptotic",
-    status_note="d, L -> inf with d/L -> xi")
+    status_note="d, L -> inf with d/L -> xi",
+    bounds=risk_bounds(1.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _ratio_intervals():
+    from icl_companion.theory.closed_form import interval_function
+
+    exprs = {"ratio": ratio_expr(), "bound": ratio_bound_expr(), "dgd_risk": dgd_risk_asym_expr(),
+             "bayes_risk": bayes_risk_expr(), "margin": ratio_bound_expr() - ratio_expr()}
+    return {k: interval_function((XI, SIGMA2), e) for k, e in exprs.items()}
 
 
 def _ratio_result(xi, sigma2):
-    f = _ratio_numeric()
-    r, b = float(f[0](xi, sigma2)), float(f[1](xi, sigma2))
-    return {"ratio": r, "bound": b, "holds": bool(r <= b), "dgd_risk": float(f[2](xi, sigma2)),
-            "bayes_risk": float(f[3](xi, sigma2))}
+    """Theorem 1(3) at one point, every number certified by interval arithmetic.
+
+    ``holds`` is decided on the enclosure of ``bound - ratio`` (both tend to 1 as ``xi -> 0``, where
+    comparing the two rounded doubles would decide on rounding errors).
+    """
+    from icl_companion.theory.closed_form import evaluate_many
+
+    v = evaluate_many(_ratio_intervals(), (xi, sigma2), "softmax.ratio_bound")
+    v["holds"] = bool(v.pop("margin") >= 0)
+    order = ("ratio", "bound", "holds", "dgd_risk", "bayes_risk")  # the declared outputs, in order
+    return {**{k: v.pop(k) for k in order}, **v}
+
+
+def _ratio_bounds(inputs):
+    s2 = inputs["sigma2"]
+    hi = (1 + s2) * (1 + 4e-16)
+    return {"ratio": (1, math.inf), "bound": (1, math.inf), "dgd_risk": (s2, hi),
+            "bayes_risk": (s2, hi)}
 
 
 register(Result(
@@ -1140,12 +1319,23 @@ register(Result(
     expression=ratio_bound_expr,
     definition="bound shown; ratio = (sigma2 + xi(1+sigma2)/(1 + xi(1+sigma2))) / BayesRisk(xi, "
                "sigma2), BayesRisk = softmax.bayes_risk.",
-    check=_ratio_conditions))
+    check=_ratio_conditions, bounds=_ratio_bounds))
+
+
+@functools.lru_cache(maxsize=None)
+def _single_head_intervals():
+    from icl_companion.theory.closed_form import interval_function
+
+    w, mu = single_head_optimum_expr()
+    loss = sp.simplify(single_head_profile_expr().subs(OMEGA, w))
+    return {k: interval_function((D, L, SIGMA2), e)
+            for k, e in (("omega", w), ("mu", mu), ("approx_loss", loss))}
 
 
 def _single_head_result(d, L, sigma2):
-    w, m = single_head_optimum(d, L, sigma2)
-    return {"omega": w, "mu": m, "approx_loss": float(_single_head_numeric()[2](d, L, sigma2))}
+    from icl_companion.theory.closed_form import evaluate_many
+
+    return evaluate_many(_single_head_intervals(), (d, L, sigma2), "softmax.single_head_optimum")
 
 
 register(Result(
@@ -1157,9 +1347,11 @@ register(Result(
     status_note="minimiser of the large-L approximate loss; rough at d = 5",
     outputs=("omega", "mu", "approx_loss"),
     expression=lambda: sp.Matrix(single_head_optimum_expr()),
-    definition="(omega, mu); approx_loss = 1 + sigma2 - (1 + (1+sigma2) e d/L)^-1."))
+    definition="(omega, mu); approx_loss = 1 + sigma2 - (1 + (1+sigma2) e d/L)^-1.",
+    bounds=lambda inp: {"omega": (0, 1), "mu": (0, math.inf),
+                        "approx_loss": risk_bounds(1.0)(inp)["value"]}))
 
-register_symbolic(
+register_closed_form(
     "softmax.linear_length_risk",
     "Risk at L_test of linear attention trained at L_train (GD with the 1/L_train kept)",
     [_d(), integer("L_train", 1, doc="training prompt length"),
@@ -1167,16 +1359,20 @@ register_symbolic(
     linear_length_risk_expr, lambda: (D, L_TRAIN, L_TEST, SIGMA2),
     _ref("linear-attention-length-generalisation", BLOG + ", Figure 4.1"),
     status="exact", status_note="exact for the linear-attention population optimum at L_train "
-                                "(one-step GD with eta*_gd(L_train))")
+                                "(one-step GD with eta*_gd(L_train))",
+    bounds=risk_bounds())
 
 
 register(Result(
     "softmax.preconditioner",
     "Optimal linear-TF preconditioner Gamma* for AR(1) covariates Sigma_ij = rho^|i-j|",
-    (_d(), _L(), _s2(), real("rho", -1, 1, lo_open=True, hi_open=True, doc="AR(1) correlation")),
-    lambda d, L, sigma2, rho: preconditioner(d, L, sigma2, rho).tolist(),
+    (integer("d", 1, PRECONDITIONER_MAX_D, doc="covariate dimension (the d x d matrix is printed "
+             "in full)"), _L(), _s2(),
+     real("rho", -1, 1, lo_open=True, hi_open=True, doc="AR(1) correlation")),
+    _preconditioner_result,
     _ref("optimal-preconditioner-for-anisotropic-covariates",
          BLOG + ", Figure 3.1 (panel Opt_KQ_LinTF)"), status="exact",
-    status_note="minimiser of the exact one-step preconditioned-GD risk",
+    status_note="minimiser of the exact one-step preconditioned-GD risk; eigh of Sigma, residual = "
+                "estimated relative error d eps cond(M)",
     expression=_preconditioner_display,
     definition="Sigma_ij = rho^|i-j| (d x d); returned as a nested list (rows)."))

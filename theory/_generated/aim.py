@@ -8,10 +8,12 @@ used.  ``tests/test_precompute.py`` re-derives everything and compares.
 # ruff: noqa
 import math
 
+import mpmath
+
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.aim': 'e2240eb6906360f7cf43a704941c3132f60ea1b127bf14cf3dba15e0a88eac37', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.aim_channels': '730e9ddee216f66d227709ac1e6584355f01f455f43ab60f73212099a2bfacb0', 'icl_companion.numerics.aim_data': '5875f25a3a2a9884821a10b8485a261ca8a1bcf2360e2204c3c03a93eb29abaa', 'icl_companion.numerics.aim_free_prob': '22263c199b817c4487187e3e8d65ae6c0db4aa5e19c357424bb582b6ccc55639', 'icl_companion.numerics.aim_gamp': 'cd21f24343fd18f70aaeebdfa168d7ce99d40a2a9b380db54793bf5fdfa1ee5d', 'icl_companion.numerics.aim_gd': '4da6de777cf300dff53aa514a59d45e343d9e242bc1c136f1e419098eb3d747d', 'icl_companion.numerics.aim_se': 'ac188e53a517088766cd71dfdb02fced5ae68abdc36798ded4a806e518188898', 'icl_companion.theory.aim': 'e2240eb6906360f7cf43a704941c3132f60ea1b127bf14cf3dba15e0a88eac37', 'icl_companion.theory.linear': '0749ee9c77c5ae4fa15760a4c7c33d4f0a536dc6ec96ef81c2bc329377d368a0'}
+DERIVATION_SOURCES = {'icl_companion.theory.aim': 'e2240eb6906360f7cf43a704941c3132f60ea1b127bf14cf3dba15e0a88eac37', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.aim_channels': '730e9ddee216f66d227709ac1e6584355f01f455f43ab60f73212099a2bfacb0', 'icl_companion.numerics.aim_data': '5875f25a3a2a9884821a10b8485a261ca8a1bcf2360e2204c3c03a93eb29abaa', 'icl_companion.numerics.aim_free_prob': '22263c199b817c4487187e3e8d65ae6c0db4aa5e19c357424bb582b6ccc55639', 'icl_companion.numerics.aim_gamp': 'cd21f24343fd18f70aaeebdfa168d7ce99d40a2a9b380db54793bf5fdfa1ee5d', 'icl_companion.numerics.aim_gd': '4da6de777cf300dff53aa514a59d45e343d9e242bc1c136f1e419098eb3d747d', 'icl_companion.numerics.aim_se': 'ac188e53a517088766cd71dfdb02fced5ae68abdc36798ded4a806e518188898', 'icl_companion.theory.aim': 'e2240eb6906360f7cf43a704941c3132f60ea1b127bf14cf3dba15e0a88eac37', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf'}
 INDEX = {
     'aim.alpha_pr': ('icl_companion.theory.aim', 'asymptotic', 'Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1'),
     'aim.bbp_mmse': ('icl_companion.theory.aim', 'asymptotic', 'rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1'),
@@ -25,10 +27,12 @@ INDEX = {
     'aim.transition': ('icl_companion.numerics.aim_se', 'numerical', 'Order of the softmax perfect-recovery (or rho->0 hardmax weak-recovery) transition, measured: jump, one-sided slopes, hysteresis'),
     'aim.weak_recovery': ('icl_companion.numerics.aim_se', 'asymptotic', 'rho -> 0 hardmax weak-recovery threshold alpha_bar_c = 1/(2 E0) in n/(d r)'),
 }
+EVALUATORS = {
+}
 
 
 def _declarations():
-    from icl_companion.theory.registry import (Bound, Interval, Param, Reference, REQUIRED)
+    from icl_companion.theory.registry import (Bound, Interval, Param, Reference, REQUIRED, RiskBounds)
 
     return {
         'aim.alpha_pr': lambda: dict(summary='Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1', params=(Param('rho', 'real', Interval(0, inf, True, False), 'r/d', REQUIRED, 1), Param('T', 'integer', Interval(2, inf, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#perfect-recovery-threshold', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_softmax.py (alpha_max)', )), status='asymptotic', status_note='d -> inf, n = alpha d^2, r = rho d', outputs=('value', ), definition='', bounds={'value': (0.0, 0.25, )}),

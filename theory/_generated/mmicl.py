@@ -8,10 +8,12 @@ used.  ``tests/test_precompute.py`` re-derives everything and compares.
 # ruff: noqa
 import math
 
+import mpmath
+
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d', 'icl_companion.theory.precompute': 'cef6d146a692ff4d7a1eacd4ea33c17c1634362239dd04d89e6ef749e79432cb'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '6dbdff707b66d1399016f9f372af529ffda7da3106ef86e3cd777bb6cf52dd4c', 'icl_companion.numerics.mmicl_metrics': 'af6f79c7bb81b3c43567c1473918e5bc1eed138908f1a01255c5e358e76c4356', 'icl_companion.theory.mmicl': 'ac1012ee0d2121f0a49bb6200893fe9a77fb44c52d530afe77c91c2434c6594d'}
+DERIVATION_SOURCES = {'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.mmicl': 'e2c640768bdc9f4ff941a20bca4c0dba822b0b1cd3f6caea5c27d75e04b66c9c', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '954833888597eb8d2ff9d7683855e8749bbaca22f13f7f92f27be4f015e39478', 'icl_companion.numerics.mmicl_metrics': 'af6f79c7bb81b3c43567c1473918e5bc1eed138908f1a01255c5e358e76c4356', 'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.mmicl': 'e2c640768bdc9f4ff941a20bca4c0dba822b0b1cd3f6caea5c27d75e04b66c9c'}
 INDEX = {
     'mmicl.bursty_label_stats': ('icl_companion.numerics.mmicl_data', 'exact', 'bursty sequences of trained Zipf classes: E[# distinct labels], ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy'),
     'mmicl.copy_slot_accuracy': ('icl_companion.numerics.mmicl_data', 'exact', "accuracy of copying a random context slot's label (= E|M|/N), Zipf classes, bursty/non-bursty/novel mixture"),
@@ -23,10 +25,15 @@ INDEX = {
     'mmicl.param_count': ('icl_companion.theory.mmicl', 'exact', "trainable parameters and width of the paper's decoder, by positional scheme"),
     'mmicl.random_guess_cla': ('icl_companion.theory.mmicl', 'exact', 'CLA of a uniform label guess on bursty uniform-label sequences'),
 }
+EVALUATORS = {
+    'mmicl.copy_slot_uniform': 'interval',
+    'mmicl.ideal_tila': 'interval',
+    'mmicl.random_guess_cla': 'interval',
+}
 
 
 def _declarations():
-    from icl_companion.theory.registry import (Bound, Interval, Param, Reference, REQUIRED)
+    from icl_companion.theory.registry import (Bound, Interval, Param, Reference, REQUIRED, RiskBounds)
 
     return {
     }
