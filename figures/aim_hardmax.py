@@ -176,7 +176,7 @@ def plot(data: FigureData):
             s = (c["panel"] == "left") & (c["kind"] == "se") & (c["rho"] == rho) & \
                 (c["variant"] == v)
             ax1.plot(c["x"][s], c["y"][s], ls[v], color=colour(rho, RHOS_LEFT), lw=1,
-                     label=f"rho = {rho:g}" if v == "correct" else None)
+                     label=f"$\\rho = {rho:g}$" if v == "correct" else None)
         s = (c["kind"] == "gamp") & (c["rho"] == rho)
         ax1.errorbar(c["x"][s], c["y"][s], yerr=c["yerr"][s], fmt="o", ms=3, lw=0.6,
                      color=colour(rho, RHOS_LEFT))
@@ -184,7 +184,7 @@ def plot(data: FigureData):
     ax1.plot([], [], "k--", lw=1, label="SE, paper g_out")
     ax1.plot([], [], "ko", ms=3, label=f"GAMP-RIE (correct), d={m['gamp_d']}")
     ax1.set(xscale="log", yscale="log", xlim=(0.03, 10), ylim=(0.03, 1.1),
-            xlabel="Sample complexity alpha = n/d^2", ylabel="Estimation error",
+            xlabel=r"Sample complexity $\alpha = n/d^2$", ylabel="Estimation error",
             title="hardmax, T = 2")
     ax1.legend(fontsize=5, ncol=2, loc="lower left")
     for rho in RHOS_RIGHT:
@@ -192,16 +192,16 @@ def plot(data: FigureData):
             s = (c["panel"] == "right") & (c["kind"] == "se") & (c["rho"] == rho) & \
                 (c["variant"] == v)
             ax2.plot(c["x"][s], c["y"][s], ls[v], color=colour(rho, RHOS_RIGHT), lw=0.9,
-                     label=f"rho = {rho:g}" if v == "correct" else None)
+                     label=f"$\\rho = {rho:g}$" if v == "correct" else None)
     for v in VARIANTS:
         s = (c["kind"] == "rho0") & (c["variant"] == v)
         ax2.plot(c["x"][s], c["y"][s], ls[v], color="k", lw=1.4,
-                 label="rho -> 0" if v == "correct" else None)
+                 label=r"$\rho \to 0$" if v == "correct" else None)
         s = (c["kind"] == "threshold") & (c["variant"] == v)
         ax2.axvline(c["x"][s][0], color="0.5", lw=0.6, ls=ls[v])
     ax2.set(xscale="log", xlim=(0.1, 20), ylim=(0, 1.05),
-            xlabel="Sample complexity alpha_bar = n/(d r)",
-            title="alpha_c: correct %.3f, paper %.3f" % (m["weak_recovery"]["correct"],
+            xlabel=r"Sample complexity $\bar{\alpha} = n/(d r)$",
+            title=r"$\bar{\alpha}_c$: correct %.3f, paper %.3f" % (m["weak_recovery"]["correct"],
                                                          m["weak_recovery"]["paper"]))
     ax2.legend(fontsize=5, ncol=2)
     fig.suptitle(f"AIM hardmax ({m['mode']}); solid: correct g_out (Bayes-optimal), dashed: "

@@ -167,14 +167,14 @@ def plot(data: FigureData):
     for i, rho in enumerate(RHOS_LEFT):
         s = (c["panel"] == "left") & (c["kind"] == "se") & (c["rho"] == rho)
         ax1.plot(c["x"][s], c["y"][s], color=cmap(i / (len(RHOS_LEFT) - 1)), lw=1.2,
-                 label=f"rho = {rho:g}")
+                 label=f"$\\rho = {rho:g}$")
     a = np.linspace(0, 0.25, 2)
-    ax1.plot(a, 1 - 4 * a, "k--", lw=1, label="rho = inf")
-    ax1.set(xlim=(0, 0.28), ylim=(0, 1.1), xlabel="Sample complexity alpha = n/d^2",
+    ax1.plot(a, 1 - 4 * a, "k--", lw=1, label=r"$\rho = \infty$")
+    ax1.set(xlim=(0, 0.28), ylim=(0, 1.1), xlabel=r"Sample complexity $\alpha = n/d^2$",
             ylabel="Estimation error", title="softmax, T = 2: state evolution")
     ax1.legend(fontsize=6, ncol=2)
     s = (c["panel"] == "right") & (c["kind"] == "se")
-    ax2.plot(c["x"][s], c["y"][s], "k-", lw=1.2, label=f"SE, T = 2, rho = {m['rho_right']:g}")
+    ax2.plot(c["x"][s], c["y"][s], "k-", lw=1.2, label=f"SE, $T = 2$, $\\rho = {m['rho_right']:g}$")
     ax2.plot(c["x"][s], 2 * c["y"][s], "k:", lw=0.8, label="2 x SE")
     single_cols = ["tab:blue", "teal", "tab:green", "darkviolet", "dodgerblue"]
     avg_cols = ["red", "orangered", "orange", "gold", "lime"]
@@ -190,8 +190,8 @@ def plot(data: FigureData):
         ax2.errorbar(c["x"][s], c["y"][s], yerr=c["yerr"][s], fmt=mk, ms=3, color="k",
                      mfc="none", lw=0.6, label=f"GAMP-RIE T={T}")
     ax2.set(xlim=(0.01, 1.0), ylim=(0, 2.1),
-            xlabel="Sample complexity alpha_bar = alpha (T^2 + T - 2)",
-            title=f"collapse in alpha_bar, rho = {m['rho_right']:g}")
+            xlabel=r"Sample complexity $\bar{\alpha} = \alpha (T^2 + T - 2)$",
+            title=f"collapse in $\\bar{{\\alpha}}$, $\\rho = {m['rho_right']:g}$")
     ax2.legend(fontsize=5, ncol=2)
     fig.suptitle(f"AIM softmax ({m['mode']}): GD d={m['gd_d']}, {m['gd_steps']} Adam steps, "
                  f"avg of k={m['gd_k']}, {m['gd_reps']} data sets; GAMP d={m['gamp_d']}, "

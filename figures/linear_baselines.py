@@ -92,8 +92,8 @@ def plot(data: FigureData):
         ax1.errorbar(c["L"][s], c["mc"][s], yerr=c["mc_se"][s], fmt="o", ms=3,
                      color=line.get_color(), mfc="none")
     ax1.axhline(m["sigma2"], color="0.5", lw=0.8, ls=":", label="noise floor")
-    ax1.set(xscale="log", yscale="log", xlabel="prompt length L", ylabel="risk E(yhat - y_q)^2",
-            title=f"He et al. setting: d = {m['d']}, sigma2 = {m['sigma2']}\n"
+    ax1.set(xscale="log", yscale="log", xlabel="prompt length $L$", ylabel=r"risk $E(\hat y_q - y_q)^2$",
+            title=f"He et al. setting: $d = {m['d']}$, $\\sigma^2 = {m['sigma2']}$\n"
                   "(Bayes line: Marchenko-Pastur limit at xi = d/L)")
     ax1.legend()
     s = c["panel"] == "zfb"

@@ -85,12 +85,12 @@ def plot(data: FigureData):
         if np.isfinite(cf).any():
             ax1.plot(T[s], cf, "-", color=f"C{i}", lw=0.9, label="exact alpha_T (two-point)")
     ax1.axhline(m["alpha_star"], color="k", ls=":", label="alpha* = 2/(2 + m_lo + m_hi)")
-    ax1.set(xscale="log", xlabel="depth T", ylabel="trained shared step alpha_T",
-            title="trained alpha_T -> alpha*")
+    ax1.set(xscale="log", xlabel="depth $T$", ylabel=r"trained shared step $\alpha_T$",
+            title=r"trained $\alpha_T \to \alpha^*$")
     ax1.legend()
     Tg = np.asarray(sorted(set(T)), float)
     ax2.loglog(Tg, 0.05 / Tg, color="0.5", ls=":", lw=0.8, label="1/T guide")
-    ax2.set(xlabel="depth T", ylabel="|alpha_T - alpha*|", title="approach rate")
+    ax2.set(xlabel="depth $T$", ylabel=r"$|\alpha_T - \alpha^*|$", title="approach rate")
     ax2.legend()
     fig.suptitle("xattn-alpha (reconstructed model): trained CA step converges to alpha*",
                  fontsize=9)

@@ -170,7 +170,7 @@ def plot(data: FigureData):
     ax2.axhline(m["ols_excess_at_L_mc"], color="C1", lw=0.8, ls="-.",
                 label="OLS excess E[R] d/(L-d-1)")
     ax2.set(xlabel="depth T", ylabel="excess risk over Bayes", ylim=(1e-30, 1),
-            title=f"excess; alpha* = {m['alpha_star']:.4f}, rho* = {rho:.4f}")
+            title=f"excess; $\\alpha^* = {m['alpha_star']:.4f}$, $\\rho^* = {rho:.4f}$")
     ax2.legend(fontsize=6, loc="lower left")
     fig.suptitle("xattn-depth (reconstructed model): LSA is flat in depth, CA decays to Bayes",
                  fontsize=9)

@@ -113,10 +113,10 @@ def plot(data: FigureData):
                        label=f"T = {TT}" if k == 0 else None)
         so = (kind == "optimum") & (T == TT)
         ax1.plot(a[so], b[so], "*", color=f"C{i}", ms=9, mec="k", mew=0.5)
-    ax1.set(xlabel="alpha", ylabel="beta", title="GD trajectories (line styles: inits), * = optimum")
+    ax1.set(xlabel=r"$\alpha$", ylabel=r"$\beta$", title="GD trajectories (line styles: inits), * = optimum")
     ax1.legend()
-    ax2.set(xlabel="GD iteration", ylabel="|alpha + beta| / alpha",
-            title="distance to the line beta = -alpha")
+    ax2.set(xlabel="GD iteration", ylabel=r"$|\alpha + \beta| / \alpha$",
+            title=r"distance to the line $\beta = -\alpha$")
     ax2.legend()
     fig.suptitle("xattn-two-param (reconstructed model): (alpha, beta) approach beta = -alpha",
                  fontsize=9)
