@@ -91,7 +91,11 @@ def source_hash(obj: Any) -> str:
 INFRASTRUCTURE = frozenset({"icl_companion", "icl_companion.cli", "icl_companion.docs",
                             "icl_companion.__main__", "icl_companion.figures.registry",
                             "icl_companion.numerics.cache", "icl_companion.numerics.executor",
-                            "icl_companion.numerics.io", "icl_companion.theory._meta"})
+                            "icl_companion.numerics.io", "icl_companion.theory._meta",
+                            # display only formats; precompute generates code from the papers'
+                            # theory modules and the registry falls back to them when stale, so
+                            # the numbers follow those modules, which the closure does include
+                            "icl_companion.theory.display", "icl_companion.theory.precompute"})
 _PACKAGE = "icl_companion"
 
 
