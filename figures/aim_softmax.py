@@ -11,7 +11,6 @@ students "+", averages of ``k`` students "x"; ``T = 2..6``) and GAMP-RIE runs (b
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

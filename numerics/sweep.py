@@ -452,7 +452,7 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
     return SweepResult(result_id, rows, meta)
 
 
-def sidecar_path(path) -> "Path":
+def sidecar_path(path):
     """The JSON sidecar of a sweep CSV: ``NAME.json`` beside ``NAME.csv``."""
     from pathlib import Path
 

@@ -142,7 +142,7 @@ def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS,
     """
     import time
 
-    from mpmath import iv, mp, mpf, nstr
+    from mpmath import iv, mp, mpf
     from mpmath.libmp import ComplexResult
 
     dps, last, t0, status, why = _START_DPS, None, time.monotonic(), 4, ""
