@@ -40,6 +40,7 @@ import json
 import math
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -532,7 +533,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
                      desc="figures" if len(figs) > 1 else figs[0].name)
     runner.load_cached()
     n_todo = len({j.key_hash for j in all_jobs} - set(runner.results))
-    out = Path(out_dir)
+    out = _writable_dir(out_dir)
     records: dict[str, dict] = {}
     remaining = {name: {j.key_hash for j in js} for name, js in jobs.items()}
     backend_name = "cache"
@@ -581,6 +582,20 @@ def _finish_figure(fig: Figure, jobs: list, runner: _Runner, quick: bool, seed: 
     _write_outputs(fig, data, out, extra)
     return {"figure": fig.name, "seconds": time.perf_counter() - t0, "out": str(out),
             "units": len(jobs), "from_cache": n_cached, "device": extra["device"]}
+
+
+def _writable_dir(out_dir: str | Path) -> Path:
+    """``out_dir``, created if missing; refused with ``ValueError`` (before any computation) when
+    it cannot be created or written, so that a bad ``--out`` costs nothing."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"--out must be a writable folder; cannot write to {out}: "
+                         f"{e.strerror or e}") from None
+    return out
 
 
 def make(name: str, quick: bool = False, out_dir: str | Path = "out/figures", seed: int = 0,
