@@ -52,6 +52,7 @@ import json
 import math
 import statistics
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -769,7 +770,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
                      desc="figures" if len(figs) > 1 else figs[0].name)
     runner.load_cached()
     n_todo = len({j.key_hash for j in all_jobs} - set(runner.results))
-    out = Path(out_dir)
+    out = _writable_dir(out_dir)
     records: dict[str, dict] = {}
     remaining = {name: {j.key_hash for j in js} for name, js in jobs.items()}
     run_info = {"backend": "cache", "workers": 0, "t0": t0, "c0": c0}
@@ -848,6 +849,20 @@ def figure_data(name: str, quick: bool = True, seed: int = 0, workers: int | Non
     writing anything: what its claim check reads."""
     return make_figures([name], quick, seed=seed, workers=workers, scheduler=scheduler,
                         device=device, progress=progress, write=False)[0]["data"]
+
+
+def _writable_dir(out_dir: str | Path) -> Path:
+    """``out_dir``, created if missing; refused with ``ValueError`` (before any computation) when
+    it cannot be created or written, so that a bad ``--out`` costs nothing."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise ValueError(f"--out must be a writable folder; cannot write to {out}: "
+                         f"{e.strerror or e}") from None
+    return out
 
 
 def make(name: str, quick: bool = False, out_dir: str | Path = "out/figures", seed: int = 0,

@@ -110,14 +110,14 @@ def plot(data: FigureData):
             continue
         x = c["x"][s]
         for h in (1, 2):
-            axw.plot(x, c[f"omega_{h}"][s], label=f"omega_{h}")
-            axm.plot(x, c[f"mu_{h}"][s], label=f"mu_{h}")
+            axw.plot(x, c[f"omega_{h}"][s], label=f"$\\omega_{h}$")
+            axm.plot(x, c[f"mu_{h}"][s], label=f"$\\mu_{h}$")
         axm.plot(x, c["mu_1"][s] + c["mu_2"][s], color="0.3", ls=":", label="mu_1 + mu_2")
         axm.plot(x, c["eta_eff"][s], color="k", lw=1, label="<mu, omega>")
-        axm.axhline(m["eta_star"], color="k", ls="--", lw=0.8, label=f"eta* = {m['eta_star']:.3f}")
+        axm.axhline(m["eta_star"], color="k", ls="--", lw=0.8, label=f"$\\eta^* = {m['eta_star']:.3f}$")
         axw.axhline(0, color="0.6", lw=0.5)
-        axw.set_ylabel("omega_h (KQ diagonal)")
-        axm.set_ylabel("mu_h (OV last entry)")
+        axw.set_ylabel(r"$\omega_h$ (KQ diagonal)")
+        axm.set_ylabel(r"$\mu_h$ (OV last entry)")
         axm.set_xlabel(xlabel)
         if src == "ode":
             axw.set_xscale("log")

@@ -126,7 +126,7 @@ def plot(data: FigureData):
     ax.axvline(m["L_train"], color="0.7", lw=0.6)
     ax.set(xlabel="test prompt length L'", ylabel="risk E(yhat - y_q)^2 (incl. noise)",
            yscale="log",
-           title=f"Trained at L={m['L_train']}: d={m['d']}, sigma2={m['sigma2']}\n{m['mode']}")
+           title=f"Trained at L={m['L_train']}: $d={m['d']}$, $\\sigma^2={m['sigma2']}$\n{m['mode']}")
     ax.legend(fontsize=7)
     if m["notes"]:
         fig.text(0.01, 0.005, "\n".join(m["notes"]), fontsize=6, va="bottom")

@@ -90,7 +90,7 @@ def plot(data: FigureData):
                          f"omega={pat['omega'][h]:+.3f}, mu={pat['mu'][h]:+.3f}\n"
                          f"diag {pat['diag_ratio'][h]:.3f}, OV last {pat['ov_last_ratio'][h]:.3f}",
                          fontsize=7)
-        axes[r, 0].set_ylabel(f"{pat['configuration']}\neta_eff={pat['eta_eff']:.3f}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{pat['configuration']}\n$\\eta_{{\\mathrm{{eff}}}}={pat['eta_eff']:.3f}$", fontsize=8)
     notes = "; ".join(m["notes"]) if m["notes"] else "all shown seeds are the first tried"
     fig.suptitle("Trained KQ (6x6, scaled by max|KQ|) and OV (last column, scaled by max|OV|); "
                  f"d={m['d']}, L={m['L']}, sigma2={m['sigma2']}; column q6 is ineffective "

@@ -75,17 +75,17 @@ def _json_dump(obj) -> str:
 
 # ------------------------------------------------------------------------------------ commands
 def cmd_list(a) -> int:
-    from icl_companion.theory.registry import results
+    from icl_companion.theory.registry import listing
 
     if a.markdown:
         from icl_companion.docs import results_table
 
         print(results_table(a.paper))
         return 0
-    rs = results(a.paper)
-    width = max((len(r.id) for r in rs), default=10)
-    for r in rs:
-        print(f"{r.id:<{width}}  {r.status:<13}  {r.summary}")
+    rows = listing(a.paper)
+    width = max((len(i) for i, _, _ in rows), default=10)
+    for id, status, summary in rows:
+        print(f"{id:<{width}}  {status:<13}  {summary}")
     return 0
 
 
@@ -100,7 +100,12 @@ def cmd_eval(a) -> int:
     from icl_companion.theory.registry import get
 
     r = get(a.id)
-    ev = r.evaluate(**_parse_inputs(r, _split_assignments(a.inputs)))
+    assignments = _split_assignments(a.inputs)
+    if a.dps is None:
+        ev = r.evaluate(**_parse_inputs(r, assignments))
+    else:  # the inputs as written: 0.1 is the decimal 1/10 at any precision
+        _parse_inputs(r, assignments)
+        ev = r.evaluate(dps=a.dps, **assignments)
     if a.json:
         print(_json_dump(ev.to_dict()))
     elif isinstance(ev.value, dict):
@@ -108,7 +113,7 @@ def cmd_eval(a) -> int:
         for k, v in ev.value.items():
             print(f"  {k} = {_fmt(v)}")
     else:
-        print(f"{r.id} = {_fmt(ev.value)}  [{r.status}]")
+        print(f"{r.id} = {ev.value_text()}  [{r.status}]")
     if not ev.success:
         print(f"warning: {r.id} did not give a trusted value: {ev.info.get('message', '')} "
               f"(status {ev.info.get('status')})", file=sys.stderr)
@@ -133,6 +138,10 @@ def cmd_sweep(a) -> int:
         raise ValueError(f"--workers must be >= 1, got {a.workers}")
     if a.chunk < 1:
         raise ValueError(f"--chunk must be >= 1, got {a.chunk}")
+    if a.plot and len(axes) > 2:  # refused before any work
+        raise ValueError(f"--plot shows one or two swept inputs; this sweep has {len(axes)} "
+                         f"({', '.join(ax.name for ax in axes)}): fix all but two, or plot "
+                         f"slices from the CSV")
     # the destination is checked before any work: a bad --out must not cost the computation
     out, side = check_output(f"out/sweeps/{a.id}.csv" if a.out is None else a.out, a.overwrite)
     sw = run_sweep(a.id, fixed, axes, workers=a.workers, scheduler=a.scheduler, chunk=a.chunk,
@@ -142,6 +151,12 @@ def cmd_sweep(a) -> int:
     except OSError as e:
         raise ValueError(f"cannot write {out}: {e.strerror or e}") from None
     print(f"wrote {csv_path} ({len(sw.rows)} points) and {side}")
+    if a.plot:
+        from pathlib import Path
+
+        from icl_companion.figures.sweep_plot import save_sweep_plot
+
+        print(f"wrote {save_sweep_plot(sw, Path(csv_path).with_suffix('.png'))}")
     if sw.n_failed:
         print(f"warning: {sw.n_failed} of {len(sw.rows)} points failed or did not converge; "
               f"see the status column", file=sys.stderr)
@@ -244,10 +259,12 @@ _EXAMPLES = {
     "list": ["iclc list --paper aim", "iclc list --paper softmax --markdown"],
     "show": ["iclc show aim.alpha_pr", "iclc show linear.gd_risk --latex"],
     "eval": ["iclc eval aim.mmse alpha=0.05 rho=0.5 T=2",
-             "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json"],
+             "iclc eval linear.lsa_zfb_risk lambdas=1,2,0.5 N=10 M=20 --json",
+             "iclc eval softmax.eta_star d=5 L=40 sigma2=0.1 --dps 40"],
     "sweep": ["iclc sweep linear.gd_risk d=5 L=40 sigma2=0.1 eta=0:2:50 --workers 2",
               "iclc sweep linear.ridge_bayes_risk_asym sigma2=0.5 xi=0.01:10:200:log "
-              "--out ridge.csv --overwrite"],
+              "--out ridge.csv --overwrite",
+              "iclc sweep aim.mmse alpha=0:0.2:41 rho=0.5 T=2 --out mmse.csv --plot"],
     "verify": ["iclc verify --list", "iclc verify aim --quick", "iclc verify softmax.eta_star"],
     "figure": ["iclc figure list", "iclc figure linear-baselines --quick --out out/figures",
                "iclc figure aim-softmax --dry-run",
@@ -261,6 +278,7 @@ def _epilog(cmd: str | None) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from icl_companion.completion import complete_id, complete_inputs
     from icl_companion.theory._meta import version
     from icl_companion.theory.papers import papers
 
@@ -286,19 +304,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_list)
 
     s = add("show", "formula, inputs and domains, reference")
-    s.add_argument("id")
+    s.add_argument("id").completer = complete_id
     s.add_argument("--latex", action="store_true")
     s.set_defaults(func=cmd_show)
 
     s = add("eval", "evaluate a result: iclc eval ID name=value ...")
-    s.add_argument("id")
-    s.add_argument("inputs", nargs="*", metavar="name=value")
+    s.add_argument("id").completer = complete_id
+    s.add_argument("inputs", nargs="*", metavar="name=value").completer = complete_inputs
     s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--dps", type=int, metavar="N",
+                   help="closed forms only: N significant decimal digits (15 to 10000, mpmath); "
+                        "inputs are read as the decimals written; with --json the value is a "
+                        "string")
     s.set_defaults(func=cmd_eval)
 
     s = add("sweep", "evaluate on a grid: name=start:stop:num[:log] ...")
-    s.add_argument("id")
-    s.add_argument("inputs", nargs="+", metavar="name=value|name=start:stop:num[:log]")
+    s.add_argument("id").completer = complete_id
+    s.add_argument("inputs", nargs="+", metavar="name=value|name=start:stop:num[:log]"
+                   ).completer = complete_inputs
     s.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
     s.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler address")
     s.add_argument("--out", metavar="FILE.csv",
@@ -308,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true",
                    help="allow grids beyond 100,000 points (up to 2,000,000)")
     s.add_argument("--chunk", type=int, default=8, help="points per warm-started work unit")
+    s.add_argument("--plot", action="store_true",
+                   help="also write FILE.png next to the CSV (one or two swept inputs)")
     s.set_defaults(func=cmd_sweep)
 
     s = add("verify", "theory vs simulation; exit 1 if a check fails")
@@ -346,12 +371,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        a = build_parser().parse_args(argv)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # shell completion (argcomplete, `notebook` extra)
+            try:
+                import argcomplete
+            except ImportError:
+                return USAGE_ERROR
+            argcomplete.autocomplete(parser)
+        a = parser.parse_args(argv)
         with warnings.catch_warnings():
             if not debug:  # numerical warnings are noise on a terminal; results carry diagnostics
                 warnings.simplefilter("ignore", RuntimeWarning)
             return a.func(a)
     except _UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    except ImportError as e:  # an optional dependency: the message names the extra
+        from icl_companion.theory.display import MissingExtraError
+
+        if not isinstance(e, MissingExtraError):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return USAGE_ERROR
     except ValueError as e:  # bad input anywhere: unknown id, domain, malformed value

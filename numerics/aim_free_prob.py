@@ -45,15 +45,11 @@ N_NODES = None  # nodes per panel of the graded rule (None: PANEL_NODES)
 
 @functools.lru_cache(maxsize=None)
 def _coeff_funcs():
-    import sympy as sp
+    from icl_companion.theory.precompute import derived
 
-    from icl_companion.theory import aim
-
-    c = aim.cubic_coeffs()  # c3 G^3 + c2 G^2 + c1 G + c0
-    cubic = sp.lambdify((aim.Z, aim.DELTA, aim.A), list(c), modules="numpy")
-    q = sp.Poly(aim.edge_quartic(), aim.Z).all_coeffs()
-    quart = sp.lambdify((aim.DELTA, aim.A), list(q), modules="numpy")
-    return cubic, quart
+    # c3 G^3 + c2 G^2 + c1 G + c0 in (z, Delta, a), and the edge quartic's coefficients in
+    # (Delta, a): theory.aim.cubic_coeffs / edge_quartic, generated (theory.precompute)
+    return derived("aim.cubic_coeffs"), derived("aim.edge_quartic_coeffs")
 
 
 def _check(delta, rho):

@@ -606,10 +606,10 @@ _E0_CACHE: dict = {}
 
 
 def _E0(variant):
-    if variant not in _E0_CACHE:
-        from icl_companion.theory.aim import hardmax_E0_expr
+    if variant not in _E0_CACHE:  # theory.aim.hardmax_E0_expr, generated (theory.precompute)
+        from icl_companion.theory.precompute import derived
 
-        _E0_CACHE[variant] = float(hardmax_E0_expr(variant))
+        _E0_CACHE[variant] = derived(f"aim.hardmax_E0_{variant}")
     return _E0_CACHE[variant]
 
 
@@ -883,9 +883,11 @@ def transition(rho: float, T: int = 2, channel: str = "softmax", variant: str = 
 # ================================================================== catalogue
 def _register():
     from icl_companion.numerics.aim_free_prob import denoising_mi_record, denoising_mmse_record
-    from icl_companion.theory.aim import AUTHORS_CODE
+    from icl_companion.theory.papers import paper
     from icl_companion.theory.registry import (NOT_NUMBERED, Bound, Reference, Result, choice,
                                                integer, real, register)
+
+    AUTHORS_CODE = paper("aim").code_citation()  # as theory.aim.AUTHORS_CODE, without SymPy
 
     def ref(anchor, *cites):
         return Reference("aim", NOT_NUMBERED, f"docs/derivations/aim.md#{anchor}", cites)
@@ -957,14 +959,40 @@ def _register():
     def _mmse(alpha, rho, T, channel, variant, Delta=None, init="uninformed", warm=None):
         ch = make_channel(channel, T, variant, Delta)
         # a sweep's warm start continues the uninformed branch; the informed start is by
-        # definition the same for every point (results independent of the chunking)
-        r = se_channel(alpha, rho, ch, init=init, warm=warm if init == "uninformed" else None)
+        # definition the same for every point (results independent of the chunking); the
+        # softmax's scalar equation needs no start: its closed form (se_softmax) at every point
+        if init != "uninformed" or channel == "softmax":
+            warm = None
+        r = se_channel(alpha, rho, ch, init=init, warm=warm)
         extra = {"delta": float(r.delta)}
         if ch.Delta > 0 and not isinstance(ch, LinearChannel):  # quadrature-based information
             extra["mmse_err"] = float(r.get("mmse_err", 0.0))
         if channel == "softmax":
             extra["alpha_pr"] = alpha_pr(rho, T)
         return rec(r, **extra)
+
+    def _mmse_batch(points):
+        # the softmax SE from the uninformed start is a scalar equation vectorised over alpha
+        # (se_softmax): one solve per (rho, T); the values are those of _mmse point by point,
+        # bit for bit (elementwise root finding)
+        if any(p["channel"] != "softmax" or p["init"] != "uninformed" or p["Delta"]
+               for p in points):
+            return None
+        groups: dict = {}
+        for i, p in enumerate(points):
+            groups.setdefault((p["rho"], p["T"]), []).append(i)
+        out: list = [None] * len(points)
+        for (rho, T), idx in groups.items():
+            r = se_softmax(np.array([points[i]["alpha"] for i in idx]), rho, T)
+            apr = alpha_pr(rho, T)
+            for j, i in enumerate(idx):
+                ok = bool(r.success[j])
+                out[i] = {"mmse": float(r.mmse[j]), "delta": float(r.delta[j]), "alpha_pr": apr,
+                          "success": ok, "status": int(r.status[j]),
+                          "message": "converged" if ok else "did not converge",
+                          "nit": int(r.nit[j]), "residual": float(r.residual[j]),
+                          "_warm": float(r.mmse[j])}
+        return out
 
     def _check_channel(inp):
         try:
@@ -990,7 +1018,7 @@ def _register():
                    " from the channel's g_out;\nsoftmax: mmse_rho(Delta*)/Delta* = (T^2+T-2) alpha, "
                    "MMSE = (T^2+T-2) alpha Delta*, 0 for alpha >= alpha_PR;\nlinear: hat q = "
                    "2 alpha/(V + Delta/2)",
-        check=_check_channel, warm_start=True, bounds=mmse_bounds))
+        check=_check_channel, warm_start=True, bounds=mmse_bounds, batch=_mmse_batch))
 
     def _mmse_bar(alpha_bar, rho, variant, init="uninformed", warm=None):
         r = se_hardmax(alpha_bar * rho, rho, variant, init=init,

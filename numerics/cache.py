@@ -92,7 +92,11 @@ INFRASTRUCTURE = frozenset({"icl_companion", "icl_companion.cli", "icl_companion
                             "icl_companion.__main__", "icl_companion.figures.registry",
                             "icl_companion.figures.layout", "icl_companion.validation.checks",
                             "icl_companion.numerics.cache", "icl_companion.numerics.executor",
-                            "icl_companion.numerics.io", "icl_companion.theory._meta"})
+                            "icl_companion.numerics.io", "icl_companion.theory._meta",
+                            # display only formats; precompute generates code from the papers'
+                            # theory modules and the registry falls back to them when stale, so
+                            # the numbers follow those modules, which the closure does include
+                            "icl_companion.theory.display", "icl_companion.theory.precompute"})
 
 
 def _infrastructure(name: str) -> bool:

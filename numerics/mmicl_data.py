@@ -98,7 +98,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -150,24 +150,34 @@ def _row_status(ev) -> str:
     return f"invalid: {ev.info.get('message', 'unknown')}"
 
 
-def _evaluate_chunk(result_id: str, points: list[dict]) -> list[dict]:
+def _evaluate_chunk(result_id: str, points: list[dict], cuts: Sequence[int] = ()) -> list[dict]:
     """Evaluate consecutive points, warm-starting each from the previous one (worker side).
 
-    Numerical warnings are silenced (a worker's stderr is the user's terminal; every row carries
-    its own status); any exception becomes that point's ``error: ...`` status.
+    A result with a batched path (``Result.batch``) evaluates all the points at once when it can
+    (the values are those of the point-by-point path, bit for bit).  ``cuts``: offsets where a
+    new chunk starts (cold) when a work unit groups several chunks.  Numerical warnings are
+    silenced (a worker's stderr is the user's terminal; every row carries its own status); any
+    exception becomes that point's ``error: ...`` status.
     """
     import warnings
 
+    _pin_threads()
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         warnings.simplefilter("ignore", UserWarning)  # e.g. scipy integrators; rows keep status
-        return _evaluate_points(result_id, points)
+        return _evaluate_points(result_id, points, cuts)
 
 
-def _evaluate_points(result_id: str, points: list[dict]) -> list[dict]:
+def _evaluate_points(result_id: str, points: list[dict], cuts: Sequence[int] = ()) -> list[dict]:
     r = get(result_id)
+    if r.batch is not None:
+        rows = _evaluate_batch(r, points)
+        if rows is not None:
+            return rows
     rows, warm = [], None
-    for p in points:
+    for i, p in enumerate(points):
+        if i in cuts:
+            warm = None
         t0 = time.perf_counter()
         row: dict[str, Any] = {}
         try:
@@ -188,6 +198,75 @@ def _evaluate_points(result_id: str, points: list[dict]) -> list[dict]:
     return rows
 
 
+def _evaluate_batch(r: Result, points: list[dict]) -> list[dict] | None:
+    t0 = time.perf_counter()
+    try:
+        values = r.batch(points)
+    except (ValueError, ArithmeticError, RuntimeError):
+        return None  # the point-by-point path reports each point's own error
+    if values is None:
+        return None
+    seconds = (time.perf_counter() - t0) / max(len(points), 1)
+    rows = []
+    for p, value in zip(points, values):
+        ev = r.wrap(p, value)
+        row: dict[str, Any] = dict(ev.value if isinstance(ev.value, dict) else {"value": ev.value})
+        row.update({k: ev.info[k] for k in _INFO_COLUMNS if k in ev.info})
+        row["status"] = _row_status(ev)
+        row["seconds"] = seconds
+        rows.append(row)
+    return rows
+
+
+#: Environment variables that size the thread pools of BLAS / OpenMP / torch.
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_PINNED = {"pid": None}
+
+
+def _pin_threads() -> None:
+    """One BLAS / OpenMP / torch thread in a worker process (once per process).
+
+    Sweep points are small linear algebra: several threads per worker only oversubscribe the
+    cores that the other workers use.  Applies to processes started by ``multiprocessing``: the
+    local pool's workers and the worker processes a Dask nanny starts; the calling process (the
+    serial path, or an in-process Dask cluster) is left alone.
+    """
+    import multiprocessing as mp
+    import os
+
+    if _PINNED["pid"] == os.getpid() or mp.parent_process() is None:
+        return
+    _PINNED["pid"] = os.getpid()
+    for v in _THREAD_VARS:  # libraries loaded later in this process read these
+        os.environ[v] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        pass
+    else:
+        threadpool_limits(1)  # BLAS / OpenMP pools already loaded (inherited from the parent)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def _work_units(r: Result, n_points: int, line: int, chunk: int, workers: int | None
+                ) -> list[tuple[int, int, tuple]]:
+    """Index ranges evaluated as one task: the chunks, or for a batched result (whose values do
+    not depend on how points are grouped) one group of whole chunks per worker, so that the
+    batched solver amortises its per-iteration overhead over as many points as possible."""
+    import os
+
+    spans = _chunks(n_points, line, chunk)
+    if r.batch is None or len(spans) <= 1:
+        return [(a, b, ()) for a, b in spans]
+    n_units = workers or os.cpu_count() or 1
+    per = max(1, math.ceil(len(spans) / n_units))
+    return [(spans[i][0], spans[min(i + per, len(spans)) - 1][1],
+             tuple(a - spans[i][0] for a, _ in spans[i + 1:i + per]))
+            for i in range(0, len(spans), per)]
+
+
 @dataclass
 class SweepResult:
     """Rows (inputs + outputs + status) of a sweep and its metadata."""
@@ -202,6 +281,95 @@ class SweepResult:
 
     def column(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.rows])
+
+    # -- as data
+    @property
+    def axes(self) -> list[str]:
+        """Names of the swept inputs (slowest first)."""
+        return [a["name"] for a in self.meta.get("axes", [])]
+
+    def columns(self) -> list[str]:
+        """Inputs, outputs, diagnostics and status: the CSV's columns, in its order."""
+        r = get(self.result_id)
+        inputs = [p.name for p in r.params]
+        out = [k for k in inputs if self.rows and k in self.rows[0]]
+        for row in self.rows:
+            out += [k for k in row if k not in out and k not in ("status", "seconds")]
+        return out + ["status"]
+
+    def outputs(self) -> list[str]:
+        """The result's outputs present in the rows (numbers: plottable)."""
+        r = get(self.result_id)
+        names = [o for o in r.outputs if self.rows and o in self.rows[0]]
+        return names or [k for k in self.columns() if k == "value"]
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame``, one row per point (the CSV's columns; ``notebook`` extra)."""
+        from icl_companion.theory.display import require
+
+        pd = require("pandas", "sweep.to_pandas()")
+        cols = self.columns()
+        return pd.DataFrame([{k: row.get(k) for k in cols} for row in self.rows], columns=cols)
+
+    def to_xarray(self):
+        """An ``xarray.Dataset`` indexed by the swept inputs: a 2-D sweep gives 2-D arrays.
+
+        Data variables: the outputs, ``success``/``nit``/``residual`` when reported, and
+        ``status`` (strings); the fixed inputs and the provenance are attributes.
+        """
+        from icl_companion.theory.display import require
+
+        xr = require("xarray", "sweep.to_xarray()")
+        axes = self.axes
+        coords = {}
+        for a in axes:  # grid values in order (integer inputs already rounded by the grid)
+            seen: list = []
+            for row in self.rows:
+                if row[a] not in seen:
+                    seen.append(row[a])
+            coords[a] = seen
+        shape = tuple(len(coords[a]) for a in axes)
+        data = {}
+        for k in self.columns():
+            if k in axes or k in self.meta.get("fixed", {}):
+                continue
+            vals = [row.get(k, math.nan) for row in self.rows]
+            arr = np.array(vals, dtype=object if k == "status" or any(
+                isinstance(v, (list, str)) for v in vals) else None)
+            data[k] = (axes, arr.reshape(shape))
+        attrs = {"result": self.result_id, **{f"fixed_{k}": v for k, v in
+                                              self.meta.get("fixed", {}).items()
+                                              if isinstance(v, (int, float, str))}}
+        return xr.Dataset(data, coords=coords, attrs=attrs)
+
+    def plot(self, y: str | None = None, ax=None):
+        """Plot output ``y`` (default: the first) against one swept input (a line, failed points
+        marked) or two (a heat map); returns the matplotlib Axes.  Drawn by
+        :func:`icl_companion.figures.sweep_plot.plot_sweep`."""
+        from icl_companion.figures.sweep_plot import plot_sweep
+
+        return plot_sweep(self, y=y, ax=ax)
+
+    def __repr__(self) -> str:
+        return (f"SweepResult({self.result_id!r}: {len(self.rows)} points over "
+                f"{', '.join(self.axes) or '-'}, {self.n_failed} failed or not converged)")
+
+    def _repr_html_(self) -> str:
+        """A table of the points (and a small plot when one input is swept)."""
+        from icl_companion.theory.display import esc, fmt_number, status_badge, table_html
+
+        cols = self.columns()
+        rows = [[fmt_number(row.get(k, "")) for k in cols] for row in self.rows]
+        ok = self.n_failed == 0
+        head = (f"<div><b><code>{esc(self.result_id)}</code></b> sweep over "
+                f"{esc(', '.join(self.axes))}: {len(self.rows)} points "
+                + status_badge(ok, "all ok" if ok else f"{self.n_failed} failed") + "</div>")
+        img = ""
+        if len(self.axes) == 1 and self.rows:
+            from icl_companion.figures.sweep_plot import png_base64
+
+            img = f'<img src="data:image/png;base64,{png_base64(self)}"/>'
+        return head + img + table_html(cols, rows, max_rows=20)
 
 
 def grid_size(axes: Sequence[Axis]) -> int:
@@ -249,7 +417,7 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
         raise ValueError(f"workers must be >= 1, got {workers}")
     points = grid_points(r, fixed, axes)
     line = axes[-1].num
-    spans = _chunks(len(points), line, chunk)
+    spans = _work_units(r, len(points), line, chunk, None if scheduler else workers)
     if progress is None:
         progress = sys.stderr.isatty()
     t0 = time.time()
@@ -259,12 +427,12 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
     try:
         bar = tqdm(total=len(points), disable=not progress, desc=result_id, unit="pt")
         if executor is None:
-            for k, (a, b) in enumerate(spans):
-                results[k] = _evaluate_chunk(result_id, points[a:b])
+            for k, (a, b, cuts) in enumerate(spans):
+                results[k] = _evaluate_chunk(result_id, points[a:b], cuts)
                 bar.update(b - a)
         else:
-            futs = {executor.submit(_evaluate_chunk, result_id, points[a:b]): k
-                    for k, (a, b) in enumerate(spans)}
+            futs = {executor.submit(_evaluate_chunk, result_id, points[a:b], cuts): k
+                    for k, (a, b, cuts) in enumerate(spans)}
             for f in cf.as_completed(futs):
                 k = futs[f]
                 results[k] = f.result()
@@ -273,7 +441,7 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
     finally:
         backend.close()
     rows = []
-    for (a, b), chunk_rows in zip(spans, results):
+    for (a, b, _), chunk_rows in zip(spans, results):
         for p, out in zip(points[a:b], chunk_rows):
             rows.append({**p, **out})
     meta = {"result": result_id, "status": r.status, "reference": str(r.reference),
@@ -284,7 +452,7 @@ def run_sweep(result_id: str, fixed: dict, axes: Sequence[Axis], workers: int | 
     return SweepResult(result_id, rows, meta)
 
 
-def sidecar_path(path) -> "Path":
+def sidecar_path(path):
     """The JSON sidecar of a sweep CSV: ``NAME.json`` beside ``NAME.csv``."""
     from pathlib import Path
 

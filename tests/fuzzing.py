@@ -184,9 +184,11 @@ def _non_finite(x) -> bool:
 def _undeclared_non_finite(rec: dict) -> bool:
     """A non-finite output the result does not declare (``Bound(..., infinite=True)`` allows
     ``inf``, e.g. ``aim.mmse``'s ``delta`` at ``alpha = 0``; ``nan`` is never allowed)."""
-    from icl_companion.theory.registry import Bound, get
+    from icl_companion.theory.registry import RESULTS, Bound
 
-    r = get(rec["id"])
+    if not isinstance(rec.get("id"), str) or rec["id"] not in RESULTS:
+        return _non_finite(rec.get("value"))
+    r = RESULTS.get(rec["id"])
     bounds = r.bounds(rec["inputs"]) if callable(r.bounds) else (r.bounds or {})
     value = rec["value"] if isinstance(rec["value"], dict) else {"value": rec["value"]}
     for k, v in value.items():

@@ -9,7 +9,6 @@ independent of the double-precision rules under test.
 """
 
 import functools
-import math
 import time
 
 import mpmath as mp

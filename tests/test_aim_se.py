@@ -204,7 +204,6 @@ def _ref_channel_info(q, V, variant):
     """E over (m1, m2) ~ N(0, q [[3,1],[1,3]]) of the 4-pattern sum, adaptive 2-D quadrature."""
     cov = q * np.array([[3.0, 1.0], [1.0, 3.0]])
     p = multivariate_normal([0, 0], cov)
-    c = math.sqrt(3 * V)
 
     ch = HardmaxChannel(variant)
 

@@ -41,6 +41,7 @@ import functools
 import sympy as sp
 
 from icl_companion.theory.linear import mp_stieltjes_equation
+from icl_companion.theory.papers import paper
 from icl_companion.theory.registry import NOT_NUMBERED, Reference, integer, real, register_symbolic
 
 __all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "DELTA_OUT", "mp_r_transform",
@@ -332,7 +333,7 @@ def maillard_mapping():
 #: The authors' public code, from which the model and the state evolution are read (the paper body
 #: was
 #: not available: its equation and figure numbers are not known).
-AUTHORS_CODE = "Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention"
+AUTHORS_CODE = paper("aim").code_citation()  # declared once, in theory.papers (SymPy-free)
 
 
 def _ref(anchor, *cites):

@@ -142,7 +142,7 @@ def evaluate_interval(f: Callable, args: Sequence[Any], max_dps: int = MAX_DPS,
     """
     import time
 
-    from mpmath import iv, mp, mpf, nstr
+    from mpmath import iv, mp, mpf
     from mpmath.libmp import ComplexResult
 
     dps, last, t0, status, why = _START_DPS, None, time.monotonic(), 4, ""
@@ -215,7 +215,10 @@ def closed_form_func(id: str, names: Sequence[str], symbols: Callable[[], Sequen
 
     @functools.lru_cache(maxsize=None)
     def compiled():
-        return interval_function(tuple(symbols()), expression())
+        from icl_companion.theory import precompute
+
+        f = precompute.interval_function(id)  # the committed source, rebound to mpmath.iv
+        return f if f is not None else interval_function(tuple(symbols()), expression())
 
     def func(**inputs):
         try:
@@ -241,6 +244,9 @@ def register_closed_form(id: str, summary: str, params, expression, symbols, ref
     """
     from icl_companion.theory.registry import register_symbolic
 
+    import sys
+
     r = register_symbolic(id, summary, params, expression, symbols, reference, **kw)
     r.func = closed_form_func(id, [p.name for p in params], symbols, expression)
+    r.module = sys._getframe(1).f_globals.get("__name__", "")  # the module that declares it
     return r

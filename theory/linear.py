@@ -29,7 +29,8 @@ import sympy as sp
 from sympy.stats import E as _expect, Normal
 
 from icl_companion.theory.closed_form import register_closed_form
-from icl_companion.theory.registry import Reference, Result, integer, real, register, vector
+from icl_companion.theory.registry import (Reference, Result, RiskBounds, integer, real, register,
+                                           vector)
 
 __all__ = ["ridge_bayes_risk_expr", "mp_stieltjes_equation", "gd_risk_expr", "gd_eta_star_expr",
            "zfb_term_expr", "zfb_term_ratio_form", "zfb_risk", "zfb_isotropic_check", "gd_moments",
@@ -210,16 +211,8 @@ def _ref(anchor: str, *cites: str) -> Reference:
 
 def risk_bounds(hi_above_noise: float | None = None):
     """``bounds`` of a risk that includes the noise: ``>= sigma2`` and, when given,
-    ``<= sigma2 + hi_above_noise`` (``1`` for a predictor at least as good as predicting 0,
-    whose risk is ``1 + sigma2`` since ``E (x^T beta)^2 = 1``).  The upper end carries a few ulps
-    of slack for the rounding of ``sigma2 + 1`` itself."""
-
-    def bounds(inputs):
-        s2 = inputs["sigma2"]
-        hi = math.inf if hi_above_noise is None else (s2 + hi_above_noise) * (1 + 4e-16)
-        return {"value": (s2, hi)}
-
-    return bounds
+    ``<= sigma2 + hi_above_noise`` (:class:`~icl_companion.theory.registry.RiskBounds`)."""
+    return RiskBounds(hi_above_noise)
 
 
 register_closed_form(

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
 
 import numpy as np
 import sympy as sp
@@ -487,17 +486,11 @@ def pair_term_expr():
 
 @functools.lru_cache(maxsize=None)
 def _pair_functions():
-    T = pair_term_expr()
-    first, second = (WA, MA), (WB, MB)
-    args = (WA, WB, MA, MB, D, L, SIGMA2)
+    from icl_companion.theory.precompute import derived
 
-    def f(e):
-        return sp.lambdify(args, e, "numpy")
-
-    return {"T": f(T),
-            "d1": [f(sp.diff(T, u)) for u in first],
-            "d11": [[f(sp.diff(T, u, v)) for v in first] for u in first],
-            "d12": [[f(sp.diff(T, u, v)) for v in second] for u in first]}
+    # {"T", "d1", "d11", "d12"}: pair_term_expr and its derivatives in (omega, mu) of heads a, b,
+    # lambdified in (omega_a, omega_b, mu_a, mu_b, d, L, sigma2); generated (theory.precompute)
+    return derived("softmax.pair_term")
 
 
 def _pair_grid(om, m, d, L_, sigma2):
@@ -694,8 +687,9 @@ def approx_loss_centring_gap_expr():
 
 @functools.lru_cache(maxsize=None)
 def _manifold_numeric():
-    return (sp.lambdify((D, L, SIGMA2, GAMMA), mu_gamma_expr(), "numpy"),
-            sp.lambdify((D, L, SIGMA2, GAMMA), profile_loss_expr(), "numpy"))
+    from icl_companion.theory.precompute import derived
+
+    return derived("softmax.manifold")  # mu_gamma_expr, profile_loss_expr in (d, L, sigma2, gamma)
 
 
 def mu_gamma(d, L, sigma2, gamma) -> float:
@@ -771,10 +765,10 @@ def ratio_expr():
 
 @functools.lru_cache(maxsize=None)
 def _ratio_numeric():
-    return (sp.lambdify((XI, SIGMA2), ratio_expr(), "numpy"),
-            sp.lambdify((XI, SIGMA2), ratio_bound_expr(), "numpy"),
-            sp.lambdify((XI, SIGMA2), dgd_risk_asym_expr(), "numpy"),
-            sp.lambdify((XI, SIGMA2), bayes_risk_expr(), "numpy"))
+    from icl_companion.theory.precompute import derived
+
+    # ratio, ratio_bound, dgd_risk_asym, bayes_risk in (xi, sigma2); generated (theory.precompute)
+    return derived("softmax.ratio")
 
 
 def ratio_bound_grid(xis, sigma2s) -> dict:
@@ -836,10 +830,11 @@ def single_head_optimum_expr():
 
 @functools.lru_cache(maxsize=None)
 def _single_head_numeric():
-    w, mu = single_head_optimum_expr()
-    risk = single_head_profile_expr().subs(OMEGA, w)
-    return (sp.lambdify((D, L, SIGMA2), w, "numpy"), sp.lambdify((D, L, SIGMA2), mu, "numpy"),
-            sp.lambdify((D, L, SIGMA2), sp.simplify(risk), "numpy"))
+    from icl_companion.theory.precompute import derived
+
+    # omega, mu of single_head_optimum_expr and the profile risk there, in (d, L, sigma2);
+    # generated (theory.precompute)
+    return derived("softmax.single_head")
 
 
 def single_head_optimum(d, L, sigma2):

@@ -237,9 +237,9 @@ def lsa_fixed_direction_exprs():
 
 @functools.lru_cache(maxsize=None)
 def _lsa_gap_mp():
-    exprs = lsa_fixed_direction_exprs()
-    return {k: {q: sp.lambdify((MLO, MHI, P), e, modules="mpmath") for q, e in v.items()}
-            for k, v in exprs.items()}
+    from icl_companion.theory.precompute import derived
+
+    return derived("xattn.lsa_fixed_direction")  # lsa_fixed_direction_exprs, mpmath (m_lo, m_hi, p)
 
 
 def lsa_gap(dist: str, m_lo: float, m_hi: float, p: float = 0.5) -> dict:

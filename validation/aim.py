@@ -27,7 +27,7 @@ from icl_companion.numerics.aim_gd import gd_estimate
 from icl_companion.numerics.aim_se import K_of_T, se_hardmax, se_softmax
 from icl_companion.theory.aim import AUTHORS_CODE
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
-from icl_companion.validation.checks import Comparison, Outcome, check, compare
+from icl_companion.validation.checks import Outcome, check, compare
 
 RHO = 0.5
 ALLOW_RULE = "finite-size allowance |m(d/2) - m(d)| (bias ~ 1/d assumed)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.numerics.linear import (bayes_conditional_risk, gd_predict, mc_mean, mc_risk, ridge_predict,
-                             sample_prompts, zfb_predict)
+                             zfb_predict)
 from icl_companion.theory.linear import HE_ET_AL, ZFB
 from icl_companion.theory.registry import Reference, evaluate
 from icl_companion.validation.checks import Outcome, compare, check

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-from icl_companion.numerics.linear import Prompts, mc_mean
+from icl_companion.numerics.linear import Prompts
 from icl_companion.numerics.softmax_attention import TrainConfig, forward, train_cached
 from icl_companion.numerics.softmax_data import Setting, sample_tokens
 from icl_companion.numerics.softmax_patterns import head_patterns, multitask_omega_mu, omega_mu_history
