@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import PRETRAINED, attention, pretrained_unit, run
-from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 SERIES = ("IC", "IW", "prev1_1", "ind_2", "tila_2", "cla")
@@ -102,8 +102,29 @@ def plot(data: FigureData):
     return fig
 
 
+COLUMNS = {
+    "panel": Column("'attention' (an attention map entry) or 'training' (a metric over "
+                    "training)", kind="text"),
+    "layer": Column("decoder layer of an attention entry (1 or 2)", "", "",
+                    "0: 'training' rows", kind="int"),
+    "row": Column("attention: query token position (0-based)", "", "", "-1: 'training' rows",
+                  kind="int"),
+    "col": Column("attention: key token position (0-based)", "", "", "-1: 'training' rows",
+                  kind="int"),
+    "step": Column("training step of a metric", "", "Adam steps", "-1: 'attention' rows",
+                   kind="int"),
+    "name": Column("metric: IC (ICL accuracy), IW (in-weights accuracy), prev1_1 "
+                   "(PHStrength_1), ind_2 (IndStrength_2), tila_2 (TILA_2), cla (context-label "
+                   "accuracy)", "", "", "'': attention rows", kind="text"),
+    "value": Column("attention weight or metric value", "", "attention: row sums to 1; "
+                    "metrics: fractions"),
+}
+
+
 figure("mmicl-circuits", "layer-1/layer-2 attention maps of a trained decoder and circuit metrics "
        "over training", plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", NOT_NUMBERED,
                            "docs/derivations/mmicl.md#circuit-metrics",
-                           ("Reddy (2024), ICLR, arXiv:2312.03002",)))
+                           ("Reddy (2024), ICLR, arXiv:2312.03002",)),
+       columns=COLUMNS,
+       claim='The trained decoder implements an induction circuit, a previous-token head in layer 1 and a layer-2 head attending to the label of the matching item, and its ICL accuracy rises together with the induction strength over training.')

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import PRETRAINED, knockouts, pretrained_unit, stage2_unit
-from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 
@@ -97,7 +97,21 @@ def plot(data: FigureData):
     return fig
 
 
+COLUMNS = {
+    "model": Column("evaluated model: the stage-1 decoder or a stage-2 run (optimiser, learning "
+                    "rate, steps in the label)", kind="text"),
+    "condition": Column("full model, a head knocked out (PH: layer 1, IH: layer 2) or a "
+                        "modality zeroed (M1, M2)", kind="text"),
+    "acc": Column("ICL accuracy on the novel-class set", "", "fraction (chance and copy "
+                  "baseline in the JSON)"),
+    "se": Column("binomial standard error of acc", "", "as acc"),
+    "n": Column("evaluation sequences", "", "", kind="int"),
+}
+
+
 figure("mmicl-knockout", "ICL accuracy: full model, PH / IH head knocked out, modalities zeroed",
        plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", NOT_NUMBERED,
-                           "docs/derivations/mmicl.md#trained-decoders"))
+                           "docs/derivations/mmicl.md#trained-decoders"),
+       columns=COLUMNS,
+       claim='Knocking out the previous-token or the induction head drops ICL to the copy baseline or below, and zeroing the modality a stage-2 model reads collapses its ICL while zeroing the other modality costs little.')

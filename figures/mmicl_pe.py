@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import run, stage1_unit
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.theory.registry import Reference
 
 
@@ -87,7 +87,24 @@ def plot(data: FigureData):
     return fig
 
 
+COLUMNS = {
+    "pos": Column("positional scheme: 'ape' (shifted one-hot) or 'rope'", kind="text"),
+    "K": Column("number of classes of the stage-1 task", "K", kind="int"),
+    "IC": Column("ICL accuracy: novel classes, bursty context", "", "fraction of the evaluation "
+                 "sequences (chance = 1/L, copy baseline in the JSON)"),
+    "IC_se": Column("binomial standard error of IC", "", "as IC"),
+    "IC2": Column("ICL accuracy on trained classes with every label shifted (must read the "
+                  "context)", "", "fraction"),
+    "IW": Column("in-weights accuracy: trained classes, query class absent from the context",
+                 "", "fraction"),
+    "IW_se": Column("binomial standard error of IW", "", "as IW"),
+    "steps": Column("training step of the final evaluation", "", "optimizer steps", kind="int"),
+}
+
+
 figure("mmicl-pe", "ICL and IWL accuracy vs K for APE and RoPE (trained 2-layer decoders)",
        plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", "Fig. 2c-d (figure map of the authors' README)",
-                           "docs/derivations/mmicl.md#figures"))
+                           "docs/derivations/mmicl.md#figures"),
+       columns=COLUMNS,
+       claim='Trained two-layer decoders learn in context (ICL far above the copy baseline) once the number of classes K is large enough, and RoPE needs more classes than APE to get there.')

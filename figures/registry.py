@@ -275,8 +275,8 @@ class Figure:
 
         ref = self.reference
         figs = [c for c in (ref.where, *ref.cites) if re.search(r"\bFig(ure)?s?\b|\bfigure", c)]
-        if figs:
-            return "; ".join(figs)
+        if figs:  # the paper's own figure numbers (ref.where) get the paper's name
+            return "; ".join(f"{ref.source.short}, {c}" if c == ref.where else c for c in figs)
         if ref.where:
             return f"{ref.source.short}, {ref.where}"
         return f"new figure ({ref.derivation or ref.source.short})"

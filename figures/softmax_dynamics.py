@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
 from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_patterns import omega_mu_history
 from icl_companion.numerics.softmax_reduced import integrate_reduced_ode
@@ -135,8 +135,24 @@ def plot(data: FigureData):
     return fig
 
 
+COLUMNS = {
+    "source": Column("series: 'trained' (the NumPy-trained 2-head model) or 'ode' (the reduced "
+                     "gradient flow on the approximate loss from omega = mu = (1e-3, -1e-3))",
+                     kind="text"),
+    "x": Column("training time", "step / t", "'trained': Adam steps; 'ode': gradient-flow time"),
+    "omega_1": Column("head 1: mean of the diagonal of the x-block of KQ", "ω₁"),
+    "omega_2": Column("head 2: mean of the diagonal of the x-block of KQ", "ω₂"),
+    "mu_1": Column("head 1: last entry of OV", "μ₁"),
+    "mu_2": Column("head 2: last entry of OV", "μ₂"),
+    "eta_eff": Column("effective step of the debiased-GD predictor, sum_h mu_h omega_h",
+                      "⟨μ, ω⟩", "compare with eta* in the JSON (eta_star)"),
+}
+
+
 figure("softmax-dynamics", "omega_h, mu_h vs step of a trained 2-head model next to the reduced "
        "(omega, mu) gradient flow", plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
-                           (BLOG + ", Figures 2.3, 2.8",)))
+                           (BLOG + ", Figures 2.3, 2.8",)),
+       columns=COLUMNS,
+       claim='During training ω_h jump, overshoot and decay while μ_h grow with zero sum and the effective step ⟨μ, ω⟩ settles at η*, the shapes of the reduced gradient flow on the approximate loss.')

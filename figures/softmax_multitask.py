@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.annotate import annotate_cells
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.theory.softmax import BLOG
@@ -45,7 +45,7 @@ def units(quick: bool, seed: int) -> list:
 def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     st = SETTING
     d, N = st.d, st.n_out
-    cols = {k: [] for k in ("H", "head", "quantity", "index", "value")}
+    cols = {k: [] for k in ("H", "head", "quantity", "task", "index", "value")}
     meta = {"d": d, "N": N, "L": st.L, "sigma2": st.sigma2,
             "supports": [list(s) for s in st.supports], "variant": st.variant, "models": {},
             "notes": []}
@@ -66,14 +66,18 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
                                   "superposition_heads": [
                                       h + 1 for h in range(H) if mu[h, 0] * mu[h, 1] < 0
                                       and np.abs(mu[h]).min() >= 0.05 * np.abs(mu[h]).sum()]}
+
+        def add(head, q, task, i, v):
+            for k, x in zip(cols, (H, head, q, task, i, float(v))):
+                cols[k].append(x)
+
         for h in range(H):
-            for q, vec in (("omega", om[h]), ("mu", mu[h])):
-                for i, v in enumerate(vec):
-                    cols["H"].append(H)
-                    cols["head"].append(h + 1)
-                    cols["quantity"].append(q)
-                    cols["index"].append(i)
-                    cols["value"].append(float(v))
+            for i, v in enumerate(om[h]):
+                add(h + 1, "omega", -1, i, v)
+            for n, v in enumerate(mu[h]):
+                add(h + 1, "mu", n, n, v)
+        for (n, i), v in np.ndenumerate(multitask_effective_steps(KQ, OV, N)):
+            add(0, "E", n, i, v)  # the bottom row of the figure
     cfg = _config(2, quick)
     meta["training"] = cfg.as_dict()
     meta["eta_sep"] = separate_dgd_theory(st)[0][0]
@@ -95,7 +99,7 @@ def plot(data: FigureData):
         info = m["models"][str(H)]
         for r, (q, width) in enumerate((("omega", d), ("mu", N))):
             ax = axes[r, k]
-            s = (c["H"] == H) & (c["quantity"] == q)
+            s = (c["H"] == H) & (c["quantity"] == q)  # head >= 1 on these rows
             M = np.zeros((H, width))
             M[c["head"][s] - 1, c["index"][s]] = c["value"][s]
             lim = np.abs(M).max() or 1.0
@@ -119,7 +123,9 @@ def plot(data: FigureData):
         # effective steps E_{n,i} = sum_h mu^h_n omega^h_i: separate debiased GD per task has
         # eta*(d_n) on S_n and 0 off it
         ax = axes[2, k]
-        E = np.asarray(info["E"])
+        s = (c["H"] == H) & (c["quantity"] == "E")
+        E = np.zeros((N, d))
+        E[c["task"][s], c["index"][s]] = c["value"][s]
         ax.imshow(E, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
         annotate_cells(ax, E, "{:.2f}", 1.0)
         ax.set_yticks(range(N))
@@ -136,8 +142,26 @@ def plot(data: FigureData):
     return fig
 
 
+COLUMNS = {
+    "H": Column("number of heads of the trained model", "H", kind="int"),
+    "head": Column("head index (1-based)", "h", "", "0: quantity 'E' (a sum over the heads)",
+                   kind="int"),
+    "quantity": Column("'omega': diagonal of the x-block of KQ^h (entry index = coordinate i); "
+                       "'mu': diagonal of the y-block of OV^h (index = task n); 'E': effective "
+                       "step E_{n,i} = sum_h mu^h_n omega^h_i (task n, coordinate i)",
+                       kind="text"),
+    "task": Column("task n (0-based) of a 'mu' or 'E' entry", "n", "",
+                   "-1: 'omega' rows (not task-specific)", kind="int"),
+    "index": Column("coordinate i of x (0-based) for 'omega' and 'E', task n for 'mu'", "i",
+                    kind="int"),
+    "value": Column("the entry", "ω, μ, E", "as in the model (KQ includes 1/sqrt(D))"),
+}
+
+
 figure("softmax-multitask", "multi-task (N=2, overlapping supports) KQ/OV patterns for H=1..4, "
        "superposition at H=3", plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#multi-task-separate-debiased-gd",
-                           (BLOG + ", Figures 3.2-3.5",)))
+                           (BLOG + ", Figures 3.2-3.5",)),
+       columns=COLUMNS,
+       claim="With N = 2 tasks on overlapping supports, the heads' effective step E approaches separate debiased GD per task: one weighted head at H = 1, a ± pair at H = 2, superposition at H = 3 and one ± pair per task at H = 4.")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.theory.softmax import BLOG
@@ -100,8 +100,22 @@ def plot(data: FigureData):
     return fig
 
 
+COLUMNS = {
+    "H": Column("number of heads of the trained model", "H", kind="int"),
+    "head": Column("head index (1-based)", "h", kind="int"),
+    "matrix": Column("'KQ' (W_K^T W_Q / sqrt(d+1), 6 x 6) or 'OV' (W_V^T W_O^T, 6 x 1)",
+                     kind="text"),
+    "row": Column("row index (0-based; key coordinate for KQ, token coordinate for OV; the last "
+                  "coordinate is y)", kind="int"),
+    "col": Column("column index (0-based; query coordinate for KQ, 0 for OV)", kind="int"),
+    "value": Column("matrix entry", "", "as in the model"),
+}
+
+
 figure("softmax-patterns", "KQ/OV heatmaps of trained H=1,2,4 softmax attention (d=5, L=40)",
        plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#trained-models",
-                           (BLOG + ", Figures 2.1, 2.2, 2.7",)))
+                           (BLOG + ", Figures 2.1, 2.2, 2.7",)),
+       columns=COLUMNS,
+       claim='Trained softmax attention has a diagonal KQ x-block ω_h I and an OV that reads only y (μ_h) with sign(ω_h) = sign(μ_h); with two heads they form a ± pair that implements debiased one-step GD.')

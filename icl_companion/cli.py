@@ -338,8 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("verify", "theory vs simulation; exit 1 if a check fails")
     s.add_argument("ids", nargs="*", metavar="ID_OR_PREFIX")
     s.add_argument("--quick", action="store_true",
-                   help="small sizes (the default test suite's; minutes); without it, the full "
-                        "sizes (up to hours per check)")
+                   help="small sizes (the default test suite's; minutes). The default is FULL "
+                        "mode, the paper's sizes (up to hours per check)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--list", action="store_true", help="list the checks and exit")
@@ -348,8 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = add("figure", "iclc figure list | iclc figure NAME|all")
     s.add_argument("name", metavar="list|NAME|all")
     s.add_argument("--quick", action="store_true",
-                   help="reduced sizes (minutes on 2 cores); without it, the paper's sizes "
-                        "(hours to days: `iclc figure list` gives the estimates)")
+                   help="reduced sizes (minutes on 2 cores). The default is FULL mode, the "
+                        "paper's sizes (hours to days: `iclc figure list` gives the estimates; "
+                        "a run estimated above 10 min warns first)")
     s.add_argument("--out", default="out/figures", metavar="DIR")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-cache", action="store_true",

@@ -68,12 +68,12 @@ def checks_table(prefix: str | None = None) -> str:
 
 
 def figures_table(prefix: str | None = None) -> str:
-    """Figures: name, description, reference."""
+    """Figures: name, the claim it shows (its description if it states none), reference."""
     from icl_companion.figures.registry import REGISTRY
 
-    rows = ["| figure | description | reference |", "|---|---|---|"]
+    rows = ["| figure | claim | reference |", "|---|---|---|"]
     for f in REGISTRY.all(prefix):
-        rows.append(f"| `{f.name}` | {_cell(f.description)} | {_cell(f.reference)} |")
+        rows.append(f"| `{f.name}` | {_cell(f.claim or f.description)} | {_cell(f.reference)} |")
     return "\n".join(rows)
 
 

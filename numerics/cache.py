@@ -199,6 +199,15 @@ def _code_hash(name: str) -> str:
         return "nosource"
     if not name.startswith(f"{_PACKAGE}.figures."):
         return _file_hash(path)
+    st = os.stat(path)
+    return _figure_code_hash(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _figure_code_hash(path: str, mtime_ns: int, size: int) -> str:
+    """The AST hash of a figure module without its drawing, once per version of the file (its
+    modification time and size: a figure plans thousands of units, and parsing the module for
+    each cost ~30 ms)."""
     tree = ast.parse(Path(path).read_bytes())
     tree.body = _without_plots(tree.body)
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
