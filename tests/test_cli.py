@@ -114,3 +114,20 @@ def test_closed_pipe_is_quiet():
     err = p.stderr.read().decode()
     assert p.wait(timeout=120) == 141, err
     assert "Traceback" not in err and err == ""
+
+
+def test_a_bug_is_an_internal_error_not_a_user_error(monkeypatch, capsys):
+    """An exception that is not input validation: one line naming it as internal, exit 3;
+    ``--debug`` gives the traceback (the exception propagates)."""
+    from icl_companion import cli
+
+    def broken(a):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    assert cli.main(["list"]) == cli.INTERNAL_ERROR == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: internal error ZeroDivisionError")
+    assert "--debug" in err[0] and "Traceback" not in err[0]
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["--debug", "list"])
