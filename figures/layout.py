@@ -31,7 +31,7 @@ import textwrap
 import numpy as np
 
 __all__ = ["SINGLE", "DOUBLE", "MIN_FONT", "new_figure", "headline", "caption", "legend_right",
-           "legend_below", "audit", "legend_overlaps", "wrap"]
+           "legend_below", "audit", "legend_overlaps", "wrap", "greek"]
 
 SINGLE, DOUBLE = 3.4, 7.0   # inches: one and two journal columns
 MIN_FONT = 6.0              # points: nothing smaller is legible in print
@@ -55,6 +55,20 @@ def wrap(text: str, width_in: float, fontsize: float, em: float = 0.55) -> str:
     lines = [textwrap.fill(p, chars, break_long_words=False, break_on_hyphens=False)
              for p in protected.split("\n")]
     return "\n".join(lines).replace(glue, " ")
+
+
+def greek(text: str) -> str:
+    """``text`` (a configuration line written for the terminal) with its Greek names typeset:
+    ``sigma2`` -> ``$\\sigma^2$``, ``alpha`` -> ``$\\alpha$`` (outside existing ``$...$``)."""
+    parts = _MATH.split(text)
+    maths = _MATH.findall(text)
+    out = []
+    for i, p in enumerate(parts):
+        p = re.sub(r"(?<![A-Za-z\\])sigma2(?![A-Za-z])", r"$\\sigma^2$", p)
+        out.append(_GREEK.sub(lambda m: f"$\\{m.group()}$", p))
+        if i < len(maths):
+            out.append(maths[i])
+    return "".join(out)
 
 
 def new_figure(width: float = DOUBLE, height: float = 2.8, nrows: int = 1, ncols: int = 1,

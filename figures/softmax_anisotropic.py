@@ -166,6 +166,6 @@ figure("softmax-anisotropic", "learned KQ block of a 2-head model on AR(1) covar
            "docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates",
            (BLOG + ", Figure 3.1",)),
        claim="On AR(1) covariates the two trained heads form a ± pair whose effective "
-             "preconditioner Σ_h μ_h KQ_h matches the optimal one-step preconditioner Γ* ≈ Σ⁻¹ "
+             "preconditioner Σₕ μₕ KQₕ matches the optimal one-step preconditioner Γ* ≈ Σ⁻¹ "
              "entry by entry, and each head's KQ block takes the shape ±γ Σ⁻¹.",
        columns=COLUMNS, check=check_anisotropic)
