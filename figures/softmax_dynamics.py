@@ -131,7 +131,6 @@ def plot(data: FigureData):
     notes = "\n".join(m["notes"])
     fig.suptitle(f"Dynamics of omega, mu: d={m['d']}, L={m['L']}, sigma2={m['sigma2']}"
                  + (f"\n{notes}" if notes else ""), fontsize=9)
-    fig.tight_layout()
     return fig
 
 
