@@ -15,7 +15,7 @@ import numpy as np
 
 from icl_companion.validation.checks import Outcome, bound
 
-__all__ = ["check_anisotropic", "check_multitask", "check_patterns", "DIAG_MIN", "SHAPE_MARGIN", "SIGN_MIN", "E_MARGIN"]
+__all__ = ["check_anisotropic", "check_multitask", "check_patterns", "check_dynamics", "check_heads", "check_length", "DIAG_MIN", "SHAPE_MARGIN", "SIGN_MIN", "E_MARGIN"]
 
 #: a head's KQ block "has the shape of Sigma^-1" when its relative Frobenius distance to it (both
 #: divided by their mean diagonal) is below this margin; Sigma^-1 and the identity (the isotropic
@@ -153,4 +153,101 @@ def check_patterns(data, quick: bool) -> Outcome:
         out.comparisons.append(bound("H=2: heads in the +/- configuration (1 = yes)",
                                      float(models["2"]["patterns"]["configuration"]
                                            == "plus-minus"), "ge", 1.0, "the paper's pair"))
+    return out
+
+
+#: "settles at eta*": the effective step at the end within this relative distance of eta*
+ETA_REL = 0.05
+#: "overshoot and decay": the largest |omega_h| at least this much above its final value
+OVERSHOOT = 0.1
+
+
+def check_dynamics(data, quick: bool) -> Outcome:
+    """For the trained model and for the reduced flow: final <mu, omega> within 5% of eta*;
+    final |mu_1 + mu_2| below 5% of max |mu_h| (zero sum); each |omega_h| peaks at least 10%
+    above its final value (overshoot, then decay); each |mu_h| ends within 5% of its largest
+    value (growth)."""
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    eta = float(data.meta["eta_star"])
+    out = Outcome(facts={"eta_star": eta})
+    for src in ("trained", "ode"):
+        s = c["source"] == src
+        if not s.any():
+            out.notes.append(f"{src}: no rows (the reduced flow did not converge)")
+            out.passed = False
+            continue
+        o = np.argsort(c["x"][s], kind="stable")
+        col = {k: c[k][s][o].astype(float) for k in ("omega_1", "omega_2", "mu_1", "mu_2",
+                                                      "eta_eff")}
+        out.comparisons.append(bound(f"{src}: |<mu, omega> - eta*| / eta* at the end",
+                                     abs(col["eta_eff"][-1] - eta) / eta, "le", ETA_REL,
+                                     "settles at eta*"))
+        mu_max = max(np.abs(col["mu_1"]).max(), np.abs(col["mu_2"]).max())
+        out.comparisons.append(bound(f"{src}: |mu_1 + mu_2| / max |mu_h| at the end",
+                                     abs(col["mu_1"][-1] + col["mu_2"][-1]) / mu_max, "le",
+                                     ETA_REL, "zero sum"))
+        for h in (1, 2):
+            w = np.abs(col[f"omega_{h}"])
+            out.comparisons.append(bound(f"{src}: head {h}: max |omega| / final |omega| - 1",
+                                         w.max() / w[-1] - 1, "ge", OVERSHOOT,
+                                         "overshoot, then decay"))
+            mu = np.abs(col[f"mu_{h}"])
+            out.comparisons.append(bound(f"{src}: head {h}: final |mu| / max |mu|",
+                                         mu[-1] / mu.max(), "ge", 1 - ETA_REL, "growth"))
+    return out
+
+
+def check_heads(data, quick: bool) -> Outcome:
+    """At every test length: each trained model with H >= 2 within 4 Monte Carlo standard errors
+    of the exact debiased-GD risk at eta*(40); the trained H = 1 within 4 standard errors (of the
+    difference) of the single-head optimum; every trained risk above the Bayes risk."""
+    from icl_companion.validation.checks import compare
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    row = {(m, int(L)): (float(r), float(e)) for m, L, r, e in zip(c["method"], c["L"],
+                                                                   c["risk"], c["se"])}
+    out = Outcome()
+    trained = sorted({m for m in c["method"] if m.startswith("trained")})
+    for L in sorted({int(x) for x in c["L"]}):
+        dgd = row[("debiased GD, eta*(40)", L)][0]
+        bayes = row[("Bayes (ridge, xi = d/L)", L)][0]
+        for m in trained:
+            r, e = row[(m, L)]
+            if m != "trained H=1":
+                out.comparisons.append(compare(f"L'={L}, {m}: risk vs debiased GD (exact)",
+                                               dgd, r, e))
+            out.comparisons.append(bound(f"L'={L}, {m}: risk minus Bayes", r - bayes, "ge",
+                                         4 * e, "above the Bayes risk (4 s.e.)"))
+        r1, e1 = row[("trained H=1", L)]
+        rs, es = row[("single-head optimum (1/sqrt(d))", L)]
+        out.comparisons.append(compare(f"L'={L}, trained H=1 vs the single-head optimum (MC)",
+                                       rs, r1, float(np.hypot(e1, es))))
+    return out
+
+
+def check_length(data, quick: bool) -> Outcome:
+    """The trained linear attention (1/40 hard-coded) within 4 standard errors of the exact
+    theory at every L'; its risk at the largest L' above its risk at L = 40 (by 4 s.e. of the
+    difference); softmax attention (H = 2) at the largest L' below its risk at L = 40."""
+    from icl_companion.validation.checks import compare
+
+    c = {k: np.asarray(v) for k, v in data.columns.items()}
+    row = {(m, int(L)): (float(r), float(e)) for m, L, r, e in zip(c["method"], c["L"],
+                                                                   c["risk"], c["se"])}
+    lin, sm, th = ("linear attention (1/40 hard-coded)", "softmax attention H=2",
+                   "theory: linear, L_train=40")
+    Ls = sorted({int(x) for x in c["L"]})
+    L0, L1 = int(data.meta["L_train"]), Ls[-1]
+    out = Outcome()
+    for L in Ls:
+        r, e = row[(lin, L)]
+        out.comparisons.append(compare(f"L'={L}: linear attention vs exact theory",
+                                       row[(th, L)][0], r, e))
+    for name, side, word in ((lin, "ge", "rises again (no length generalisation)"),
+                             (sm, "le", "keeps improving")):
+        (r1, e1), (r0, e0) = row[(name, L1)], row[(name, L0)]
+        se = float(np.hypot(e1, e0))
+        out.comparisons.append(bound(f"{name}: risk at L'={L1} minus at L'={L0}", r1 - r0, side,
+                                     4 * se if side == "ge" else -4 * se,
+                                     f"{word}: 4 s.e. ({se:.2g})"))
     return out
