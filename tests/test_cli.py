@@ -108,6 +108,15 @@ def test_figure_all_quick(iclc, tmp_path):
         meta = check_outputs(tmp_path / "figs", name)
         assert meta["claim_check"]["status"] == "passed", (name, meta["claim_check"])
         assert meta["readability_problems"] == [], name
+    # the quick numbers quoted in docs/mmicl.md (snapshot of a run) are what a fresh run gives
+    import csv
+    from pathlib import Path
+
+    snap = json.loads((Path(__file__).resolve().parents[1] / "docs" / "data" /
+                       "mmicl-quick.json").read_text())
+    for name, fig in snap.items():
+        rows = list(csv.DictReader((tmp_path / "figs" / f"{name}.csv").read_text().splitlines()))
+        assert rows == fig["rows"], name
 
 
 def test_closed_pipe_is_quiet():
