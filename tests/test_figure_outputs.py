@@ -99,3 +99,18 @@ def test_figure_list_gives_paper_figure_claim_and_times(capsys):
         assert f"claim: {fig.claim}" in out
     assert out.count("estimated unit time on one core: quick ") == len(figs)
     assert "Huang et al. (2026), Fig. 4" in out  # a paper's own figure number names the paper
+
+
+def test_every_figure_claim_check_is_a_verify_check(tmp_path, monkeypatch):
+    """`iclc verify` lists `<prefix>.figure.<name>` for every figure, and running one asserts the
+    claim on the figure's own data (the cheapest figure here)."""
+    from icl_companion.validation.checks import load_checks, run_one
+
+    monkeypatch.setenv("ICLC_CACHE_DIR", str(tmp_path / "cache"))
+    checks = load_checks()
+    for fig in reg.load_figures().values():
+        assert fig.check is not None, f"{fig.name}: no claim check"
+        assert fig.check_id in checks and fig.claim in checks[fig.check_id].description
+    rep = run_one(checks[reg.get_figure(FIG).check_id], quick=True, seed=0)
+    assert rep.status == "passed", rep.render() if hasattr(rep, "render") else rep
+    assert any("optimum" in c.name for c in rep.comparisons)
