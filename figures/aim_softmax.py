@@ -11,16 +11,18 @@ students "+", averages of ``k`` students "x"; ``T = 2..6``) and GAMP-RIE runs (b
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
-from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, Unit, figure
+from icl_companion.figures.registry import NONCONVERGED_NOTE, Column, FigureData, Unit, figure
 from icl_companion.numerics.aim_data import rank, sample_aim
 from icl_companion.numerics.aim_gamp import gamp_rie
 from icl_companion.numerics.aim_gd import gd_estimate
 from icl_companion.numerics.aim_se import K_of_T, alpha_pr, se_softmax
 from icl_companion.theory.aim import AUTHORS_CODE
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.validation.aim_figures import check_softmax
 
 RHOS_LEFT = (0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
 RHO_RIGHT = 0.5
@@ -42,8 +44,6 @@ def _settings(quick: bool) -> dict:
                 gamp_d=150, gamp_reps=20, gamp_abar=[0.04 * i for i in range(1, 13)] + [1.0],
                 gamp_iter=100, n_alpha=256)
 
-
-COLUMNS = ("panel", "kind", "rho", "T", "x", "y", "yerr", "success")
 
 
 def se_left(rho: float, n_alpha: int) -> dict:
@@ -117,6 +117,8 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
             cols[k].append(v)
 
     nonconv = {"se": 0, "gamp": 0}
+    add("left", "se_rho_inf", math.inf, 2, 0.0, 1.0)  # 1 - 4 alpha, to alpha = 1/4
+    add("left", "se_rho_inf", math.inf, 2, 0.25, 0.0)
     curves = [("left", rho, results[f"se-left/rho={rho:g}"]) for rho in RHOS_LEFT]
     curves.append(("right", RHO_RIGHT, results["se-right"]))
     for panel, rho, r in curves:
@@ -125,6 +127,10 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
                 add(panel, "se", rho, 2, float(x), float(m))
             else:
                 nonconv["se"] += 1
+    r = results["se-right"]
+    for x, y, ok in zip(r["x"], r["y"], r["ok"]):
+        if ok:
+            add("right", "se_x2", RHO_RIGHT, 2, float(x), 2 * float(y))
     for T in T_GD:
         for ab in st["gd_abar"]:
             reps = [results[f"gd/T={T}/abar={ab:.4g}/rep={r}"] for r in range(st["gd_reps"])]
@@ -144,7 +150,10 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
             if errs:
                 add("right", "gamp", RHO_RIGHT, T, ab, float(np.mean(errs)),
                     float(np.std(errs)), True)
-    meta = {"seed": seed, "mode": "quick" if quick else "full (paper's sizes)", **st,
+    meta = {"seed": seed, **st,
+            "mode": (f"Quick mode: GD d = {st['gd_d']}, {st['gd_k']} students; GAMP-RIE "
+                     f"d = {st['gamp_d']}; {st['gamp_reps']} data sets per point" if quick else
+                     "Full mode (the paper's sizes)"),
             "rho_right": RHO_RIGHT, "nonconverged_se_points": nonconv["se"],
             "nonconverged_gamp_runs": nonconv["gamp"], "note": NONCONVERGED_NOTE,
             "random_streams": "one per data set: SeedSequence(seed, spawn_key=(1 GD | 2 GAMP, T, "
@@ -158,50 +167,100 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
 def plot(data: FigureData):
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from icl_companion.figures.layout import caption, legend_below, new_figure
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(6.8, 2.6))
+    fig, (ax1, ax2, ax3) = new_figure(height=3.4, ncols=3, legend_row=True)
     cmap = plt.get_cmap("viridis")
+    ends: dict = {}
     for i, rho in enumerate(RHOS_LEFT):
         s = (c["panel"] == "left") & (c["kind"] == "se") & (c["rho"] == rho)
-        ax1.plot(c["x"][s], c["y"][s], color=cmap(i / (len(RHOS_LEFT) - 1)), lw=1.2,
-                 label=f"$\\rho = {rho:g}$")
-    a = np.linspace(0, 0.25, 2)
-    ax1.plot(a, 1 - 4 * a, "k--", lw=1, label=r"$\rho = \infty$")
-    ax1.set(xlim=(0, 0.28), ylim=(0, 1.1), xlabel=r"Sample complexity $\alpha = n/d^2$",
-            ylabel="Estimation error", title="softmax, T = 2: state evolution")
-    ax1.legend(fontsize=6, ncol=2)
-    s = (c["panel"] == "right") & (c["kind"] == "se")
-    ax2.plot(c["x"][s], c["y"][s], "k-", lw=1.2, label=f"SE, $T = 2$, $\\rho = {m['rho_right']:g}$")
-    ax2.plot(c["x"][s], 2 * c["y"][s], "k:", lw=0.8, label="2 x SE")
-    single_cols = ["tab:blue", "teal", "tab:green", "darkviolet", "dodgerblue"]
-    avg_cols = ["red", "orangered", "orange", "gold", "lime"]
-    for i, T in enumerate(T_GD):
-        for kind, mk, col in (("gd_single", "+", single_cols[i]), ("gd_avg", "x", avg_cols[i])):
-            s = (c["kind"] == kind) & (c["T"] == T)
-            if s.any():
-                ax2.errorbar(c["x"][s], c["y"][s], yerr=c["yerr"][s], fmt=mk, ms=4, lw=0.6,
-                             color=col, label=f"GD {'single' if kind == 'gd_single' else 'avg'} "
-                                              f"T={T}" if T in (2, 6) else None)
-    for T, mk in zip(T_GAMP, ("o", "s", "^")):
+        ax1.plot(c["x"][s], c["y"][s], color=cmap(0.9 * i / (len(RHOS_LEFT) - 1)), lw=1.1)
+        ends.setdefault(round(alpha_pr(rho, 2), 9), []).append(f"{rho:g}")
+    ends[0.25].append(r"$\infty$")
+    for x, names in ends.items():  # each curve's rho where it reaches 0 (alpha_PR)
+        ax1.text(x, 0.02, ", ".join(names), fontsize=6, ha="right" if x > 0.2 else "center",
+                 va="bottom", rotation=90, color="0.25")
+    s = (c["panel"] == "left") & (c["kind"] == "se_rho_inf")
+    ax1.plot(c["x"][s], c["y"][s], "k--", lw=1)
+    ax1.set(xlim=(0, 0.28), ylim=(0, 1.05), xlabel=r"$\alpha = n/d^2$",
+            ylabel="estimation error",
+            title=r"$T = 2$: SE for $\rho = 0.1 \ldots 2$")
+    se = (c["panel"] == "right") & (c["kind"] == "se")
+    se2 = (c["panel"] == "right") & (c["kind"] == "se_x2")
+    for ax in (ax2, ax3):
+        ax.plot(c["x"][se], c["y"][se], "k-", lw=1.3)
+        ax.set(xlim=(0.0, 1.05), ylim=(0, 2.1),
+               xlabel=r"$\bar\alpha = \alpha\,(T^2 + T - 2)$")
+    ax3.plot(c["x"][se2], c["y"][se2], "k:", lw=0.9)
+    colours = {T: f"C{i}" for i, T in enumerate(T_GD)}
+    shift = {T: 0.012 * (i - 2) for i, T in enumerate(T_GD)}  # side by side, not on top
+    many_gamp, many_gd = m["gamp_reps"] >= 5, m["gd_reps"] >= 5
+    for T in T_GAMP:
         s = (c["kind"] == "gamp") & (c["T"] == T)
-        ax2.errorbar(c["x"][s], c["y"][s], yerr=c["yerr"][s], fmt=mk, ms=3, color="k",
-                     mfc="none", lw=0.6, label=f"GAMP-RIE T={T}")
-    ax2.set(xlim=(0.01, 1.0), ylim=(0, 2.1),
-            xlabel=r"Sample complexity $\bar{\alpha} = \alpha (T^2 + T - 2)$",
-            title=f"collapse in $\\bar{{\\alpha}}$, $\\rho = {m['rho_right']:g}$")
-    ax2.legend(fontsize=5, ncol=2)
-    fig.suptitle(f"AIM softmax ({m['mode']}): GD d={m['gd_d']}, {m['gd_steps']} Adam steps, "
-                 f"avg of k={m['gd_k']}, {m['gd_reps']} data sets; GAMP d={m['gamp_d']}, "
-                 f"{m['gamp_reps']} runs/point; omitted non-converged: SE "
-                 f"{m['nonconverged_se_points']}, GAMP {m['nonconverged_gamp_runs']}",
-                 fontsize=6, y=1.02)
-    fig.tight_layout()
+        ax2.errorbar(c["x"][s] + shift[T], c["y"][s], yerr=c["yerr"][s] if many_gamp else None,
+                     fmt="o", ms=4, color=colours[T], mec="k", mew=0.4, lw=0.7)
+    for T in T_GD:
+        for kind, mk, ms in (("gd_single", "^", 4), ("gd_avg", "o", 4)):
+            s = (c["kind"] == kind) & (c["T"] == T)
+            err = c["yerr"][s] if (kind == "gd_single" or many_gd) else None
+            ax3.errorbar(c["x"][s] + shift[T], c["y"][s], yerr=err, fmt=mk, ms=ms,
+                         mfc="none" if kind == "gd_single" else colours[T], color=colours[T],
+                         lw=0.6)
+    ax2.set(title=f"GAMP-RIE, $d = {m['gamp_d']}$, $\\rho = {m['rho_right']:g}$")
+    ax3.set(title=f"GD students, $d = {m['gd_d']}$, $\\rho = {m['rho_right']:g}$")
+    handles = [Line2D([], [], color="0.5", lw=1.1), Line2D([], [], color="k", ls="--", lw=1),
+               Line2D([], [], color="k", lw=1.3), Line2D([], [], color="k", ls=":", lw=0.9)]
+    labels = [r"SE, $\rho$ as marked at $\alpha_{PR}$", r"$\rho = \infty$: $1 - 4\alpha$",
+              rf"SE, $T = 2$, $\rho = {m['rho_right']:g}$", r"$2\times$ SE"]
+    handles += [Line2D([], [], ls="none", marker="s", ms=5, color=colours[T]) for T in T_GD]
+    labels += [f"$T = {T}$" for T in T_GD]
+    handles += [Line2D([], [], ls="none", marker="o", ms=4, color="0.4", mec="k", mew=0.4),
+                Line2D([], [], ls="none", marker="^", ms=4, mfc="none", color="0.4"),
+                Line2D([], [], ls="none", marker="o", ms=4, color="0.4")]
+    labels += ["GAMP-RIE", "one GD student", f"average of {m['gd_k']} GD students"]
+    legend_below(fig, handles, labels, ncol=6)
+    note = ("In quick mode the GD students (small d, few steps) stay well above the SE; the "
+            "paper's 'averaged students close to SE' needs the full mode (d = 200, 1000 steps, "
+            "32 students). " if m["gd_d"] < 200 else "")
+    caption(fig, note + f"GD: matched width $r = \\rho d$, full-batch Adam, "
+                        f"{m['gd_steps']} steps, {m['gd_reps']} data sets per point; error bars "
+                        f"on single students: one std over students"
+            + ("; on averages and GAMP-RIE: one std over data sets" if many_gd else
+               " (averages and GAMP-RIE: too few data sets for a spread)")
+            + f". Below $\\bar\\alpha \\approx 0.4$ GAMP-RIE at $d = {m['gamp_d']}$ does not "
+              f"reach the Bayes-optimal fixed point (errors above 1)"
+            + f". Omitted non-converged: SE {m['nonconverged_se_points']} points, GAMP "
+              f"{m['nonconverged_gamp_runs']} runs. {m['mode']}.")
     return fig
 
+
+COLUMNS = {
+    "panel": Column("panel: 'left' (error vs alpha, T = 2) or 'right' (error vs alpha_bar, "
+                    "rho = 0.5)", kind="text"),
+    "kind": Column("series: 'se' state evolution, 'se_rho_inf' the rho = inf line 1 - 4 alpha, "
+                   "'se_x2' twice the SE, 'gd_single' single GD students, 'gd_avg' averages of "
+                   "k students, 'gamp' GAMP-RIE", kind="text"),
+    "rho": Column("rank ratio r/d", "ρ", sentinels="inf: the rho = inf line"),
+    "T": Column("sequence length", "T", kind="int"),
+    "x": Column("sample complexity: alpha = n/d^2 (panel 'left') or alpha_bar = "
+                "alpha (T^2 + T - 2) (panel 'right')", "α or ᾱ"),
+    "y": Column("estimation error (1/d)||S_hat - S||^2 (mean over repetitions)",
+                unit="relative to E||S||^2/d (1 = no information)"),
+    "yerr": Column("one standard deviation: over students ('gd_single'), over data sets "
+                   "('gd_avg', 'gamp')", unit="as y", sentinels="0: not a Monte Carlo row"),
+    "success": Column("the solver converged (non-converged points and runs are omitted)",
+                      kind="flag"),
+}
 
 figure("aim-softmax", "AIM softmax: SE error vs alpha (T = 2, several rho) and the collapse in "
        "alpha (T^2+T-2) with GD students and GAMP-RIE", plot=plot, units=units, reduce=reduce,
        reference=Reference("aim", NOT_NUMBERED, "docs/derivations/aim.md#figures",
-                           (AUTHORS_CODE + ", figures.ipynb (softmax + GD figure)",)))
+                           (AUTHORS_CODE + ", figures.ipynb (softmax + GD figure)",)),
+       claim="The Bayes-optimal error of the softmax AIM reaches 0 at α_PR(ρ, T), and in "
+             "ᾱ = α(T² + T − 2) the sequence lengths collapse onto the T = 2 state evolution: "
+             "GAMP-RIE follows it and GD students stay above it.",
+       columns=COLUMNS, check=check_softmax)

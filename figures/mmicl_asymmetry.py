@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import PRETRAINED, pretrained_unit, run, stage2_unit
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.theory.registry import Reference
+from icl_companion.validation.mmicl_figures import check_asymmetry
 
 
 INITS = (True, False)
@@ -77,11 +78,11 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import DOUBLE, caption, greek, legend_below, new_figure
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 5.0))
+    fig, (ax, ax2) = new_figure(DOUBLE, 3.6, 1, 2, legend_row=True)
     for init, color in (("pretrained", "C0"), ("early fusion", "C1")):
         s = (c["panel"] == "vs K2") & (c["init"] == init)
         o = np.argsort(c["K2"][s])
@@ -95,31 +96,49 @@ def plot(data: FigureData):
             ax.plot(c["K2"][f][o], c["IC"][f][o], color=color, marker="^", ls=":", lw=0.8,
                     label=f"{init}: ICL after {m['steps_scratch']} steps")
         t = (c["panel"] == "training, K2=256") & (c["init"] == init)
-        ax2.plot(c["step"][t], c["IC"][t], color=color, label=f"{init}: ICL")
-        ax2.plot(c["step"][t], c["IW"][t], color=color, ls="--", label=f"{init}: IWL")
+        ax2.plot(c["step"][t], c["IC"][t], color=color)
+        ax2.plot(c["step"][t], c["IW"][t], color=color, ls="--")
     for a in (ax, ax2):
-        a.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance 1/L2")
+        a.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance $1/L_2$")
         a.axhline(m["copy_baseline"], color="0.3", lw=0.8, ls="-.",
                   label="copy a context label at random")
         a.set(ylabel="accuracy", ylim=(-0.02, 1.02))
     ax2.axvline(m["steps_pretrained"], color="0.6", lw=0.8)
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="secondary-modality classes K2")
+    ax.set(xlabel="secondary-modality classes $K_2$")
     ax.minorticks_off()
     ax.set_xticks(m["K2_grid"], [str(k) for k in m["K2_grid"]])
-    ax.set_title(f"after {m['steps_pretrained']} stage-2 steps; decoder pretrained on K1 = "
-                 f"{m['K1']} classes vs early fusion\nB = {m['B']}, D2 = {m['D2']}, "
-                 f"seed {m['seed']}", fontsize=8)
+    ax.set_title(f"after {m['steps_pretrained']} stage-2 steps")
     ax2.set(xlabel="stage-2 step")
-    ax2.set_title("K2 = 256 over training (grey line: the equal-budget point)", fontsize=8)
-    for a in (ax, ax2):  # below the axes: the curves fill the panels
-        a.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
-    fig.suptitle(m["config"], fontsize=7)
-    fig.tight_layout()
+    ax2.set_title(f"$K_2 = 256$ over training (grey: step {m['steps_pretrained']})")
+    legend_below(fig, ncol=4)
+    caption(fig, f"Decoder pretrained on $K_1 = {m['K1']}$ classes (stage 1) vs early fusion "
+                 f"from scratch; $B = {m['B']}$, $D_2 = {m['D2']}$, seed {m['seed']}; "
+                 f"{m['eval_sequences']} evaluation sequences per point ($\\pm$1 binomial "
+                 f"s.e.). Stage 1: " + greek(m["config"]) + f". {m['mode']}.")
     return fig
+
+
+COLUMNS = {
+    "panel": Column("'vs K2' (at the pretrained model's stage-2 budget), 'vs K2 (final)' (early "
+                    "fusion at its own, longer budget), 'training, K2=256' (accuracies over "
+                    "training)", kind="text"),
+    "init": Column("'pretrained' (decoder from stage 1) or 'early fusion' (from scratch)",
+                   kind="text"),
+    "K2": Column("number of classes of the secondary modality", "K₂", kind="int"),
+    "step": Column("stage-2 training step of the evaluation", "", "optimizer steps", kind="int"),
+    "IC": Column("multimodal ICL accuracy: novel classes, bursty context", "", "fraction (chance "
+                 "1/L2, copy baseline in the JSON)"),
+    "IC_se": Column("binomial standard error of IC", "", "as IC"),
+    "IC2": Column("ICL accuracy on trained classes with shifted labels", "", "fraction"),
+    "IW": Column("in-weights accuracy", "", "fraction"),
+    "IW_se": Column("binomial standard error of IW", "", "as IW"),
+}
 
 
 figure("mmicl-asymmetry", "multimodal ICL vs K2: stage-1-pretrained decoder vs early fusion",
        plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", "Fig. 4 (figure map of the authors' README)",
-                           "docs/derivations/mmicl.md#figures"))
+                           "docs/derivations/mmicl.md#figures"),
+       columns=COLUMNS, check=check_asymmetry,
+       claim='A decoder pretrained on the primary modality reaches high multimodal ICL already at a few hundred secondary classes K₂, where early fusion trained from scratch on the same budget memorises (lower ICL, higher IWL).')

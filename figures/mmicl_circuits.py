@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import PRETRAINED, attention, pretrained_unit, run
-from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.validation.mmicl_figures import check_circuits
 
 SERIES = ("IC", "IW", "prev1_1", "ind_2", "tila_2", "cla")
 
@@ -61,32 +62,35 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 def plot(data: FigureData):
     import matplotlib.pyplot as plt
 
+    from icl_companion.figures.layout import DOUBLE, caption, greek, legend_below, new_figure
+
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
     ex = m["example"]
     N = len(ex["labels"])
     T = 2 * N + 1
-    ticks = [t for i in range(N) for t in (f"x{i + 1}", f"l{i + 1}={ex['labels'][i]}")] + ["xq"]
-    fig = plt.figure(figsize=(12, 4.2))
-    gs = fig.add_gridspec(1, 3, width_ratios=(1, 1, 1.3))
+    ticks = [t for i in range(N) for t in (f"$x_{{{i + 1}}}$", f"$\\ell_{{{i + 1}}}$={ex['labels'][i]}")] + ["$x_q$"]
+    fig, axes = new_figure(DOUBLE, 3.9, 1, 3, legend_row=True, width_ratios=(1, 1, 1.1))
     for layer in (1, 2):
-        ax = fig.add_subplot(gs[0, layer - 1])
+        ax = axes[layer - 1]
         s = (c["panel"] == "attention") & (c["layer"] == layer)
         A = np.zeros((T, T))
         A[c["row"][s].astype(int), c["col"][s].astype(int)] = c["value"][s].astype(float)
         im = ax.imshow(A, cmap="viridis", vmin=0, vmax=1)
+        ax.grid(False)
         ax.set_xticks(range(T), ticks, rotation=90, fontsize=6)
-        ax.set_yticks(range(T), ticks, fontsize=6)
+        ax.set_yticks(range(T), ticks if layer == 1 else [], fontsize=6)
         for i, hit in enumerate(ex["match"]):
             if hit and layer == 2:  # matching labels, seen from the query row
                 ax.add_patch(plt.Rectangle((2 * i + 0.5, T - 1.5), 1, 1, fill=False, ec="r",
                                            lw=1.2))
-        ax.set_title(f"layer {layer} attention (one ICL sequence)\n"
-                     f"target {ex['target']}, predicted {ex['prediction']}"
-                     + (" (red: labels equal to the target)" if layer == 2 else ""), fontsize=8)
-        ax.set(xlabel="attended position", ylabel="query position")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    ax = fig.add_subplot(gs[0, 2])
+        ax.set_title(f"layer {layer}" + (" (red: label = target)" if layer == 2
+                                                   else ""))
+        ax.set_xlabel("attended position")
+    axes[0].set_ylabel("query position")
+    cb = fig.colorbar(im, ax=axes[:2], shrink=0.8, pad=0.01)
+    cb.set_label("attention weight")
+    ax = axes[2]
     s = c["panel"] == "training"
     names = {"IC": "ICL accuracy (novel)", "IW": "IWL accuracy", "prev1_1": "PHStrength, layer 1",
              "ind_2": "IndStrength, layer 2", "tila_2": "TILA, layer 2", "cla": "CLA"}
@@ -95,15 +99,38 @@ def plot(data: FigureData):
         t = s & (c["name"] == name)
         ax.plot(c["step"][t].astype(int), c["value"][t].astype(float), styles[name], label=label)
     ax.set(xlabel="training step", ylabel="accuracy / attention", ylim=(-0.05, 1.05))
-    ax.set_title(f"circuit formation, K = {m['K']}, B = {m['B']}, seed {m['seed']}", fontsize=8)
-    ax.legend(fontsize=7)
-    fig.suptitle(m["config"], fontsize=7)
-    fig.tight_layout()
+    ax.set_title("circuit formation over training")
+    legend_below(fig, ncol=3)
+    caption(fig, f"Stage-1 decoder, $K = {m['K']}$, $B = {m['B']}$, seed {m['seed']}; left: one "
+                 f"novel-class ICL sequence (target {ex['target']}, predicted "
+                 f"{ex['prediction']}); final ICL {m['final_IC']:.3f}. " + greek(m["config"])
+                 + f". {m['mode']}.")
     return fig
+
+
+COLUMNS = {
+    "panel": Column("'attention' (an attention map entry) or 'training' (a metric over "
+                    "training)", kind="text"),
+    "layer": Column("decoder layer of an attention entry (1 or 2)", "", "",
+                    "0: 'training' rows", kind="int"),
+    "row": Column("attention: query token position (0-based)", "", "", "-1: 'training' rows",
+                  kind="int"),
+    "col": Column("attention: key token position (0-based)", "", "", "-1: 'training' rows",
+                  kind="int"),
+    "step": Column("training step of a metric", "", "Adam steps", "-1: 'attention' rows",
+                   kind="int"),
+    "name": Column("metric: IC (ICL accuracy), IW (in-weights accuracy), prev1_1 "
+                   "(PHStrength_1), ind_2 (IndStrength_2), tila_2 (TILA_2), cla (context-label "
+                   "accuracy)", "", "", "'': attention rows", kind="text"),
+    "value": Column("attention weight or metric value", "", "attention: row sums to 1; "
+                    "metrics: fractions"),
+}
 
 
 figure("mmicl-circuits", "layer-1/layer-2 attention maps of a trained decoder and circuit metrics "
        "over training", plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", NOT_NUMBERED,
                            "docs/derivations/mmicl.md#circuit-metrics",
-                           ("Reddy (2024), ICLR, arXiv:2312.03002",)))
+                           ("Reddy (2024), ICLR, arXiv:2312.03002",)),
+       columns=COLUMNS, check=check_circuits,
+       claim='The trained decoder implements an induction circuit, a previous-token head in layer 1 and a layer-2 head attending to the label of the matching item, and its ICL accuracy rises together with the induction strength over training.')

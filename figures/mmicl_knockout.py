@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import PRETRAINED, knockouts, pretrained_unit, stage2_unit
-from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.validation.mmicl_figures import check_knockout
 
 
 def _variants(quick: bool) -> list[str]:
@@ -70,34 +71,56 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import DOUBLE, caption, greek, legend_below, new_figure, wrap
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
     models = list(dict.fromkeys(c["model"].tolist()))
-    fig, axes = plt.subplots(1, len(models), figsize=(14, 4.2),
-                             gridspec_kw={"width_ratios": [3] + [5] * (len(models) - 1)})
-    for ax, model, tag in zip(axes, models, ["stage1"] + ["stage2"] * (len(models) - 1)):
+    ratios = [3] + [5] * (len(models) - 1)
+    fig, axes = new_figure(DOUBLE, 3.4, 1, len(models), legend_row=True, width_ratios=ratios)
+    short = {"full": "full", "PH knocked out (layer 1)": "PH out\n(layer 1)",
+             "IH knocked out (layer 2)": "IH out\n(layer 2)", "M1 zeroed": "$M_1$\nzeroed",
+             "M2 zeroed": "$M_2$\nzeroed"}
+    for k, (ax, model) in enumerate(zip(axes, models)):
+        tag = "stage1" if k == 0 else "stage2"
         s = c["model"] == model
         names = c["condition"][s]
         acc = c["acc"][s].astype(float)
         ax.bar(range(len(acc)), acc, yerr=c["se"][s].astype(float), color=[
-            "C0"] + ["C3"] * 2 + ["C2"] * (len(acc) - 3), capsize=3)
+            "C0"] + ["C3"] * 2 + ["C2"] * (len(acc) - 3), capsize=2, width=0.7)
         for i, a in enumerate(acc):
-            ax.text(i, a + 0.02, f"{a:.2f}", ha="center", fontsize=7)
-        ax.axhline(m[f"chance_{tag}"], color="0.5", ls=":", lw=0.8, label="chance")
+            ax.text(i, a + 0.03, f"{a:.2f}", ha="center", fontsize=6)
+        ax.axhline(m[f"chance_{tag}"], color="0.5", ls=":", lw=0.8, label="chance $1/L$")
         ax.axhline(m[f"copy_baseline_{tag}"], color="0.3", ls="-.", lw=0.8,
                    label="copy a context label at random")
-        ax.set_xticks(range(len(acc)), [n.replace(" (", "\n(") for n in names], fontsize=7)
-        ax.set(ylim=(0, 1.25), ylabel="ICL accuracy (novel classes)")
-        ax.set_title(model, fontsize=9)
-        ax.legend(fontsize=7, loc="upper center", ncol=2)
-    fig.suptitle("Knockouts and modality zeroing at inference. " + m["config"], fontsize=7)
-    fig.tight_layout()
+        ax.set_xticks(range(len(acc)), [short.get(n, n) for n in names], fontsize=6)
+        ax.set(ylim=(0, 1.15))
+        ax.set_ylabel("ICL accuracy (novel classes)" if k == 0 else "")
+        ax.set_title(wrap(model.replace("stage 2, ", "stage 2: "),
+                          DOUBLE * ratios[k] / sum(ratios) * 0.95, 7), fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    legend_below(fig, handles, labels, ncol=2)
+    caption(fig, "Knockouts zero a head's attention output; zeroing replaces a modality's "
+                 "items by 0 (labels and positions kept); evaluated on the novel-class ICL set "
+                 "($\\pm$1 binomial s.e.). " + greek(m["config"]) + f". {m['mode']}.")
     return fig
+
+
+COLUMNS = {
+    "model": Column("evaluated model: the stage-1 decoder or a stage-2 run (optimiser, learning "
+                    "rate, steps in the label)", kind="text"),
+    "condition": Column("full model, a head knocked out (PH: layer 1, IH: layer 2) or a "
+                        "modality zeroed (M1, M2)", kind="text"),
+    "acc": Column("ICL accuracy on the novel-class set", "", "fraction (chance and copy "
+                  "baseline in the JSON)"),
+    "se": Column("binomial standard error of acc", "", "as acc"),
+    "n": Column("evaluation sequences", "", "", kind="int"),
+}
 
 
 figure("mmicl-knockout", "ICL accuracy: full model, PH / IH head knocked out, modalities zeroed",
        plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", NOT_NUMBERED,
-                           "docs/derivations/mmicl.md#trained-decoders"))
+                           "docs/derivations/mmicl.md#trained-decoders"),
+       columns=COLUMNS, check=check_knockout,
+       claim='Knocking out the previous-token or the induction head drops ICL to the copy baseline or below, and zeroing the modality a stage-2 model reads collapses its ICL while zeroing the other modality costs little.')

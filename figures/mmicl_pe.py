@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.mmicl_common import run, stage1_unit
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.theory.registry import Reference
+from icl_companion.validation.mmicl_figures import check_pe
 
 
 POSITIONS = ("ape", "rope")
@@ -60,11 +61,11 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import DOUBLE, caption, greek, legend_right, new_figure
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = new_figure(DOUBLE, 3.0)
     for pos, color, label in (("ape", "C0", "APE (shifted one-hot)"), ("rope", "C3", "RoPE")):
         s = c["pos"] == pos
         o = np.argsort(c["K"][s])
@@ -73,21 +74,38 @@ def plot(data: FigureData):
                     label=f"{label}: ICL (novel classes)")
         ax.errorbar(K, c["IW"][s][o], yerr=c["IW_se"][s][o], color=color, marker="s", ls="--",
                     mfc="none", label=f"{label}: IWL")
-    ax.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance 1/L")
+    ax.axhline(m["chance"], color="0.5", lw=0.8, ls=":", label="chance $1/L$")
     ax.axhline(m["copy_baseline"], color="0.3", lw=0.8, ls="-.",
                label="copy a context label at random")
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="number of classes K (B = 2)", ylabel="final accuracy",
+    ax.set(xlabel="number of classes $K$ ($B = 2$)", ylabel="final accuracy",
            ylim=(-0.02, 1.02))
     ax.minorticks_off()
     ax.set_xticks(m["K_grid"], [str(k) for k in m["K_grid"]])
-    ax.set_title("Positional encoding and the ICL threshold\n" + m["config"], fontsize=7)
-    ax.legend(fontsize=7, loc="center left")
-    fig.tight_layout()
+    legend_right(ax)
+    caption(fig, greek(m["config"]) + f"; {m['eval_sequences']} evaluation sequences per "
+            f"point ($\\pm$1 binomial s.e.); {m['mode']}.")
     return fig
+
+
+COLUMNS = {
+    "pos": Column("positional scheme: 'ape' (shifted one-hot) or 'rope'", kind="text"),
+    "K": Column("number of classes of the stage-1 task", "K", kind="int"),
+    "IC": Column("ICL accuracy: novel classes, bursty context", "", "fraction of the evaluation "
+                 "sequences (chance = 1/L, copy baseline in the JSON)"),
+    "IC_se": Column("binomial standard error of IC", "", "as IC"),
+    "IC2": Column("ICL accuracy on trained classes with every label shifted (must read the "
+                  "context)", "", "fraction"),
+    "IW": Column("in-weights accuracy: trained classes, query class absent from the context",
+                 "", "fraction"),
+    "IW_se": Column("binomial standard error of IW", "", "as IW"),
+    "steps": Column("training step of the final evaluation", "", "optimizer steps", kind="int"),
+}
 
 
 figure("mmicl-pe", "ICL and IWL accuracy vs K for APE and RoPE (trained 2-layer decoders)",
        plot=plot, units=units, reduce=reduce, requires=("torch",),
        reference=Reference("mmicl", "Fig. 2c-d (figure map of the authors' README)",
-                           "docs/derivations/mmicl.md#figures"))
+                           "docs/derivations/mmicl.md#figures"),
+       columns=COLUMNS, check=check_pe,
+       claim='Trained two-layer decoders learn in context (ICL far above the copy baseline) once the number of classes K is large enough, and RoPE needs more classes than APE to get there.')

@@ -26,6 +26,18 @@ stored with it (and in a timing log) for :func:`dry_run`'s estimates.  Then ``NA
 ``NAME.pdf``, ``NAME.csv`` (the plotted data) and ``NAME.json`` (meta + provenance, backend,
 device, unit counts) are written atomically into the output folder.
 
+Each figure states its **claim** (one sentence, shown as the figure's title, by ``iclc figure
+list`` and in the docs tables), declares the **columns** of its CSV (:class:`Column`: meaning,
+symbol, unit or normalisation, sentinel values, and whether the cells are numbers or labels; written
+to ``NAME.json`` under ``columns``), and may declare a **check**: a function of the figure's own
+data that asserts the claim numerically (``check(data, quick) -> Outcome``), run when the figure is
+written (its result goes to ``NAME.json``) and registered in ``iclc verify`` as
+``<prefix>.figure.<name>``.  Every CSV cell of a numeric column is a plain number (``nan``/``inf``
+spelled so), every drawn figure passes :func:`icl_companion.figures.layout.audit` (no legend over
+data, no plain-text Greek, legible fonts, one- or two-column width; problems are printed as
+warnings and recorded), and the JSON records the provenance: git commit, source hash, library
+versions, command line, wall and CPU time, threads per unit, device.
+
 Figures live in the one registry type (:class:`icl_companion.theory.registry.Registry`, layer
 ``figures``) under the id ``<prefix>.<name>``; their file names (and the name shown by
 ``iclc figure list``) write the first dot as a dash, ``<prefix>-<name>``, and either form is
@@ -48,9 +60,9 @@ from typing import Any, Callable, Mapping, Sequence
 
 from icl_companion.theory.registry import Reference, Registry
 
-__all__ = ["FigureData", "Figure", "Unit", "FIGURES", "REGISTRY", "figure", "load_figures",
-           "get_figure", "make", "make_figures", "dry_run", "style_path", "NONCONVERGED_NOTE",
-           "UNITS_KIND"]
+__all__ = ["FigureData", "Figure", "Unit", "Column", "FIGURES", "REGISTRY", "figure",
+           "load_figures", "get_figure", "make", "make_figures", "figure_data", "dry_run",
+           "estimate_seconds", "format_seconds", "render", "style_path", "NONCONVERGED_NOTE", "UNITS_KIND", "COLUMN_KINDS"]
 NONCONVERGED_NOTE = "points whose solver did not converge are omitted and counted in the caption"
 UNITS_KIND = "units"          # cache folder of the work units
 _TIMES = "unit-times.json"    # last measured wall time of each unit, whatever the code version
@@ -67,6 +79,119 @@ class FigureData:
         from icl_companion.numerics.io import table_rows
 
         return table_rows(self.columns)
+
+
+COLUMN_KINDS = ("float", "int", "flag", "text")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a figure's CSV.
+
+    Attributes
+    ----------
+    meaning : str
+        What the column holds, in words (``"state-evolution MMSE"``).
+    symbol : str
+        Its symbol in the paper's notation (Unicode or mathtext), if any.
+    unit : str
+        Unit or normalisation (``"relative to E||S||^2"``, ``"Adam steps"``), if any.
+    sentinels : str
+        Values with a special meaning (``"-1: not a trajectory row"``, ``"nan: divergent"``).
+    kind : str
+        ``"float"`` (written as a float), ``"int"``, ``"flag"`` (``1``/``0``) or ``"text"`` (a
+        label: panel, method, series).
+    """
+
+    meaning: str
+    symbol: str = ""
+    unit: str = ""
+    sentinels: str = ""
+    kind: str = "float"
+
+    def __post_init__(self):
+        if self.kind not in COLUMN_KINDS:
+            raise ValueError(f"column kind must be one of {', '.join(COLUMN_KINDS)}, "
+                             f"got {self.kind!r}")
+        if not self.meaning:
+            raise ValueError("a column needs its meaning")
+
+    def as_dict(self) -> dict:
+        return {"meaning": self.meaning, "symbol": self.symbol, "unit": self.unit,
+                "sentinels": self.sentinels, "type": self.kind}
+
+
+def _cell_text(name: str, kind: str, v: Any) -> str:
+    """The CSV text of one cell of a column of ``kind`` (``TypeError`` for anything else)."""
+    import numbers
+
+    if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        v = v.item()
+    if kind == "text":
+        if not isinstance(v, str):
+            raise TypeError(f"column {name!r} (text): cell {v!r} is not a string")
+        return v
+    if isinstance(v, bool):
+        if kind != "flag":
+            raise TypeError(f"column {name!r} ({kind}): cell {v!r} is a flag")
+        return "1" if v else "0"
+    if not isinstance(v, numbers.Real):
+        raise TypeError(f"column {name!r} ({kind}): cell {v!r} is not a number")
+    if kind == "flag":
+        if v not in (0, 1):
+            raise TypeError(f"column {name!r} (flag): cell {v!r} is not 0 or 1")
+        return str(int(v))
+    if kind == "int":
+        if not float(v).is_integer():
+            raise TypeError(f"column {name!r} (int): cell {v!r} is not an integer")
+        return str(int(v))
+    f = float(v)
+    return "nan" if math.isnan(f) else repr(f)
+
+
+def _infer_kind(values: Sequence[Any]) -> str:
+    import numbers
+
+    vals = [v.item() if hasattr(v, "item") and getattr(v, "ndim", 1) == 0 else v for v in values]
+    if vals and all(isinstance(v, bool) for v in vals):
+        return "flag"
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in vals):
+        return "float"
+    return "text"
+
+
+def table_csv(columns: Mapping[str, Sequence[Any]], declared: Mapping[str, Column] | None
+              ) -> tuple[str, dict]:
+    """The CSV text of a figure's table and the JSON description of its columns.
+
+    With ``declared`` columns, the table must have exactly those columns and each cell must be of
+    its column's kind (``ValueError``/``TypeError`` otherwise: a bug of the figure).  A figure that
+    declares none (a plug-in written before columns were declared) gets inferred kinds and
+    ``"meaning": "not documented"``.
+    """
+    import csv
+
+    names = list(columns)
+    if declared:
+        missing = [n for n in declared if n not in columns]
+        extra = [n for n in names if n not in declared]
+        if missing or extra:
+            raise ValueError(f"table columns do not match the declaration: missing {missing}, "
+                             f"undeclared {extra}")
+        kinds = {n: declared[n].kind for n in names}
+        doc = {n: declared[n].as_dict() for n in names}
+    else:
+        kinds = {n: _infer_kind(columns[n]) for n in names}
+        doc = {n: Column("not documented", kind=kinds[n]).as_dict() for n in names}
+    lengths = {len(columns[n]) for n in names}
+    if len(lengths) > 1:
+        raise ValueError(f"columns have different lengths: { {n: len(columns[n]) for n in names} }")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(names)
+    for i in range(lengths.pop() if lengths else 0):
+        w.writerow([_cell_text(n, kinds[n], columns[n][i]) for n in names])
+    return buf.getvalue(), doc
 
 
 @dataclass(frozen=True)
@@ -122,10 +247,17 @@ class Figure:
     reference: Reference | None = None
     units: Callable[[bool, int], list] | None = None
     reduce: Callable[[bool, int, dict], FigureData] | None = None
+    claim: str = ""
+    columns: Mapping[str, Column] | None = None
+    check: Callable[[FigureData, bool], Any] | None = None
 
     def __post_init__(self):
         if self.reference is None:
             self.reference = Reference(self.id.partition(".")[0])
+        if self.columns is not None:
+            bad = [k for k, v in self.columns.items() if not isinstance(v, Column)]
+            if bad:
+                raise TypeError(f"figure {self.id}: columns {bad} must be Column(...)")
         if (self.units is None) != (self.reduce is None) or \
                 (self.units is None) == (self.compute is None):
             raise ValueError(f"figure {self.id}: give either compute, or units and reduce")
@@ -134,6 +266,26 @@ class Figure:
     def name(self) -> str:
         """File name stem and CLI name: the id with its first dot written as a dash."""
         return figure_name(self.id)
+
+    @property
+    def reproduces(self) -> str:
+        """The paper figure this reproduces, from its reference: the cited figure numbers where
+        the sources give them, else what the reference says."""
+        import re
+
+        ref = self.reference
+        figs = [c for c in (ref.where, *ref.cites) if re.search(r"\bFig(ure)?s?\b|\bfigure", c)]
+        if figs:  # the paper's own figure numbers (ref.where) get the paper's name
+            return "; ".join(f"{ref.source.short}, {c}" if c == ref.where else c for c in figs)
+        if ref.where:
+            return f"{ref.source.short}, {ref.where}"
+        return f"new figure ({ref.derivation or ref.source.short})"
+
+    @property
+    def check_id(self) -> str:
+        """Identifier of the claim check in ``iclc verify``: ``<prefix>.figure.<name>``."""
+        prefix, _, rest = self.id.partition(".")
+        return f"{prefix}.figure.{rest}"
 
     def work(self, quick: bool, seed: int) -> list[Unit]:
         """The figure's units (one ``compute`` unit for a figure without declared units)."""
@@ -185,13 +337,35 @@ FIGURES = REGISTRY.entries  # id -> Figure (filled as papers are loaded)
 def figure(name: str, description: str, compute: Callable | None = None,
            plot: Callable | None = None, requires: Sequence[str] = (),
            reference: Reference | None = None, *, units: Callable | None = None,
-           reduce: Callable | None = None) -> Figure:
+           reduce: Callable | None = None, claim: str = "",
+           columns: Mapping[str, Column] | None = None,
+           check: Callable[[FigureData, bool], Any] | None = None) -> Figure:
     """Register a figure named ``<prefix>-<name>`` (id ``<prefix>.<name>``): either
-    ``compute`` (one unit) or ``units`` and ``reduce``; and ``plot``."""
+    ``compute`` (one unit) or ``units`` and ``reduce``; and ``plot``.
+
+    ``claim``: the one sentence the figure shows; ``columns``: its CSV columns (:class:`Column`);
+    ``check(data, quick) -> Outcome``: asserts the claim on the figure's data (registered in
+    ``iclc verify`` as ``<prefix>.figure.<name>``).
+    """
     if plot is None:
         raise ValueError(f"figure {name}: plot is required")
-    return REGISTRY.add(Figure(figure_id(name), description, compute, plot, tuple(requires),
-                               reference, units, reduce))
+    fig = REGISTRY.add(Figure(figure_id(name), description, compute, plot, tuple(requires),
+                              reference, units, reduce, claim, columns, check))
+    if check is not None:
+        _register_check(fig)
+    return fig
+
+
+def _register_check(fig: Figure) -> None:
+    """The figure's claim check as an ``iclc verify`` check (validation's registry)."""
+    from icl_companion.validation.checks import REGISTRY as CHECKS, Check
+
+    def run(quick: bool, seed: int):
+        return fig.check(figure_data(fig.name, quick=quick, seed=seed), quick)
+
+    run.__name__ = f"claim_{fig.name.replace('-', '_')}"
+    CHECKS.add(Check(fig.check_id, f"figure {fig.name}: {fig.claim or fig.description}", run,
+                     fig.requires, True, fig.reference))
 
 
 def load_figures() -> dict[str, Figure]:
@@ -356,6 +530,7 @@ class _Runner:
         self.refresh = refresh
         self.results: dict[str, Any] = {}
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.from_cache: set[str] = set()
         self.new_times: dict[str, float] = {}
         self.progress, self.desc = progress, desc
@@ -380,12 +555,15 @@ class _Runner:
             if hit:
                 self.results[d] = value
                 self.from_cache.add(d)
-                s = meta.get("seconds")
+                s, c = meta.get("seconds"), meta.get("cpu_seconds")
                 self.seconds[d] = float(s) if isinstance(s, (int, float)) else math.nan
+                self.cpu[d] = float(c) if isinstance(c, (int, float)) else math.nan
 
-    def _store(self, job: _Job, value: Any, secs: float, device: str | None) -> None:
+    def _store(self, job: _Job, value: Any, secs: float, cpu: float, device: str | None
+               ) -> None:
         meta = {"figure": job.figure, "unit": job.unit.name, "func": _func_name(job.unit.func),
-                "seconds": secs, "device": device if job.unit.torch else None,
+                "seconds": secs, "cpu_seconds": cpu,
+                "device": device if job.unit.torch else None,
                 "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         try:
             if self.cache.enabled():
@@ -397,6 +575,7 @@ class _Runner:
                             f"hold: {e}") from None
         self.results[job.key_hash] = _check_result(job.unit, data)
         self.seconds[job.key_hash] = secs
+        self.cpu[job.key_hash] = cpu
         self.new_times[job.timing_key] = secs
 
     def run(self, backend, device: str | None, on_result: Callable[[str], None]) -> None:
@@ -404,7 +583,7 @@ class _Runner:
 
         from tqdm.auto import tqdm
 
-        from icl_companion.numerics.executor import pinned_call
+        from icl_companion.numerics.executor import timed_call
 
         todo = [d for d in self.jobs if d not in self.results]
         est = _estimates(list(self.jobs.values()), _read_times())
@@ -440,20 +619,20 @@ class _Runner:
                 if backend.executor is None:
                     d = ready()[0]
                     waiting.discard(d)
-                    value, secs = pinned_call(self.jobs[d].unit.func, kwargs(d))
-                    self._finish(d, value, secs, device, on_result, bar)
+                    value, secs, cpu = timed_call(self.jobs[d].unit.func, kwargs(d))
+                    self._finish(d, value, secs, cpu, device, on_result, bar)
                     continue
                 for d in ready()[:max(0, backend.slots - len(running))]:
                     waiting.discard(d)
-                    running[backend.executor.submit(pinned_call, self.jobs[d].unit.func,
+                    running[backend.executor.submit(timed_call, self.jobs[d].unit.func,
                                                     kwargs(d))] = d
                 if not running:
                     raise RuntimeError("work units wait for each other (a cycle in 'needs')")
                 done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
                 for f in done:
                     d = running.pop(f)
-                    value, secs = f.result()
-                    self._finish(d, value, secs, device, on_result, bar)
+                    value, secs, cpu = f.result()
+                    self._finish(d, value, secs, cpu, device, on_result, bar)
         except BaseException:
             for f in running:
                 f.cancel()
@@ -462,8 +641,8 @@ class _Runner:
             bar.close()
             _write_times(self.new_times)
 
-    def _finish(self, d, value, secs, device, on_result, bar) -> None:
-        self._store(self.jobs[d], value, secs, device)
+    def _finish(self, d, value, secs, cpu, device, on_result, bar) -> None:
+        self._store(self.jobs[d], value, secs, cpu, device)
         bar.update(1)
         if time.monotonic() - self._times_written > 30:  # a killed run keeps most timings
             _write_times(self.new_times)
@@ -471,34 +650,90 @@ class _Runner:
         on_result(d)
 
 
-def _write_outputs(fig: Figure, data: FigureData, out: Path, meta_extra: dict) -> None:
+def render(fig: Figure, data: FigureData) -> tuple[dict, list]:
+    """Draw ``data`` in the project style, with the figure's claim as its title; return the PNG
+    and PDF bytes and the readability problems found by
+    :func:`icl_companion.figures.layout.audit` (empty when none)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from icl_companion.numerics.io import atomic_write, write_csv, write_json
-    from icl_companion.theory._meta import provenance
+    from icl_companion.figures.layout import audit, headline
 
     with plt.style.context(str(style_path())):
         mfig = fig.plot(data)
-        for ext in ("png", "pdf"):
-            buf = io.BytesIO()
-            mfig.savefig(buf, format=ext)
-            with atomic_write(out / f"{fig.name}.{ext}", "wb") as f:
-                f.write(buf.getvalue())
-        plt.close(mfig)
-    write_csv(out / f"{fig.name}.csv", data.rows())
-    meta = dict(data.meta)
-    meta.update(provenance(**meta_extra))
+        try:
+            if fig.claim:
+                headline(mfig, fig.claim)
+            files = {}
+            for ext in ("png", "pdf"):
+                buf = io.BytesIO()
+                mfig.savefig(buf, format=ext, metadata=_file_metadata(ext))
+                files[ext] = buf.getvalue()
+            problems = audit(mfig)
+        finally:
+            plt.close(mfig)
+    return files, problems
+
+
+def _file_metadata(ext: str) -> dict:
+    # no creation date in the files: the same data gives the same bytes
+    return {"Software": None} if ext == "png" else {"Creator": None, "Producer": None,
+                                                      "CreationDate": None}
+
+
+def run_claim_check(fig: Figure, data: FigureData, quick: bool) -> dict | None:
+    """The figure's claim check on its data, as a JSON record (``None`` if it declares none)."""
+    if fig.check is None:
+        return None
+    try:
+        out = fig.check(data, quick)
+    except Exception as e:  # a crashing check is a failed check, with its reason
+        return {"id": fig.check_id, "status": "error", "comparisons": [],
+                "notes": [f"{type(e).__name__}: {e}"]}
+    return {"id": fig.check_id, "status": "passed" if out.ok() else "failed",
+            "comparisons": [c.line() for c in out.comparisons],
+            "facts": json.loads(json.dumps(out.facts, default=str)), "notes": list(out.notes)}
+
+
+def _write_outputs(fig: Figure, data: FigureData, out: Path, meta_extra: dict,
+                   quick: bool) -> list[str]:
+    """Write ``NAME.png, .pdf, .csv, .json``; return the problems to report (readability, a
+    failed claim check)."""
+    from icl_companion.numerics.io import atomic_write, write_json, write_text
+    from icl_companion.theory._meta import provenance
+
+    c0 = time.process_time()
+    csv_text, columns_doc = table_csv(data.columns, fig.columns)
+    files, problems = render(fig, data)
+    claim = run_claim_check(fig, data, quick)
+    if claim is not None and claim["status"] != "passed":
+        problems = problems + [f"claim check {claim['id']} {claim['status']}: "
+                               + "; ".join([c for c in claim["comparisons"]
+                                            if c.startswith("FAIL")] + claim["notes"])]
+    for ext, content in files.items():
+        with atomic_write(out / f"{fig.name}.{ext}", "wb") as f:
+            f.write(content)
+    write_text(out / f"{fig.name}.csv", csv_text)
+    meta = {"claim": fig.claim, "reproduces": fig.reproduces, "reference": str(fig.reference)}
+    meta.update(data.meta)
+    meta["columns"] = columns_doc
+    meta["claim_check"] = claim
+    meta["readability_problems"] = problems
+    extra = dict(meta_extra)
+    extra["cpu_seconds"] = dict(extra.get("cpu_seconds", {}),
+                                this_process_reduce_plot=round(time.process_time() - c0, 3))
+    meta.update(provenance(**extra))
     write_json(out / f"{fig.name}.json", meta)
+    return problems
 
 
 def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path = "out/figures",
                  seed: int = 0, use_cache: bool = True, workers: int | None = None,
                  scheduler: str | None = None, device: str | None = None,
-                 progress: bool | None = None, report: Callable[[dict], None] | None = None
-                 ) -> list[dict]:
+                 progress: bool | None = None, report: Callable[[dict], None] | None = None,
+                 write: bool = True) -> list[dict]:
     """Compute (or load) the units of several figures on one backend, then reduce, plot and write
     each figure as soon as its units are done; return one summary record per figure.
 
@@ -506,7 +741,9 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     ``scheduler``: a Dask scheduler address (overrides ``workers``); ``device``: ``"cpu"`` or
     ``"cuda"`` for the torch units (default: cuda when available; NumPy units ignore it);
     ``use_cache=False`` recomputes every unit (and overwrites its cache entry); ``report`` is
-    called with each figure's record when its files are written.
+    called with each figure's record when its files are written.  ``write=False``: no files; each
+    record holds the figure's ``data`` (:func:`figure_data`).  A record's ``problems`` lists the
+    readability problems of the drawn figure and a failed claim check (none for a good figure).
     """
     from icl_companion.numerics.executor import check_workers, open_backend
 
@@ -519,7 +756,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
             raise ModuleNotFoundError(f"figure {fig.name} needs {', '.join(missing)}: "
                                       f"pip install 'icl-companion[validation]'")
         figs.append(fig)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     plans = {}
     for fig in figs:
         plans[fig.name] = fig.work(quick, seed)
@@ -536,7 +773,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     out = _writable_dir(out_dir)
     records: dict[str, dict] = {}
     remaining = {name: {j.key_hash for j in js} for name, js in jobs.items()}
-    backend_name = "cache"
+    run_info = {"backend": "cache", "workers": 0, "t0": t0, "c0": c0}
 
     def on_result(d: str) -> None:
         for fig in figs:
@@ -547,13 +784,13 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
             if not left:
                 del remaining[fig.name]
                 records[fig.name] = _finish_figure(fig, jobs[fig.name], runner, quick, seed, out,
-                                                   dev, backend_name, t0)
+                                                   dev, run_info, write)
                 if report is not None:
                     report(records[fig.name])
 
     if n_todo:
         backend = open_backend(workers, scheduler, n_tasks=n_todo)
-        backend_name = backend.name
+        run_info.update(backend=backend.name, workers=backend.slots)
         with backend:
             runner.run(backend, dev, on_result)
     else:
@@ -563,25 +800,55 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
 
 
 def _finish_figure(fig: Figure, jobs: list, runner: _Runner, quick: bool, seed: int, out: Path,
-                   device: str | None, backend: str, t0: float) -> dict:
+                   device: str | None, run_info: dict, write: bool) -> dict:
+    from icl_companion.numerics.executor import THREADS_PER_UNIT
+
     results = {j.unit.name: runner.results[j.key_hash] for j in jobs}
     data = fig.assemble(quick, seed, results)
     n_cached = sum(j.key_hash in runner.from_cache for j in jobs)
-    unit_seconds = [runner.seconds.get(j.key_hash, math.nan) for j in jobs]
     torch_units = any(j.unit.torch for j in jobs)
-    extra = {"figure": fig.name, "quick": quick, "seed": seed,
-             "device": device if torch_units else "cpu",
-             "backend": backend if n_cached < len(jobs) else "cache",
+    rec = {"figure": fig.name, "out": str(out), "units": len(jobs), "from_cache": n_cached,
+           "device": device if torch_units else "cpu", "problems": []}
+    if not write:
+        rec.update(data=data, seconds=time.perf_counter() - run_info["t0"])
+        return rec
+
+    def total(values):
+        v = [x for x in values if math.isfinite(x)]
+        return round(math.fsum(v), 3), len(values) - len(v)
+
+    secs, _ = total([runner.seconds.get(j.key_hash, math.nan) for j in jobs])
+    cpu_all, cpu_unknown = total([runner.cpu.get(j.key_hash, math.nan) for j in jobs])
+    cpu_new, _ = total([runner.cpu.get(j.key_hash, math.nan) for j in jobs
+                        if j.key_hash not in runner.from_cache])
+    extra = {"figure": fig.name, "quick": quick, "seed": seed, "device": rec["device"],
+             "backend": run_info["backend"] if n_cached < len(jobs) else "cache",
              "units": {"total": len(jobs), "from_cache": n_cached,
-                       "computed": len(jobs) - n_cached,
-                       "unit_seconds_sum": round(math.fsum(s for s in unit_seconds
-                                                           if math.isfinite(s)), 3)},
+                       "computed": len(jobs) - n_cached, "unit_seconds_sum": secs},
              # wall time from the start of the run to this figure's last unit (with several
              # figures on one backend, they finish at different times)
-             "completed_after_seconds": round(time.perf_counter() - t0, 3)}
-    _write_outputs(fig, data, out, extra)
-    return {"figure": fig.name, "seconds": time.perf_counter() - t0, "out": str(out),
-            "units": len(jobs), "from_cache": n_cached, "device": extra["device"]}
+             "wall_seconds": round(time.perf_counter() - run_info["t0"], 3),
+             "cpu_seconds": {"units_computed_in_this_run": cpu_new,
+                             "all_units_when_computed": cpu_all,
+                             "units_without_a_cpu_time": cpu_unknown,
+                             "this_process_so_far": round(time.process_time() - run_info["c0"],
+                                                          3)},
+             "threads": {"per_unit": THREADS_PER_UNIT,
+                         "what": "BLAS/OpenMP and torch intra-op threads of each unit",
+                         "workers": run_info["workers"]},
+             **({"torch_deterministic": True} if torch_units else {})}
+    rec["problems"] = _write_outputs(fig, data, out, extra, quick)
+    rec["seconds"] = time.perf_counter() - run_info["t0"]
+    return rec
+
+
+def figure_data(name: str, quick: bool = True, seed: int = 0, workers: int | None = None,
+                scheduler: str | None = None, device: str | None = None,
+                progress: bool | None = False) -> FigureData:
+    """The data of figure ``name`` (its units from the cache, or computed), without drawing or
+    writing anything: what its claim check reads."""
+    return make_figures([name], quick, seed=seed, workers=workers, scheduler=scheduler,
+                        device=device, progress=progress, write=False)[0]["data"]
 
 
 def _writable_dir(out_dir: str | Path) -> Path:
@@ -611,7 +878,6 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
             workers: int | None = None, scheduler: str | None = None) -> str:
     """What :func:`make_figures` would do: every unit, whether it is cached, and the estimated
     cost of the missing ones (measured unit times where known)."""
-    from icl_companion.numerics import cache
     from icl_companion.numerics.executor import check_workers, default_workers
 
     check_workers(workers)
@@ -619,15 +885,7 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
     plans = {f.name: f.work(quick, seed) for f in figs}
     needs_torch = any(u.torch for units in plans.values() for u in units)
     dev = _resolve_device(device, needs_torch, remote=bool(scheduler))
-    times = _read_times()
-    metas = {}
-    planned = {fig.name: _plan(fig, quick, seed, dev, plans[fig.name]) for fig in figs}
-    for fig in figs:  # cached entries carry their measured times: they inform the estimates
-        for j in planned[fig.name]:
-            meta = cache.peek_meta(UNITS_KIND, j.key_hash) if cache.enabled() else None
-            metas[j.key_hash] = meta
-            if meta is not None and isinstance(meta.get("seconds"), (int, float)):
-                times.setdefault(j.timing_key, float(meta["seconds"]))
+    planned, metas, times = _planned(figs, plans, quick, seed, dev)
     lines = []
     slots = workers or default_workers()
     tot_missing, tot_units, tot_secs = 0, 0, 0.0
@@ -660,21 +918,59 @@ def dry_run(names: Sequence[str], quick: bool = False, seed: int = 0, device: st
         dev_txt = f", device {dev}" if any(u.torch for u in plans[fig.name]) else ""
         lines.append(f"{fig.name} ({'quick' if quick else 'full'}, seed {seed}{dev_txt}): {n} "
                      f"units, {n_cached} cached, {n - n_cached} to compute; estimated "
-                     f"{_fmt_secs(secs)} of unit time ({basis})")
+                     f"{format_seconds(secs)} of unit time ({basis})")
         lines += rows
     if len(figs) > 1:
         lines.append(f"total: {tot_units} units, {tot_missing} to compute, estimated "
-                     f"{_fmt_secs(tot_secs)} of unit time")
+                     f"{format_seconds(tot_secs)} of unit time")
     if scheduler:
-        lines.append(f"estimated wall time: {_fmt_secs(tot_secs)} divided by the number of "
+        lines.append(f"estimated wall time: {format_seconds(tot_secs)} divided by the number of "
                      f"threads of the cluster at {scheduler} (at best)")
     else:
         lines.append(f"estimated wall time on {slots} local worker(s): about "
-                     f"{_fmt_secs(tot_secs / slots)} (at best)")
+                     f"{format_seconds(tot_secs / slots)} (at best)")
     return "\n".join(lines)
 
 
-def _fmt_secs(s: float) -> str:
+def _planned(figs: Sequence[Figure], plans: dict, quick: bool, seed: int, dev: str | None):
+    """``(jobs per figure, cache metadata per key_hash, unit times)``: the measured times of the
+    timing log, completed by those stored with cached entries."""
+    from icl_companion.numerics import cache
+
+    times = _read_times()
+    metas = {}
+    planned = {fig.name: _plan(fig, quick, seed, dev, plans[fig.name]) for fig in figs}
+    for fig in figs:  # cached entries carry their measured times: they inform the estimates
+        for j in planned[fig.name]:
+            meta = cache.peek_meta(UNITS_KIND, j.key_hash) if cache.enabled() else None
+            metas[j.key_hash] = meta
+            if meta is not None and isinstance(meta.get("seconds"), (int, float)):
+                times.setdefault(j.timing_key, float(meta["seconds"]))
+    return planned, metas, times
+
+
+def estimate_seconds(name: str, quick: bool, seed: int = 0, device: str | None = None) -> dict:
+    """Estimated unit time of a figure (the dry run's estimates), one core: ``total`` (every
+    unit), ``remaining`` (units not cached), ``basis`` (how many units are measured, estimated
+    from their group or a-priori).  ``device`` defaults to the CPU (no torch import)."""
+    fig = get_figure(name)
+    plans = {fig.name: fig.work(quick, seed)}
+    dev = device or ("cpu" if any(u.torch for u in plans[fig.name]) else None)
+    planned, metas, times = _planned([fig], plans, quick, seed, dev)
+    jobs = planned[fig.name]
+    est = _estimates(jobs, times)
+    total = remaining = 0.0
+    basis: dict = {}
+    for j in {j.key_hash: j for j in jobs}.values():
+        secs, how = est[j.timing_key]
+        total += secs
+        basis[how] = basis.get(how, 0) + 1
+        if metas[j.key_hash] is None:
+            remaining += secs
+    return {"total": total, "remaining": remaining, "units": len(jobs), "basis": basis}
+
+
+def format_seconds(s: float) -> str:
     if s < 120:
         return f"{s:.0f} s"
     if s < 7200:

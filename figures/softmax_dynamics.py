@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
 from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_patterns import omega_mu_history
 from icl_companion.numerics.softmax_reduced import integrate_reduced_ode
 from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.theory.softmax import BLOG
+from icl_companion.validation.softmax_figures import check_dynamics
 from icl_companion.validation.softmax_training import SETTING, figure_config
 
 
@@ -95,48 +96,66 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import DOUBLE, caption, greek, legend_below, new_figure
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
-    fig, axes = plt.subplots(2, 2, figsize=(10, 6.5), sharex="col")
+    fig, axes = new_figure(DOUBLE, 4.8, 2, 2, legend_row=True)
     for col, (src, xlabel) in enumerate((("trained", "Adam step"),
-                                         ("ode", "gradient-flow time t (log)"))):
+                                         ("ode", "gradient-flow time $t$"))):
         s = c["source"] == src
         axw, axm = axes[0, col], axes[1, col]
+        axw.sharex(axm)  # (not sharex= of new_figure: its legend row would take the labels)
+        axw.tick_params(labelbottom=False)
         if not s.any():
             axw.text(0.5, 0.5, "reduced ODE did not converge:\n" + m["ode_message"],
                      ha="center", transform=axw.transAxes)
             continue
         x = c["x"][s]
         for h in (1, 2):
-            axw.plot(x, c[f"omega_{h}"][s], label=f"$\\omega_{h}$")
-            axm.plot(x, c[f"mu_{h}"][s], label=f"$\\mu_{h}$")
-        axm.plot(x, c["mu_1"][s] + c["mu_2"][s], color="0.3", ls=":", label="mu_1 + mu_2")
-        axm.plot(x, c["eta_eff"][s], color="k", lw=1, label="<mu, omega>")
-        axm.axhline(m["eta_star"], color="k", ls="--", lw=0.8, label=f"$\\eta^* = {m['eta_star']:.3f}$")
+            axw.plot(x, c[f"omega_{h}"][s], color=f"C{h - 1}", label=f"head {h}")
+            axm.plot(x, c[f"mu_{h}"][s], color=f"C{h - 1}")
+        axm.plot(x, c["mu_1"][s] + c["mu_2"][s], color="0.3", ls=":", label=r"$\mu_1 + \mu_2$")
+        axm.plot(x, c["eta_eff"][s], color="k", lw=1, label=r"$\langle\mu, \omega\rangle$")
+        axm.axhline(m["eta_star"], color="k", ls="--", lw=0.8,
+                    label=f"$\\eta^* = {m['eta_star']:.3f}$")
         axw.axhline(0, color="0.6", lw=0.5)
         axw.set_ylabel(r"$\omega_h$ (KQ diagonal)")
         axm.set_ylabel(r"$\mu_h$ (OV last entry)")
         axm.set_xlabel(xlabel)
         if src == "ode":
             axw.set_xscale("log")
-            axw.set_title("reduced gradient flow on L~ from omega = mu = (1e-3, -1e-3)\n"
-                          f"end of stage I (<mu, omega> within 5% of eta*) at t = "
-                          f"{m['ode_t_stage1']:.3g}", fontsize=8)
+            axw.set_title(r"reduced gradient flow on $\tilde L$")
         else:
-            axw.set_title(f"trained 2-head model, seed {m['seed']} ({m['mode']})", fontsize=8)
-        axw.legend(fontsize=7)
-        axm.legend(fontsize=7)
-    notes = "\n".join(m["notes"])
-    fig.suptitle(f"Dynamics of omega, mu: d={m['d']}, L={m['L']}, sigma2={m['sigma2']}"
-                 + (f"\n{notes}" if notes else ""), fontsize=9)
-    fig.tight_layout()
+            axw.set_title(f"trained 2-head model, seed {m['seed']}")
+    legend_below(fig, ncol=5)
+    notes = greek(" ".join(f"{n}." for n in m["notes"]))
+    caption(fig, f"$d = {m['d']}$, $L = {m['L']}$, $\\sigma^2 = {m['sigma2']}$. Right: the "
+                 f"reduced flow from $\\omega = \\mu = (10^{{-3}}, -10^{{-3}})$; its time is "
+                 f"gradient-flow time, not Adam steps, so the panels share the shapes, not the "
+                 f"time axis; end of stage I ($\\langle\\mu, \\omega\\rangle$ within 5% of "
+                 f"$\\eta^*$) at $t = {m['ode_t_stage1']:.3g}$. {m['mode']}. {notes}")
     return fig
+
+
+COLUMNS = {
+    "source": Column("series: 'trained' (the NumPy-trained 2-head model) or 'ode' (the reduced "
+                     "gradient flow on the approximate loss from omega = mu = (1e-3, -1e-3))",
+                     kind="text"),
+    "x": Column("training time", "step / t", "'trained': Adam steps; 'ode': gradient-flow time"),
+    "omega_1": Column("head 1: mean of the diagonal of the x-block of KQ", "ω₁"),
+    "omega_2": Column("head 2: mean of the diagonal of the x-block of KQ", "ω₂"),
+    "mu_1": Column("head 1: last entry of OV", "μ₁"),
+    "mu_2": Column("head 2: last entry of OV", "μ₂"),
+    "eta_eff": Column("effective step of the debiased-GD predictor, sum_h mu_h omega_h",
+                      "⟨μ, ω⟩", "compare with eta* in the JSON (eta_star)"),
+}
 
 
 figure("softmax-dynamics", "omega_h, mu_h vs step of a trained 2-head model next to the reduced "
        "(omega, mu) gradient flow", plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
-                           (BLOG + ", Figures 2.3, 2.8",)))
+                           (BLOG + ", Figures 2.3, 2.8",)),
+       columns=COLUMNS, check=check_dynamics,
+       claim='During training ωₕ jump, overshoot and decay while μₕ grow with zero sum and the effective step ⟨μ, ω⟩ settles at η*, the shapes of the reduced gradient flow on the approximate loss.')

@@ -21,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.annotate import annotate_cells
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import multitask_omega_mu
+from icl_companion.validation.softmax_figures import check_multitask
 from icl_companion.validation.softmax_training import (MT_SETTING, figure_config,
                                          multitask_config, multitask_effective_steps,
                                          separate_dgd_theory)
@@ -45,7 +46,7 @@ def units(quick: bool, seed: int) -> list:
 def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     st = SETTING
     d, N = st.d, st.n_out
-    cols = {k: [] for k in ("H", "head", "quantity", "index", "value")}
+    cols = {k: [] for k in ("H", "head", "quantity", "task", "index", "value")}
     meta = {"d": d, "N": N, "L": st.L, "sigma2": st.sigma2,
             "supports": [list(s) for s in st.supports], "variant": st.variant, "models": {},
             "notes": []}
@@ -66,14 +67,18 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
                                   "superposition_heads": [
                                       h + 1 for h in range(H) if mu[h, 0] * mu[h, 1] < 0
                                       and np.abs(mu[h]).min() >= 0.05 * np.abs(mu[h]).sum()]}
+
+        def add(head, q, task, i, v):
+            for k, x in zip(cols, (H, head, q, task, i, float(v))):
+                cols[k].append(x)
+
         for h in range(H):
-            for q, vec in (("omega", om[h]), ("mu", mu[h])):
-                for i, v in enumerate(vec):
-                    cols["H"].append(H)
-                    cols["head"].append(h + 1)
-                    cols["quantity"].append(q)
-                    cols["index"].append(i)
-                    cols["value"].append(float(v))
+            for i, v in enumerate(om[h]):
+                add(h + 1, "omega", -1, i, v)
+            for n, v in enumerate(mu[h]):
+                add(h + 1, "mu", n, n, v)
+        for (n, i), v in np.ndenumerate(multitask_effective_steps(KQ, OV, N)):
+            add(0, "E", n, i, v)  # the bottom row of the figure
     cfg = _config(2, quick)
     meta["training"] = cfg.as_dict()
     meta["eta_sep"] = separate_dgd_theory(st)[0][0]
@@ -82,62 +87,97 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     return FigureData(cols, meta)
 
 
+def _compact(v: float) -> str:
+    """Two decimals without the leading zero (``-.15``): six cells fit a panel's width."""
+    s = f"{v:.2f}"
+    return s[1:] if s.startswith("0.") else "-" + s[2:] if s.startswith("-0.") else s
+
+
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import DOUBLE, caption, new_figure
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
     d, N = m["d"], m["N"]
-    fig, axes = plt.subplots(3, len(HS), figsize=(3.3 * len(HS), 7.4),
-                             gridspec_kw={"height_ratios": [1, 1, 0.6]})
+    fig, axes = new_figure(DOUBLE, 6.4, 3, len(HS), height_ratios=[1.2, 1.0, 0.75])
     S1, S2 = (set(s) for s in m["supports"])
+
+    mats = {}
+    for H in HS:
+        mats[H] = {}
+        for q, shape, row in (("omega", (H, d), "head"), ("mu", (H, N), "head"),
+                              ("E", (N, d), "task")):
+            s = (c["H"] == H) & (c["quantity"] == q)
+            M = np.zeros(shape)
+            # heads are 1-based in the table, tasks 0-based
+            M[c[row][s] - (1 if row == "head" else 0), c["index"][s]] = c["value"][s]
+            mats[H][q] = M
+    # one colour scale per row (shared by the panels compared in it)
+    lims = {q: max(np.abs(mats[H][q]).max() for H in HS) for q in ("omega", "mu")}
+    lims["E"] = max(1.0, max(np.abs(mats[H]["E"]).max() for H in HS))
+    ims = {}
     for k, H in enumerate(HS):
         info = m["models"][str(H)]
-        for r, (q, width) in enumerate((("omega", d), ("mu", N))):
+        for r, q in enumerate(("omega", "mu", "E")):
             ax = axes[r, k]
-            s = (c["H"] == H) & (c["quantity"] == q)
-            M = np.zeros((H, width))
-            M[c["head"][s] - 1, c["index"][s]] = c["value"][s]
-            lim = np.abs(M).max() or 1.0
-            ax.imshow(M, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-            annotate_cells(ax, M, "{:.2f}" if q == "omega" else "{:.1f}", lim)
-            ax.set_yticks(range(H))
-            ax.set_yticklabels([f"head {h + 1}" for h in range(H)], fontsize=7)
-            if q == "omega":
-                ax.set_xticks(range(d))
-                ax.set_xticklabels([("S*" if i in S1 & S2 else "S1" if i in S1 else "S2")
-                                    + f"\nx{i + 1}" for i in range(d)], fontsize=6)
-                ax.set_title(f"H={H} (seed {info['seed']}): KQ x-diagonal omega\n"
-                             f"diag share {info['kq_diag_share']:.2f}", fontsize=8)
+            M = mats[H][q]
+            ims[q] = ax.imshow(M, cmap="RdBu_r", vmin=-lims[q], vmax=lims[q], aspect="auto")
+            annotate_cells(ax, M, _compact if q != "mu" else "{:.1f}", lims[q], fontsize=6)
+            ax.grid(False)
+            if q == "E":
+                ax.set_yticks(range(N), [f"task {n + 1}" for n in range(N)] if k == 0 else [])
             else:
-                ax.set_xticks(range(N))
-                ax.set_xticklabels([f"task {i + 1}" for i in range(N)], fontsize=7)
-                sup = info["superposition_heads"]
-                ax.set_title(f"OV y-diagonal mu (share {info['ov_diag_share']:.2f})\n"
-                             f"sum over heads {np.round(info['mu_sum_over_heads'], 2).tolist()}"
-                             + (f"\nsuperposition: head {sup}" if sup else ""), fontsize=8)
-        # effective steps E_{n,i} = sum_h mu^h_n omega^h_i: separate debiased GD per task has
-        # eta*(d_n) on S_n and 0 off it
-        ax = axes[2, k]
-        E = np.asarray(info["E"])
-        ax.imshow(E, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
-        annotate_cells(ax, E, "{:.2f}", 1.0)
-        ax.set_yticks(range(N))
-        ax.set_yticklabels([f"task {i + 1}" for i in range(N)], fontsize=7)
-        ax.set_xticks(range(d))
-        ax.set_xticklabels([f"x{i + 1}" for i in range(d)], fontsize=6)
-        ax.set_title(f"E = sum_h mu_n omega_i (separate GD: {m['eta_sep']:.2f} on S_n, 0 off)",
-                     fontsize=7)
-    fig.suptitle(f"Multi-task regression: N={N}, d={d}, supports S1={sorted(S1)}, "
-                 f"S2={sorted(S2)} (0-based), L={m['L']}, sigma2={m['sigma2']} "
-                 f"({m['variant']} variant)\n{m['mode']}"
-                 + ("\n" + "; ".join(m["notes"]) if m["notes"] else ""), fontsize=8)
-    fig.tight_layout()
+                ax.set_yticks(range(H), [f"h{h + 1}" for h in range(H)])
+            if q == "mu":
+                ax.set_xticks(range(N), [f"task {n + 1}" for n in range(N)])
+            else:
+                ax.set_xticks(range(d), [("S*" if i in S1 & S2 else "S1" if i in S1 else "S2")
+                                         if q == "omega" else f"$x_{i + 1}$"
+                                         for i in range(d)])
+            if q == "omega":
+                ax.set_title(f"$H = {H}$ (seed {info['seed']})")
+            if q == "mu" and info["superposition_heads"]:
+                ax.set_title(f"superposition: h{', h'.join(map(str, info['superposition_heads']))}")
+    for q, label in (("omega", r"$\omega^h_i$ (KQ $x$-diagonal)"),
+                     ("mu", r"$\mu^h_n$ (OV $y$-diagonal)"),
+                     ("E", r"$E_{n,i} = \sum_h \mu^h_n \omega^h_i$")):
+        row = {"omega": 0, "mu": 1, "E": 2}[q]
+        cb = fig.colorbar(ims[q], ax=axes[row, :], shrink=0.9, pad=0.01)
+        cb.set_label(label)
+    four = m["models"]["4"]
+    note = (f" Quick mode ({four['steps']} Adam steps): at $H = 4$ heads "
+            f"{four['superposition_heads']} are still in superposition; the paper's one "
+            f"$\\pm$ pair per task comes from 500k-step runs (full mode)."
+            if four["superposition_heads"] else "")
+    caption(fig, rf"$N = {N}$ tasks on $d = {d}$, supports $S_1 = \{{1..4\}}$, "
+                 rf"$S_2 = \{{3..6\}}$ (S* = overlap), $L = {m['L']}$, "
+                 rf"$\sigma^2 = {m['sigma2']}$ ({m['variant']} variant). Bottom row: separate "
+                 rf"debiased GD per task has $E = \eta^* = {m['eta_sep']:.2f}$ on $S_n$ and 0 "
+                 rf"off it. {m['mode']}." + note
+                 + (" " + "; ".join(m["notes"]) if m["notes"] else ""))
     return fig
+
+
+COLUMNS = {
+    "H": Column("number of heads of the trained model", "H", kind="int"),
+    "head": Column("head index (1-based)", "h", "", "0: quantity 'E' (a sum over the heads)",
+                   kind="int"),
+    "quantity": Column("'omega': diagonal of the x-block of KQ^h (entry index = coordinate i); "
+                       "'mu': diagonal of the y-block of OV^h (index = task n); 'E': effective "
+                       "step E_{n,i} = sum_h mu^h_n omega^h_i (task n, coordinate i)",
+                       kind="text"),
+    "task": Column("task n (0-based) of a 'mu' or 'E' entry", "n", "",
+                   "-1: 'omega' rows (not task-specific)", kind="int"),
+    "index": Column("coordinate i of x (0-based) for 'omega' and 'E', task n for 'mu'", "i",
+                    kind="int"),
+    "value": Column("the entry", "ω, μ, E", "as in the model (KQ includes 1/sqrt(D))"),
+}
 
 
 figure("softmax-multitask", "multi-task (N=2, overlapping supports) KQ/OV patterns for H=1..4, "
        "superposition at H=3", plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#multi-task-separate-debiased-gd",
-                           (BLOG + ", Figures 3.2-3.5",)))
+                           (BLOG + ", Figures 3.2-3.5",)),
+       columns=COLUMNS, check=check_multitask,
+       claim="With N = 2 tasks on overlapping supports, softmax attention with H ≥ 3 heads implements separate debiased GD per task (effective step E ≈ η* on the task's support, 0 off it) through superposition heads, positive for one task and negative for the other, while with H = 1 or 2 heads both tasks get the same step on every coordinate.")

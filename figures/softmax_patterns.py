@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import Column, FigureData, figure
 from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import head_patterns
+from icl_companion.validation.softmax_figures import check_patterns
 from icl_companion.validation.softmax_training import SETTING, figure_config
 
 HS = (1, 2, 4)
@@ -54,12 +55,13 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import DOUBLE, caption, new_figure
 
     c = {k: np.asarray(v) for k, v in data.columns.items()}
     m = data.meta
     D = m["d"] + 1
-    fig, axes = plt.subplots(len(HS), 4, figsize=(11, 2.9 * len(HS)), squeeze=False)
+    fig, axes = new_figure(DOUBLE, 6.6, len(HS), 4, squeeze=False)
+    im = None
     for r, H in enumerate(HS):
         info = m["models"][str(H)]
         pat = info["patterns"]
@@ -80,28 +82,45 @@ def plot(data: FigureData):
             img = np.full((D, D + 2), np.nan)
             img[:, :D] = KQ / max(np.abs(KQ).max(), 1e-300)
             img[:, D + 1] = OV / max(np.abs(OV).max(), 1e-300)
-            ax.imshow(img, cmap="RdBu_r", vmin=-1, vmax=1)
-            ax.set_xticks(list(range(D)) + [D + 1])
-            ax.set_xticklabels([f"q{j + 1}" for j in range(D)] + ["OV"], fontsize=6)
-            ax.set_yticks(range(D))
-            ax.set_yticklabels([f"k{i + 1}" for i in range(D)], fontsize=6)
+            im = ax.imshow(img, cmap="RdBu_r", vmin=-1, vmax=1)
+            ax.grid(False)
+            ax.set_xticks(list(range(D)) + [D + 1],
+                          [f"$q_{j + 1}$" if j in (0, D - 1) else "" for j in range(D)] + ["OV"])
+            ax.set_yticks(range(D), [f"$k_{i + 1}$" if i in (0, D - 1) else ""
+                                     for i in range(D)])
             dummy = " (dummy)" if pat["dummy"][h] else ""
-            ax.set_title(f"H={H} (seed {info['seed']}), head {h + 1}{dummy}\n"
-                         f"omega={pat['omega'][h]:+.3f}, mu={pat['mu'][h]:+.3f}\n"
-                         f"diag {pat['diag_ratio'][h]:.3f}, OV last {pat['ov_last_ratio'][h]:.3f}",
+            ax.set_title(f"head {h + 1}{dummy}: $\\omega = {pat['omega'][h]:+.2f}$,\n"
+                         f"$\\mu = {pat['mu'][h]:+.2f}$, diag {pat['diag_ratio'][h]:.2f}",
                          fontsize=7)
-        axes[r, 0].set_ylabel(f"{pat['configuration']}\n$\\eta_{{\\mathrm{{eff}}}}={pat['eta_eff']:.3f}$", fontsize=8)
+        axes[r, 0].set_ylabel(f"$H = {H}$ (seed {info['seed']})\n{pat['configuration']}, "
+                              f"$\\eta_{{\\mathrm{{eff}}}} = {pat['eta_eff']:.2f}$")
+    cb = fig.colorbar(im, ax=axes, shrink=0.6, pad=0.01)
+    cb.set_label("entry / max |entry| of the matrix")
     notes = "; ".join(m["notes"]) if m["notes"] else "all shown seeds are the first tried"
-    fig.suptitle("Trained KQ (6x6, scaled by max|KQ|) and OV (last column, scaled by max|OV|); "
-                 f"d={m['d']}, L={m['L']}, sigma2={m['sigma2']}; column q6 is ineffective "
-                 f"(the query's last entry is 0)\n{m['mode']}\n{notes}",
-                 fontsize=8)
-    fig.tight_layout()
+    caption(fig, rf"Each head's KQ ($6 \times 6$, rows key, columns query coordinate) and OV "
+                 rf"(last column), each divided by its largest entry; $d = {m['d']}$, "
+                 rf"$L = {m['L']}$, $\sigma^2 = {m['sigma2']}$; the column $q_6$ does not act "
+                 rf"(the query's last entry is 0); diag: share of the $x$-block on its "
+                 rf"diagonal. {m['mode']}. {notes}.")
     return fig
+
+
+COLUMNS = {
+    "H": Column("number of heads of the trained model", "H", kind="int"),
+    "head": Column("head index (1-based)", "h", kind="int"),
+    "matrix": Column("'KQ' (W_K^T W_Q / sqrt(d+1), 6 x 6) or 'OV' (W_V^T W_O^T, 6 x 1)",
+                     kind="text"),
+    "row": Column("row index (0-based; key coordinate for KQ, token coordinate for OV; the last "
+                  "coordinate is y)", kind="int"),
+    "col": Column("column index (0-based; query coordinate for KQ, 0 for OV)", kind="int"),
+    "value": Column("matrix entry", "", "as in the model"),
+}
 
 
 figure("softmax-patterns", "KQ/OV heatmaps of trained H=1,2,4 softmax attention (d=5, L=40)",
        plot=plot, units=units, reduce=reduce,
        reference=Reference("softmax", NOT_NUMBERED,
                            "docs/derivations/softmax.md#trained-models",
-                           (BLOG + ", Figures 2.1, 2.2, 2.7",)))
+                           (BLOG + ", Figures 2.1, 2.2, 2.7",)),
+       columns=COLUMNS, check=check_patterns,
+       claim='Trained softmax attention has a diagonal KQ x-block ωₕ I and an OV that reads only y (μₕ) with sign(ωₕ) = sign(μₕ); with two heads they form a ± pair that implements debiased one-step GD.')

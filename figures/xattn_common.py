@@ -19,17 +19,23 @@ FIXED_TWO = TaskFamily("fixed_direction", m_lo=M_LO, m_hi=M_HI, dist="two_point"
 
 
 def family_text(fam: TaskFamily) -> str:
+    """The task family in words and mathtext (for captions)."""
     if fam.kind == "fixed_direction":
-        return (f"fixed direction, d1=d2={fam.d1}, g2 {fam.dist} on [{fam.m_lo:g}, {fam.m_hi:g}], "
-                f"tau2={fam.tau2:g}, sigma2={fam.sigma2:g}")
-    return (f"random loadings, d1={fam.d1}, d2={fam.d2}, k={fam.k}, spec(Gamma^T Gamma) "
-            f"{fam.dist} on [{fam.m_lo:g}, {fam.m_hi:g}], tau2={fam.tau2:g}, sigma2={fam.sigma2:g}")
+        return (f"fixed direction, $d_1 = d_2 = {fam.d1}$, $g_2$ {fam.dist} on "
+                f"[{fam.m_lo:g}, {fam.m_hi:g}], $\\tau^2 = {fam.tau2:g}$, "
+                f"$\\sigma^2 = {fam.sigma2:g}$")
+    return (f"random loadings, $d_1 = {fam.d1}$, $d_2 = {fam.d2}$, $k = {fam.k}$, spectrum of "
+            f"$\\Gamma^\\top\\Gamma$ {fam.dist} on [{fam.m_lo:g}, {fam.m_hi:g}], "
+            f"$\\tau^2 = {fam.tau2:g}$, $\\sigma^2 = {fam.sigma2:g}$")
 
 
-def caption(fig, text: str) -> None:
-    """Caption under the axes, always starting with the reconstructed-model note."""
-    fig.text(0.01, -0.02, "Reconstructed model. " + text, ha="left", va="top", fontsize=7,
-             wrap=True)
+def plot_caption(fig, text: str) -> None:
+    """Caption under the panels, always ending with the reconstructed-model note (a ``plot*``
+    helper: not part of the work units' cache keys)."""
+    from icl_companion.figures.layout import caption
+
+    caption(fig, text + " Reconstructed model: latent-factor ICL and linearized CA rebuilt from "
+                        "the abstract of arXiv:2602.04872, not the paper's own figure.")
 
 
 def col(data, name):

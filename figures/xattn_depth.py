@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, Unit, figure
-from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
+from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, col, family_text, plot_caption
 from icl_companion.numerics.xattn_data import population_tasks, sample_moments, sample_tasks
 from icl_companion.numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, lsa_excess, lsa_optimal_G,
                                    train_ca_population)
 from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.theory.xattn import chebyshev_steps
+from icl_companion.validation.xattn_figures import check_depth
 
 
 T_PERLAYER = {True: 12, False: 24}  # quick, full
 
 
 L_MC = 2000
-COLUMNS = ("T", "bayes", "lsa_inf", "ca_trained_inf", "ca_star_inf", "lsa_excess_inf",
-           "ca_trained_excess_inf", "ca_star_excess_inf", "ca_perlayer_excess_inf",
-           "cheb_excess_inf", "alpha_T", "success", "ca_mc_excess", "ca_mc_se", "lsa_mc_excess",
-           "lsa_mc_se")
 
 
 def _sizes(quick: bool) -> dict:
@@ -130,67 +127,98 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
                      ("success", r["success"]), ("ca_mc_excess", r["ca_mc_excess"]),
                      ("ca_mc_se", r["ca_mc_se"]), ("lsa_mc_excess", base["lsa_mc_excess"]),
                      ("lsa_mc_se", base["lsa_mc_se"])):
-            cols[k].append(float(v) if not isinstance(v, bool) else v)
+            cols[k].append(v if isinstance(v, (bool, int)) else float(v))
     meta = {"note": RECON_NOTE, "family": fam.as_dict(), "population_tasks": sz["n_pop"],
             "mc_prompts": sz["n_mc"], "L_mc": L_MC,
             "ols_excess_at_L_mc": base["ols_excess_at_L_mc"], "seed": seed,
             "alpha_star": a_star, "rho_star": rho, "training_not_converged": n_bad,
             "perlayer_max_T": T_PERLAYER[quick],
-            "mode": "quick (fewer depths, 1k population tasks, 2k MC prompts)" if quick else "full"}
+            "mode": ("quick mode: 10 depths, 1000 population tasks, 2000 Monte Carlo prompts"
+                     if quick else "full mode: T = 1..48, 8000 population tasks, 20000 prompts")}
     return FigureData(cols, meta)
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import legend_below, new_figure
 
     m = data.meta
     T = col(data, "T")
-    fig, (ax1, ax2) = plt.subplots(1, 2)
-    ax1.plot(T, col(data, "bayes"), color="k", ls=":", label="Bayes E R_j")
-    ax1.plot(T, col(data, "lsa_inf"), label="best 1-layer LSA")
-    ax1.plot(T, col(data, "ca_trained_inf"), marker="o", ms=3, label="CA, trained alpha_T")
-    ax1.set(xscale="log", xlabel="depth T (CA layers)", ylabel="test risk E(yhat - y_q)^2",
-            title="population risk (L = inf)")
-    ax1.legend()
-    ax2.semilogy(T, col(data, "lsa_excess_inf"), label="best 1-layer LSA, L = inf")
-    ax2.semilogy(T, col(data, "ca_trained_excess_inf"), marker="o", ms=3,
-                 label="CA trained alpha_T, L = inf")
-    ax2.semilogy(T, col(data, "ca_star_excess_inf"), ls="--", label="CA at alpha*, L = inf")
-    ax2.semilogy(T, col(data, "ca_perlayer_excess_inf"), marker="^", ms=3, lw=0.8,
-                 label="CA per-layer alpha_t trained, L = inf")
+    fig, (ax1, ax2) = new_figure(height=3.7, ncols=2, legend_row=True)
+    ax1.plot(T, col(data, "bayes"), color="k", ls=":", label="Bayes $E R_j$")
+    ax1.plot(T, col(data, "lsa_inf"), color="C0", label="best one-layer LSA")
+    ax1.plot(T, col(data, "ca_trained_inf"), marker="o", ms=3, color="C1",
+             label=r"CA, trained $\alpha_T$")
+    ax1.set(xscale="log", xlabel="depth $T$ (CA layers)", ylabel=r"test risk $E(\hat y - y_q)^2$",
+            title=r"population risk ($L = \infty$)")
+    ax2.semilogy(T, col(data, "lsa_excess_inf"), color="C0")
+    ax2.semilogy(T, col(data, "ca_trained_excess_inf"), marker="o", ms=3, color="C1")
+    ax2.semilogy(T, col(data, "ca_star_excess_inf"), ls="--", color="C2",
+                 label=r"CA at $\alpha^*$")
+    ax2.semilogy(T, col(data, "ca_perlayer_excess_inf"), marker="^", ms=3, lw=0.8, color="C3",
+                 label=r"CA, per-layer steps $\alpha_t$ trained")
     ax2.semilogy(T, col(data, "cheb_excess_inf"), ls=":", color="C4",
-                 label="CA Chebyshev steps, L = inf")
+                 label="CA, Chebyshev steps")
     rho = m["rho_star"]
     ref = col(data, "ca_star_excess_inf")[0] * rho ** (2 * (T - T[0]))
-    ax2.semilogy(T, ref, color="0.5", lw=0.8, ls=":", label="slope rho*^(2T)")
-    ax2.errorbar(T, col(data, "ca_mc_excess"), yerr=col(data, "ca_mc_se"), fmt="o", mfc="none",
-                 color="C1", label=f"CA trained, MC L = {m['L_mc']}")
-    ax2.errorbar(T, col(data, "lsa_mc_excess"), yerr=col(data, "lsa_mc_se"), fmt="s", mfc="none",
-                 color="C0", label=f"LSA, MC L = {m['L_mc']}")
+    ax2.semilogy(T, ref, color="0.5", lw=0.8, ls=(0, (1, 3)), label=r"slope $\rho^{*2T}$")
+    ax2.plot(T, col(data, "ca_mc_excess"), "o", mfc="none", color="C1",
+             label=f"CA trained, Monte Carlo $L = {m['L_mc']}$")
+    ax2.plot(T, col(data, "lsa_mc_excess"), "s", mfc="none", color="C0",
+             label=f"LSA, Monte Carlo $L = {m['L_mc']}$")
     ax2.axhline(m["ols_excess_at_L_mc"], color="C1", lw=0.8, ls="-.",
-                label="OLS excess E[R] d/(L-d-1)")
-    ax2.set(xlabel="depth T", ylabel="excess risk over Bayes", ylim=(1e-30, 1),
-            title=f"excess; $\\alpha^* = {m['alpha_star']:.4f}$, $\\rho^* = {rho:.4f}$")
-    ax2.legend(fontsize=6, loc="lower left")
-    fig.suptitle("xattn-depth (reconstructed model): LSA is flat in depth, CA decays to Bayes",
-                 fontsize=9)
-    caption(fig, f"{family_text_meta(m)}. Lines: population risk over {m['population_tasks']} "
-                 f"sampled tasks (exact per task). Points: Monte Carlo, {m['mc_prompts']} prompts, "
-                 f"+-1 s.e. Per-layer steps trained for T <= {m['perlayer_max_T']} from a "
-                 f"5%-perturbed alpha* "
-                 f"(a tied start stays tied). Training runs not converged: "
-                 f"{m['training_not_converged']} (omitted). "
-                 f"{m['mode']}.")
+                label=rf"OLS excess at $L = {m['L_mc']}$")
+    ax2.set(xlabel="depth $T$", ylabel="excess risk over Bayes", ylim=(1e-30, 1),
+            title=rf"excess ($L = \infty$ lines); $\alpha^* = {m['alpha_star']:.4f}$, "
+                  rf"$\rho^* = {rho:.4f}$")
+    legend_below(fig, ncol=3)
+    plot_caption(fig, f"{plot_family(m)}. Lines: population risk over "
+                      f"{m['population_tasks']} sampled tasks (exact per task). Points: Monte "
+                      f"Carlo, {m['mc_prompts']} prompts (standard errors smaller than the "
+                      f"markers). Per-layer steps trained for $T \\leq {m['perlayer_max_T']}$ "
+                      f"from a 5%-perturbed $\\alpha^*$ (a tied start stays tied). Training runs "
+                      f"not converged (omitted): {m['training_not_converged']}. {m['mode']}.")
     return fig
 
 
-def family_text_meta(m) -> str:
+def plot_family(m) -> str:
     from icl_companion.numerics.xattn_data import TaskFamily
 
     return family_text(TaskFamily(**m["family"]))
 
 
+COLUMNS = {
+    "T": Column("depth (number of CA layers)", "T", kind="int"),
+    "bayes": Column("Bayes risk (population)", "E R_j", "E(yhat - y_q)^2"),
+    "lsa_inf": Column("risk of the best one-layer LSA (population)", unit="E(yhat - y_q)^2"),
+    "ca_trained_inf": Column("risk of CA with the GD-trained shared step (population)",
+                             unit="E(yhat - y_q)^2"),
+    "ca_star_inf": Column("risk of CA at the minimax step alpha* (population)",
+                          unit="E(yhat - y_q)^2"),
+    "lsa_excess_inf": Column("lsa_inf - bayes", unit="excess over Bayes"),
+    "ca_trained_excess_inf": Column("ca_trained_inf - bayes", unit="excess over Bayes",
+                                    sentinels="nan: training failed"),
+    "ca_star_excess_inf": Column("ca_star_inf - bayes", unit="excess over Bayes"),
+    "ca_perlayer_excess_inf": Column("excess of CA with GD-trained per-layer steps",
+                                     unit="excess over Bayes",
+                                     sentinels="nan: not trained at this depth (T > "
+                                               "perlayer_max_T) or training failed"),
+    "cheb_excess_inf": Column("excess of CA with the Chebyshev step schedule",
+                              unit="excess over Bayes"),
+    "alpha_T": Column("GD-trained shared step", "α_T"),
+    "success": Column("the shared-step training converged", kind="flag"),
+    "ca_mc_excess": Column("Monte Carlo excess of the trained CA at L = L_mc",
+                           unit="excess over Bayes"),
+    "ca_mc_se": Column("standard error of ca_mc_excess", unit="excess over Bayes"),
+    "lsa_mc_excess": Column("Monte Carlo excess of the best one-layer LSA at L = L_mc",
+                            unit="excess over Bayes"),
+    "lsa_mc_se": Column("standard error of lsa_mc_excess", unit="excess over Bayes"),
+}
+
 figure("xattn-depth", "[reconstructed model] test risk vs depth: LSA flat, CA decaying to Bayes",
        plot=plot, units=units, reduce=reduce,
        reference=Reference("xattn", NOT_NUMBERED,
-                           "docs/derivations/xattn.md#figures"))
+                           "docs/derivations/xattn.md#figures"),
+       claim="A single LSA layer keeps a fixed excess risk, while the excess of trained "
+             "cross-attention decays geometrically in the depth T towards the Bayes risk, "
+             "shrinking by ρ*² per layer as at the minimax step α*.",
+       columns=COLUMNS, check=check_depth)

@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, Unit, figure
-from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col
+from icl_companion.figures.registry import Column, FigureData, Unit, figure
+from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, col, plot_caption
 from icl_companion.numerics.xattn_data import population_tasks
 from icl_companion.numerics.xattn_models import CAParam, ca_eigen_excess, ca_two_param_optimum, train_gd
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.validation.xattn_figures import check_two_param
 
 INITS = [(0.05, 0.0), (0.05, -0.3), (0.4, 0.0)]
 
-
-COLUMNS = ("kind", "T", "init", "iteration", "alpha", "beta", "excess")
 
 
 def _settings(quick: bool) -> tuple[list, int]:
@@ -87,46 +86,66 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
             cols[k].append(v)
     meta = {"note": RECON_NOTE, "inits": INITS, "depths": Ts, "gd_iterations": iters,
             "optima": opt, "seed": seed,
-            "mode": f"quick ({iters} GD iterations)" if quick else f"full ({iters} iterations)"}
+            "mode": (f"quick mode: {iters} GD iterations, T in {Ts}" if quick
+                     else f"full mode: {iters} GD iterations, T in {Ts}")}
     return FigureData(cols, meta)
 
 
 def plot(data: FigureData):
-    import matplotlib.pyplot as plt
+    from icl_companion.figures.layout import legend_below, new_figure
 
     m = data.meta
     kind, T, a, b = col(data, "kind"), col(data, "T"), col(data, "alpha"), col(data, "beta")
-    init, ex = col(data, "init"), col(data, "excess")
-    it = col(data, "iteration")
-    fig, (ax1, ax2) = plt.subplots(1, 2)
+    init, it = col(data, "init"), col(data, "iteration")
+    fig, (ax1, ax2) = new_figure(height=3.2, ncols=2, legend_row=True)
     x = np.linspace(0, 0.45, 10)
-    ax1.plot(x, -x, color="k", ls=":", label="beta = -alpha")
+    ax1.plot(x, -x, color="k", ls=":", label=r"$\beta = -\alpha$")
     styles = ["-", "--", "-."]
     for i, TT in enumerate(m["depths"]):
         for k in range(len(m["inits"])):
             s = (kind == "trajectory") & (T == TT) & (init == k)
-            ax1.plot(a[s], b[s], styles[k], color=f"C{i}", lw=1,
-                     label=f"T = {TT}" if k == 0 else None)
+            ax1.plot(a[s], b[s], styles[k], color=f"C{i}", lw=1)
             ax1.plot(a[s][-1:], b[s][-1:], "o", color=f"C{i}", ms=3)
             s2 = s & (it > 0)
-            ax2.loglog(it[s2], np.abs(a[s2] + b[s2]) / a[s2], styles[k], color=f"C{i}", lw=1,
-                       label=f"T = {TT}" if k == 0 else None)
+            ax2.loglog(it[s2], np.abs(a[s2] + b[s2]) / a[s2], styles[k], color=f"C{i}", lw=1)
         so = (kind == "optimum") & (T == TT)
         ax1.plot(a[so], b[so], "*", color=f"C{i}", ms=9, mec="k", mew=0.5)
-    ax1.set(xlabel=r"$\alpha$", ylabel=r"$\beta$", title="GD trajectories (line styles: inits), * = optimum")
-    ax1.legend()
+        ax2.axhline(abs(a[so][0] + b[so][0]) / a[so][0], color=f"C{i}", lw=2.5, alpha=0.3)
+        ax1.plot([], [], "-", color=f"C{i}", label=f"$T = {TT}$")
+    for k, (a0, b0) in enumerate(m["inits"]):
+        ax1.plot([], [], styles[k], color="0.3",
+                 label=rf"start $(\alpha, \beta) = ({a0:g}, {b0:g})$")
+    ax1.plot([], [], "*", color="0.5", ms=9, mec="k", mew=0.5, label="optimum")
+    ax2.plot([], [], color="0.5", lw=2.5, alpha=0.3, label="optimum's distance")
+    ax1.set(xlabel=r"$\alpha$", ylabel=r"$\beta$", title="GD trajectories (dots: the ends)")
     ax2.set(xlabel="GD iteration", ylabel=r"$|\alpha + \beta| / \alpha$",
             title=r"distance to the line $\beta = -\alpha$")
-    ax2.legend()
-    fig.suptitle("xattn-two-param (reconstructed model): (alpha, beta) approach beta = -alpha",
-                 fontsize=9)
-    caption(fig, f"Uniform signal strength g2 on [1, 3] along a fixed direction, L = inf. Inits "
-                 f"(alpha, beta) = {m['inits']}. GD on the log population excess; it reaches the "
-                 f"valley beta ~ -alpha quickly, then moves slowly along it. {m['mode']}.")
+    legend_below(fig, ncol=4)
+    plot_caption(fig, r"Uniform signal strength $g_2$ on [1, 3] along a fixed direction, "
+                      r"$L = \infty$. GD on the log population excess reaches the valley "
+                      rf"$\beta \approx -\alpha$ quickly, then moves slowly along it. {m['mode']}.")
     return fig
 
+
+COLUMNS = {
+    "kind": Column("row type: a GD iterate ('trajectory') or the exact optimum ('optimum')",
+                   kind="text"),
+    "T": Column("depth (number of CA layers)", "T", kind="int"),
+    "init": Column("index of the initialisation in meta 'inits'", kind="int",
+                   sentinels="-1: optimum row"),
+    "iteration": Column("GD iteration of the iterate", kind="int",
+                        sentinels="-1: optimum row"),
+    "alpha": Column("step on the cross term s_hat", "α"),
+    "beta": Column("step on the covariance term Sigma_hat", "β"),
+    "excess": Column("population (L = inf) excess risk over Bayes", unit="E(yhat - y_q)^2 - "
+                     "E R_j"),
+}
 
 figure("xattn-two-param", "[reconstructed model] (alpha, beta) GD trajectories approaching "
        "beta = -alpha", plot=plot, units=units, reduce=reduce,
        reference=Reference("xattn", NOT_NUMBERED,
-                           "docs/derivations/xattn.md#two-parameter-layers"))
+                           "docs/derivations/xattn.md#two-parameter-layers"),
+       claim="Gradient descent on the two-parameter cross-attention layers (α, β) reaches the "
+             "Bayes-consistent line β = −α from every start, and the exact optimum moves onto "
+             "that line as the depth T grows.",
+       columns=COLUMNS, check=check_two_param)

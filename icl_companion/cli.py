@@ -193,14 +193,23 @@ def cmd_verify(a) -> int:
     return 1 if failing else 0
 
 
+#: a full-mode run expected to take longer than this (wall seconds) is announced with a warning
+FULL_RUN_WARNING = 600.0
+
+
 def cmd_figure(a) -> int:
-    from icl_companion.figures.registry import (_missing, dry_run, get_figure, load_figures,
+    from icl_companion.figures.registry import (_missing, dry_run, estimate_seconds,
+                                                format_seconds, get_figure, load_figures,
                                                 make_figures)
-    from icl_companion.numerics.executor import check_workers
+    from icl_companion.numerics.executor import check_workers, default_workers
 
     if a.name == "list":
         for n, f in load_figures().items():
-            print(f"{n:<24} {f.description}")
+            q, full = estimate_seconds(n, True, a.seed), estimate_seconds(n, False, a.seed)
+            print(f"{n}  [reproduces: {f.reproduces}]")
+            print(f"    claim: {f.claim or f.description}")
+            print(f"    estimated unit time on one core: quick {format_seconds(q['total'])}, "
+                  f"full {format_seconds(full['total'])}", flush=True)
         return 0
     check_workers(a.workers)
     names = list(load_figures()) if a.name == "all" else [get_figure(a.name).name]
@@ -217,15 +226,29 @@ def cmd_figure(a) -> int:
             print(dry_run(names, quick=a.quick, seed=a.seed, device=a.device, workers=a.workers,
                           scheduler=a.scheduler))
         return 1 if skipped else 0
+    if not a.quick and names:
+        secs = sum(estimate_seconds(n, False, a.seed, a.device)["remaining"] for n in names)
+        slots = a.workers or default_workers()
+        if a.scheduler is None and secs / slots > FULL_RUN_WARNING:
+            quick = sum(estimate_seconds(n, True, a.seed, a.device)["total"] for n in names)
+            print(f"warning: full (paper-size) mode: estimated {format_seconds(secs)} of unit "
+                  f"time, about {format_seconds(secs / slots)} on {slots} worker(s); --quick "
+                  f"runs the reduced sizes (about {format_seconds(quick / slots)}); "
+                  f"Ctrl-C stops, a rerun resumes from the cached units", file=sys.stderr,
+                  flush=True)
+    problems = []
 
     def report(rec):
         print(f"wrote {a.out}/{rec['figure']}.png, .pdf, .csv, .json ({rec['seconds']:.1f} s; "
               f"{rec['units']} units, {rec['from_cache']} from the cache)", flush=True)
+        for p in rec["problems"]:
+            print(f"warning: {rec['figure']}: {p}", file=sys.stderr, flush=True)
+        problems.extend(rec["problems"])
 
     if names:
         make_figures(names, quick=a.quick, out_dir=a.out, seed=a.seed, use_cache=not a.no_cache,
                      workers=a.workers, scheduler=a.scheduler, device=a.device, report=report)
-    return 1 if skipped else 0
+    return 1 if skipped or problems else 0
 
 
 # --------------------------------------------------------------------------------------- parser
@@ -314,7 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("verify", "theory vs simulation; exit 1 if a check fails")
     s.add_argument("ids", nargs="*", metavar="ID_OR_PREFIX")
-    s.add_argument("--quick", action="store_true", help="small sizes (the default test suite's)")
+    s.add_argument("--quick", action="store_true",
+                   help="small sizes (the default test suite's; minutes). The default is FULL "
+                        "mode, the paper's sizes (up to hours per check)")
     s.add_argument("--json", action="store_true")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--list", action="store_true", help="list the checks and exit")
@@ -322,7 +347,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add("figure", "iclc figure list | iclc figure NAME|all")
     s.add_argument("name", metavar="list|NAME|all")
-    s.add_argument("--quick", action="store_true", help="reduced sizes (minutes on 2 cores)")
+    s.add_argument("--quick", action="store_true",
+                   help="reduced sizes (minutes on 2 cores). The default is FULL mode, the "
+                        "paper's sizes (hours to days: `iclc figure list` gives the estimates; "
+                        "a run estimated above 10 min warns first)")
     s.add_argument("--out", default="out/figures", metavar="DIR")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--no-cache", action="store_true",

@@ -4,11 +4,16 @@ The README and each ``docs/<prefix>.md`` page hold blocks delimited by
 
 ``<!-- generated: KIND [PREFIX] -->`` ... ``<!-- end generated -->``
 
-where KIND is ``papers``, ``results``, ``checks``, ``figures`` or ``not_reproduced``.  :func:`update` rewrites every
-block from the registries; the test suite fails when a block is out of date.  Run::
+where KIND is ``papers``, ``results``, ``checks``, ``figures``, ``not_reproduced`` or
+``quick_numbers`` (the numbers of a paper's quick figures, from the snapshot
+``docs/data/<prefix>-quick.json`` of a real run: quoted numbers are never typed).  :func:`update`
+rewrites every block from the registries and snapshots; the test suite fails when a block is out of
+date.  Run::
 
     python -m icl_companion.docs          # rewrite the blocks in README.md and docs/*.md
     python -m icl_companion.docs --check  # exit 1 and name the stale files
+    python -m icl_companion.docs --snapshot mmicl DIR   # snapshot the CSVs of `iclc figure
+                                                        # mmicl-* --quick --out DIR`
 
 >>> print(papers_table().splitlines()[0])
 | prefix | paper | docs |
@@ -21,7 +26,7 @@ import sys
 from pathlib import Path
 
 __all__ = ["papers_table", "results_table", "checks_table", "figures_table", "not_reproduced_list",
-           "render", "update", "doc_files"]
+           "quick_numbers", "snapshot", "QUICK_TABLES", "render", "update", "doc_files"]
 
 _BLOCK = re.compile(r"(<!-- generated: (\w+)(?: (\w+))? -->\n)(.*?)(<!-- end generated -->)", re.S)
 
@@ -68,12 +73,12 @@ def checks_table(prefix: str | None = None) -> str:
 
 
 def figures_table(prefix: str | None = None) -> str:
-    """Figures: name, description, reference."""
+    """Figures: name, the claim it shows (its description if it states none), reference."""
     from icl_companion.figures.registry import REGISTRY
 
-    rows = ["| figure | description | reference |", "|---|---|---|"]
+    rows = ["| figure | claim | reference |", "|---|---|---|"]
     for f in REGISTRY.all(prefix):
-        rows.append(f"| `{f.name}` | {_cell(f.description)} | {_cell(f.reference)} |")
+        rows.append(f"| `{f.name}` | {_cell(f.claim or f.description)} | {_cell(f.reference)} |")
     return "\n".join(rows)
 
 
@@ -86,6 +91,71 @@ def not_reproduced_list() -> str:
     return "\n".join(items) if items else "- none"
 
 
+#: per figure, the rows (``column == value`` filters, any value of a tuple) and the columns quoted
+#: from its quick run in the docs
+QUICK_TABLES = {
+    "mmicl-pe": ({}, ("pos", "K", "IC", "IW")),
+    "mmicl-asymmetry": ({"panel": ("vs K2", "vs K2 (final)")},
+                        ("init", "K2", "step", "IC", "IW")),
+    "mmicl-knockout": ({}, ("model", "condition", "acc")),
+}
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _snapshot_path(prefix: str) -> Path:
+    return _ROOT / "docs" / "data" / f"{prefix}-quick.json"
+
+
+def snapshot(prefix: str, out_dir) -> Path:
+    """Store the tables of ``prefix``'s quick figures written into ``out_dir`` (their CSVs, as
+    written) with their provenance, for :func:`quick_numbers`."""
+    import csv
+    import json
+
+    from icl_companion.numerics.io import write_json
+
+    out_dir = Path(out_dir)
+    figs = {}
+    for name in sorted(n for n in QUICK_TABLES if n.startswith(f"{prefix}-")):
+        meta = json.loads((out_dir / f"{name}.json").read_text())
+        if meta.get("quick") is not True:
+            raise ValueError(f"{out_dir}/{name}.json is not a quick run")
+        rows = list(csv.DictReader((out_dir / f"{name}.csv").read_text().splitlines()))
+        figs[name] = {"git_commit": meta["git_commit"], "seed": meta["seed"],
+                      "command": " ".join(meta["command"]), "rows": rows}
+    return write_json(_snapshot_path(prefix), figs)
+
+
+def _fmt(v: str) -> str:
+    try:
+        f = float(v)
+    except ValueError:
+        return _cell(v)
+    return str(int(f)) if f.is_integer() and abs(f) >= 2 else f"{f:.3f}"
+
+
+def quick_numbers(prefix: str | None = None) -> str:
+    """The quoted numbers of ``prefix``'s quick figures: one table per figure from the snapshot of a
+    real run (:func:`snapshot`), with the commit and command that produced it."""
+    import json
+
+    snap = json.loads(_snapshot_path(prefix).read_text())
+    out = []
+    for name, (where, cols) in QUICK_TABLES.items():
+        if name not in snap:
+            continue
+        f = snap[name]
+        rows = [r for r in f["rows"] if all(r[k] in (v if isinstance(v, tuple) else (v,))
+                                            for k, v in where.items())]
+        out.append(f"`{name}` (`{f['command']}`, seed {f['seed']}, commit "
+                   f"`{f['git_commit'][:12]}`):\n")
+        out.append("| " + " | ".join(cols) + " |")
+        out.append("|" + "---|" * len(cols))
+        out += ["| " + " | ".join(_fmt(r[c]) for c in cols) + " |" for r in rows]
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
 def _rel(path: str) -> str:
     # docs pages link to each other by file name; the README links by repository path
     return path.split("docs/", 1)[-1] if path.startswith("docs/") else path
@@ -93,7 +163,7 @@ def _rel(path: str) -> str:
 
 _KINDS = {"papers": lambda p: papers_table(), "results": results_table,
           "checks": checks_table, "figures": figures_table,
-          "not_reproduced": lambda p: not_reproduced_list()}
+          "not_reproduced": lambda p: not_reproduced_list(), "quick_numbers": quick_numbers}
 
 
 def render(text: str) -> str:
@@ -130,6 +200,8 @@ def update(root: Path, check: bool = False) -> list[Path]:
 def main(argv=None) -> int:  # pragma: no cover - exercised by the test suite through update()
     argv = sys.argv[1:] if argv is None else argv
     root = Path(__file__).resolve().parents[1]
+    if argv[:1] == ["--snapshot"]:
+        print(f"wrote {snapshot(argv[1], argv[2])}")
     stale = update(root, check="--check" in argv)
     for f in stale:
         print(f"{'stale' if '--check' in argv else 'updated'}: {f.relative_to(root)}")

@@ -90,12 +90,21 @@ def source_hash(obj: Any) -> str:
 #: invalidate cached results (the cache format has its own version, :data:`SCHEMA_VERSION`).
 INFRASTRUCTURE = frozenset({"icl_companion", "icl_companion.cli", "icl_companion.docs",
                             "icl_companion.__main__", "icl_companion.figures.registry",
+                            "icl_companion.figures.layout", "icl_companion.validation.checks",
                             "icl_companion.numerics.cache", "icl_companion.numerics.executor",
                             "icl_companion.numerics.io", "icl_companion.theory._meta",
                             # display only formats; precompute generates code from the papers'
                             # theory modules and the registry falls back to them when stale, so
                             # the numbers follow those modules, which the closure does include
                             "icl_companion.theory.display", "icl_companion.theory.precompute"})
+
+
+def _infrastructure(name: str) -> bool:
+    """Modules that never change a unit's numbers: the runner, the page layout, the check
+    registry and the figures' claim checks (``validation/<prefix>_figures.py``: they read the
+    finished data)."""
+    return name in INFRASTRUCTURE or (name.startswith(f"{_PACKAGE}.validation.")
+                                      and name.endswith("_figures"))
 _PACKAGE = "icl_companion"
 
 
@@ -130,6 +139,8 @@ def _module_refs(name: str) -> tuple[frozenset, frozenset]:
     if path is None or not path.endswith(".py"):
         return frozenset(), frozenset()
     tree = ast.parse(Path(path).read_bytes(), filename=path)
+    if name.startswith(f"{_PACKAGE}.figures."):  # drawing does not change the numbers
+        tree.body = _without_plots(tree.body)
     from icl_companion.theory.papers import papers
 
     prefixes = set(papers())
@@ -170,14 +181,14 @@ def module_closure(name: str) -> tuple[str, ...]:
         if m in seen:
             continue
         seen.add(m)
-        if m in INFRASTRUCTURE:  # not followed: the runner imports every layer
+        if _infrastructure(m):  # not followed: the runner imports every layer
             continue
         mods, prefixes = _module_refs(m)
         todo.extend(mods)
         for pre in prefixes:
             for layer in ("theory", "numerics"):
                 todo.extend(paper(pre).modules(layer))
-    return tuple(sorted(m for m in seen if m not in INFRASTRUCTURE and _module_file(m)))
+    return tuple(sorted(m for m in seen if not _infrastructure(m) and _module_file(m)))
 
 
 def _code_hash(name: str) -> str:
@@ -188,10 +199,37 @@ def _code_hash(name: str) -> str:
         return "nosource"
     if not name.startswith(f"{_PACKAGE}.figures."):
         return _file_hash(path)
+    st = os.stat(path)
+    return _figure_code_hash(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _figure_code_hash(path: str, mtime_ns: int, size: int) -> str:
+    """The AST hash of a figure module without its drawing, once per version of the file (its
+    modification time and size: a figure plans thousands of units, and parsing the module for
+    each cost ~30 ms)."""
     tree = ast.parse(Path(path).read_bytes())
-    tree.body = [n for n in tree.body if not (isinstance(n, ast.FunctionDef)
-                                               and n.name.lstrip("_").startswith("plot"))]
+    tree.body = _without_plots(tree.body)
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+def _without_plots(body: list) -> list:
+    """A figure module's statements without its ``plot*`` functions, and without what only
+    describes the figure: the claim checks' import, ``COLUMNS`` / ``CLAIM`` and the
+    ``figure(...)`` registration (claim, columns, reference).  Work units never use them (the
+    reduce step, which may, is not cached)."""
+    def describes(n) -> bool:
+        if isinstance(n, ast.FunctionDef) and n.name.lstrip("_").startswith("plot"):
+            return True
+        if isinstance(n, (ast.Assign, ast.AnnAssign)):  # the column documentation
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            return all(isinstance(t, ast.Name) and t.id in ("COLUMNS", "CLAIM")
+                       for t in targets)
+        if isinstance(n, ast.ImportFrom) and (n.module or "").endswith("_figures"):
+            return True
+        return (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+                and isinstance(n.value.func, ast.Name) and n.value.func.id == "figure")
+    return [n for n in body if not describes(n)]
 
 
 def module_closure_hash(name: str) -> str:

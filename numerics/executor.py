@@ -23,10 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["Backend", "open_backend", "default_workers", "check_workers", "pinned_call",
-           "SCHEDULER_TIMEOUT"]
+           "timed_call", "SCHEDULER_TIMEOUT", "THREADS_PER_UNIT"]
 
 #: Seconds allowed to reach a Dask scheduler (connection and handshake) before giving up.
 SCHEDULER_TIMEOUT = 8.0
+#: BLAS / OpenMP / torch intra-op threads of every work unit, wherever it runs (recorded in outputs:
+#: a unit's floating-point reductions, hence its numbers, depend on it).
+THREADS_PER_UNIT = 1
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
@@ -48,11 +51,11 @@ def check_workers(workers: int | None) -> None:
 def _limit_threads() -> None:
     """Worker initializer: one BLAS/OpenMP thread, and one torch thread if torch is loaded."""
     for v in _THREAD_VARS:
-        os.environ[v] = "1"
+        os.environ[v] = str(THREADS_PER_UNIT)
     try:
         from threadpoolctl import threadpool_limits
 
-        threadpool_limits(1)
+        threadpool_limits(THREADS_PER_UNIT)
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         pass
 
@@ -64,9 +67,9 @@ def _pinned():
     torch = sys.modules.get("torch")
     old = torch.get_num_threads() if torch is not None else None
     if torch is not None:
-        torch.set_num_threads(1)
+        torch.set_num_threads(THREADS_PER_UNIT)
     try:
-        with threadpool_limits(1):
+        with threadpool_limits(THREADS_PER_UNIT):
             yield
     finally:
         if torch is not None and old is not None:
@@ -75,10 +78,20 @@ def _pinned():
 
 def pinned_call(func: Callable, kwargs: dict) -> tuple[Any, float]:
     """``(func(**kwargs), wall seconds)`` with one BLAS/OpenMP/torch thread (worker side)."""
+    out, wall, _ = timed_call(func, kwargs)
+    return out, wall
+
+
+def timed_call(func: Callable, kwargs: dict) -> tuple[Any, float, float]:
+    """``(func(**kwargs), wall seconds, CPU seconds)`` with one BLAS/OpenMP/torch thread.
+
+    The CPU time is this process's (``time.process_time``): a pool or Dask worker runs one unit
+    at a time, so it is the unit's own.
+    """
     with _pinned():
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         out = func(**kwargs)
-        return out, time.perf_counter() - t0
+        return out, time.perf_counter() - t0, time.process_time() - c0
 
 
 @dataclass

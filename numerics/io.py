@@ -136,8 +136,8 @@ def write_json(path, obj: Any) -> Path:
 
 
 def _cell(v: Any) -> Any:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else repr(v)
+    if isinstance(v, float):  # float() first: repr(np.float64(x)) is "np.float64(x)"
+        return "nan" if math.isnan(v) else repr(float(v))
     if hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
         return _cell(v.item())
     if isinstance(v, (list, tuple)):

@@ -4,7 +4,6 @@ import numpy as np
 
 from icl_companion.figures import aim_phase
 from icl_companion.figures.registry import FigureData
-from icl_companion.numerics.sweep import Axis
 
 
 def _cols():
@@ -12,16 +11,18 @@ def _cols():
                             "converged", "hysteresis")}
 
 
-def test_grid_rows_from_both_starts(monkeypatch):
-    monkeypatch.setattr(aim_phase, "_workers", lambda: 1)
-    cols = _cols()
-    info = aim_phase._grid("aim.mmse", {"T": 2, "channel": "softmax"},
-                           [Axis("rho", 0.2, 2.0, 2, log=True), Axis("alpha", 0.0, 0.3, 3)],
-                           "alpha", "rho", "a", cols)
-    assert info["cells"] == 6 and info["not_converged"] == 0 and info["hysteresis_cells"] == 0
-    m, mi = np.array(cols["mmse"]), np.array(cols["mmse_informed"])
-    assert np.allclose(m, mi, atol=1e-6) and m[0] == 1.0      # alpha = 0: prior mean
-    assert all(s == "ok" for s in cols["status"])
+def test_grid_rows_from_both_starts():
+    """One row of panel (a) from each start (the figure's work unit): the sweep machinery's
+    statuses, the prior mean at alpha = 0, and the two starts agree (no hysteresis here)."""
+    rows = {init: aim_phase.grid_row("aim.mmse", {"T": 2, "channel": "softmax", "rho": 0.2},
+                                     ["alpha", 0.0, 0.3, 3, False], init)
+            for init in aim_phase.STARTS}
+    assert len(rows) == 2
+    (u, i) = rows.values()
+    assert u["x"] == i["x"] == [0.0, 0.15, 0.3]
+    assert all(s == "ok" for r in rows.values() for s in r["status"])
+    assert u["mmse"][0] == 1.0                               # alpha = 0: prior mean
+    assert np.allclose(u["mmse"], i["mmse"], atol=1e-6)
 
 
 def test_plot_marks_nonconverged_and_hysteresis_cells():
@@ -42,7 +43,8 @@ def test_plot_marks_nonconverged_and_hysteresis_cells():
             "weak_recovery": {"correct": 0.40, "paper": 0.56},
             "transition": {"softmax rho=0.5 T=2": t}}
     fig = aim_phase.plot(FigureData(cols, meta))
-    assert "not converged (hatched): 1" in fig._suptitle.get_text()
+    text = " ".join(fig._supxlabel.get_text().split())  # the caption, wrapped
+    assert "not converged (hatched grey): 1;" in text and "(red outline): 1." in text
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -99,8 +99,24 @@ def test_figure_linear_baselines_quick(iclc, tmp_path):
 @pytest.mark.slow
 def test_figure_all_quick(iclc, tmp_path):
     """The README's main job."""
+    from figure_outputs import check_outputs
+    from icl_companion.figures.registry import load_figures
+
     r = iclc("figure", "all", "--quick", "--out", tmp_path / "figs", timeout=3600)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, r.stderr  # exit 1 on a readability problem or a failed claim check
+    for name in load_figures():
+        meta = check_outputs(tmp_path / "figs", name)
+        assert meta["claim_check"]["status"] == "passed", (name, meta["claim_check"])
+        assert meta["readability_problems"] == [], name
+    # the quick numbers quoted in docs/mmicl.md (snapshot of a run) are what a fresh run gives
+    import csv
+    from pathlib import Path
+
+    snap = json.loads((Path(__file__).resolve().parents[1] / "docs" / "data" /
+                       "mmicl-quick.json").read_text())
+    for name, fig in snap.items():
+        rows = list(csv.DictReader((tmp_path / "figs" / f"{name}.csv").read_text().splitlines()))
+        assert rows == fig["rows"], name
 
 
 def test_closed_pipe_is_quiet():

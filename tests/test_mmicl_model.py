@@ -216,6 +216,44 @@ def test_tiny_training_learns_and_is_deterministic():
     assert not all(torch.equal(c.state[k], d.state[k]) for k in c.state)
 
 
+_TINY_RUN = """
+import json, sys, torch
+sys.path.insert(0, {tests!r})
+from test_mmicl_model import _tiny
+torch.set_num_threads(3)  # the run's own thread count (1) must win over the caller's
+seen = {{}}
+import icl_companion.validation.mmicl_train as mt
+real = mt._train
+def probe(*a, **k):
+    seen.update(threads=torch.get_num_threads(),
+                deterministic=torch.are_deterministic_algorithms_enabled())
+    return real(*a, **k)
+mt._train = probe
+run = _tiny(steps=60)
+print(json.dumps({{"final": {{k: v for k, v in run.final().items() if "seconds" not in k}},
+                  "seen": seen, "after": torch.are_deterministic_algorithms_enabled()}}))
+"""
+
+
+def test_mmicl_run_reproduces_exactly_in_a_fresh_process():
+    """The same small stage-1 run trained in two separate interpreters gives exactly the same
+    accuracies (IC, IW, test, loss, circuit metrics), trained with one torch thread and
+    deterministic algorithms on (both restored afterwards)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = _TINY_RUN.format(tests=str(Path(__file__).parent))
+    outs = [json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True, check=True).stdout.splitlines()[-1])
+            for _ in range(2)]
+    assert outs[0]["seen"] == {"threads": 1, "deterministic": True}
+    assert outs[0]["after"] is False
+    assert outs[0]["final"] == outs[1]["final"]
+    assert {"IC", "IW", "test", "loss"} <= set(outs[0]["final"])
+
+
 def test_train_config_errors():
     from icl_companion.validation.mmicl_train import TrainConfig
 

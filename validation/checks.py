@@ -28,7 +28,8 @@ from typing import Callable, Sequence
 
 from icl_companion.theory.registry import Reference, Registry
 
-__all__ = ["Comparison", "Outcome", "Check", "CheckReport", "Reports", "CHECKS", "REGISTRY", "check",
+__all__ = ["Comparison", "Outcome", "bound", "Check", "CheckReport", "Reports", "CHECKS", "REGISTRY",
+           "check",
            "compare", "load_checks", "select", "run", "run_one", "OUTCOMES", "FAILING"]
 
 #: Report statuses.  ``not-reproduced``: a declared non-reproduction that still does not reproduce;
@@ -40,7 +41,12 @@ FAILING = ("failed", "error", "unexpected-pass")
 
 @dataclass
 class Comparison:
-    """One theory-versus-measurement comparison: ``|measured - theory| <= tolerance``."""
+    """One theory-versus-measurement comparison: ``|measured - theory| <= tolerance``.
+
+    ``side="le"`` makes it one-sided, ``measured <= theory + tolerance`` (a bound from above), and
+    ``side="ge"`` the other way, ``measured >= theory - tolerance``: for claims of an order
+    ("above the copy baseline by 4 standard errors") rather than of a value.
+    """
 
     name: str
     theory: float
@@ -48,13 +54,27 @@ class Comparison:
     tolerance: float
     rule: str  # how the tolerance was obtained, e.g. "4 x MC standard error (se=1.2e-3)"
     stderr: float = math.nan
+    side: str = "both"
+
+    def __post_init__(self):
+        if self.side not in ("both", "le", "ge"):
+            raise ValueError(f"{self.name}: side must be 'both', 'le' or 'ge', got {self.side!r}")
 
     @property
     def passed(self) -> bool:
+        if self.side == "le":
+            return bool(self.measured <= self.theory + self.tolerance)
+        if self.side == "ge":
+            return bool(self.measured >= self.theory - self.tolerance)
         return bool(abs(self.measured - self.theory) <= self.tolerance)
 
     def line(self) -> str:
         mark = "ok  " if self.passed else "FAIL"
+        if self.side != "both":
+            op, sign = ("<=", "+") if self.side == "le" else (">=", "-")
+            bound = (f"{self.theory:.6g} {sign} {self.tolerance:.3g}" if self.tolerance
+                     else f"{self.theory:.6g}")
+            return f"{mark} {self.name}: measured {self.measured:.6g} {op} {bound} ({self.rule})"
         return (f"{mark} {self.name}: theory {self.theory:.6g}, measured {self.measured:.6g}, "
                 f"|diff| {abs(self.measured - self.theory):.3g} <= {self.tolerance:.3g} "
                 f"({self.rule})")
@@ -74,6 +94,13 @@ def compare(name: str, theory: float, measured: float, stderr: float, n_se: floa
     if allowance:
         rule += f" + {allowance:.2g} {allowance_rule}".rstrip()
     return Comparison(name, float(theory), float(measured), tol, rule, float(stderr))
+
+
+def bound(name: str, measured: float, side: str, limit: float, rule: str,
+          tolerance: float = 0.0) -> Comparison:
+    """A one-sided comparison: ``measured <= limit + tolerance`` (``side="le"``) or
+    ``measured >= limit - tolerance`` (``side="ge"``); ``rule`` says where the limit comes from."""
+    return Comparison(name, float(limit), float(measured), float(tolerance), rule, side=side)
 
 
 @dataclass
@@ -210,7 +237,10 @@ class Reports(list):
         return f"<p><b>{len(self)} checks</b>: {summary}</p>" + _reports_html(self)
 
 
-REGISTRY: Registry[Check] = Registry("verification check", ("validation",), "iclc verify --list")
+#: checks live in the validation modules; a figure's claim check (``<prefix>.figure.<name>``) is
+#: declared with the figure, whose module registers it here (hence the figures layer is loaded too)
+REGISTRY: Registry[Check] = Registry("verification check", ("validation", "figures"),
+                                     "iclc verify --list")
 CHECKS = REGISTRY.entries  # id -> Check (filled as papers are loaded)
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -197,15 +198,27 @@ def _plain(obj):
 # ----------------------------------------------------------------------------- helpers
 @contextlib.contextmanager
 def threads(n: int | None):
-    """Temporarily set torch's intra-op thread count (restored afterwards)."""
-    if n is None:
-        yield
-        return
+    """Torch's intra-op thread count set to ``n`` (``None``: left as it is) and deterministic
+    algorithms on, both restored afterwards.
+
+    Why both: on the CPU a run's floating-point reductions, hence its weights and accuracies, depend
+    on how many threads split them; with a fixed thread count and deterministic algorithms (an op
+    without a deterministic implementation raises instead of running) the same seed gives the same
+    bits.  The figures' work units run with one thread (``numerics.executor.THREADS_PER_UNIT``,
+    recorded in each figure's JSON).
+    """
     old = torch.get_num_threads()
-    torch.set_num_threads(int(n))
+    old_det = torch.are_deterministic_algorithms_enabled()
+    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    # CUDA's deterministic matrix products need this workspace setting (read when cuBLAS starts)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
     try:
         yield
     finally:
+        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
         torch.set_num_threads(old)
 
 
