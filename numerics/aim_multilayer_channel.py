@@ -76,7 +76,7 @@ class QuadratureRule:
     starts: int = 3
     newton_steps: int = 14
     fd_step: float = 1e-4
-    n_final: int = 16
+    n_final: int = 24
     inflate: float = 1.5
     chunk_nodes: int = 1_200_000   # nodes x points per batch (memory)
 
@@ -325,9 +325,12 @@ class MultilayerChannel:
         musJ = [np.repeat(a, J, axis=0) for a in mus]
         m, C, logZ = self._laplace(starts.reshape(N * J, hid), zJ, musJ, V)
         # 3. balance-heuristic mixture of the J Gaussians, inflated
-        logpi = (logZ - logsumexp(logZ.reshape(N, J), axis=-1).repeat(J)).reshape(N, J)
-        logpi = np.where(np.isfinite(logpi), logpi, -np.inf)
-        allbad = ~np.isfinite(logpi).any(axis=-1)
+        lz = logZ.reshape(N, J)
+        fin = np.isfinite(lz)
+        allbad = ~fin.any(axis=-1)
+        lz = np.where(fin, lz, -np.inf)
+        norm = logsumexp(np.where(allbad[:, None], 0.0, lz), axis=-1)
+        logpi = np.where(fin, lz - norm[:, None], -np.inf)
         logpi[allbad] = -math.log(J)
         Cf = rule.inflate**2 * C.reshape(N, J, hid, hid)
         mf = m.reshape(N, J, hid)
@@ -349,7 +352,8 @@ class MultilayerChannel:
         # the (2 pi)^(-hid/2) of p and of q_mix cancel)
         lW = ((lwf[None, None, :] + logpi[:, :, None] - 0.5 * np.sum(x * x, -1) - lmix)
               .reshape(N, J * Gf) + logl)
-        lZ = logsumexp(lW, axis=-1)
+        with np.errstate(divide="ignore"):   # all -inf (likelihood 0 at every node): failed
+            lZ = logsumexp(lW, axis=-1)
         failed = ~np.isfinite(lZ)
         W = np.exp(lW - np.where(failed, 0.0, lZ)[:, None])
         W[failed] = 0.0
@@ -386,6 +390,10 @@ class MultilayerChannel:
 
         def derivs(x):
             f = self._logpost(x[:, None, :] + st[None], z, mus, V)
+            # a stencil touching a zero of the likelihood (log = -inf, e.g. a saturated attention
+            # making M singular) gives no derivative: such points get grad 0, H = -I
+            good = np.all(np.isfinite(f), axis=-1)
+            f = np.where(good[:, None], f, 0.0)
             f0 = f[:, 0]
             fp, fm = f[:, 1:1 + 2 * hid:2], f[:, 2:2 + 2 * hid:2]
             grad = (fp - fm) / (2 * h)
@@ -395,6 +403,9 @@ class MultilayerChannel:
                 b = 1 + 2 * hid + 4 * q
                 Hij = (f[:, b] - f[:, b + 1] - f[:, b + 2] + f[:, b + 3]) / (4 * h * h)
                 H[:, i, j] = H[:, j, i] = Hij
+            grad[~good] = 0.0
+            H[~good] = -np.eye(hid)
+            f0 = np.where(good, f0, -np.inf)
             return f0, grad, H
 
         def precision(H):
@@ -415,7 +426,7 @@ class MultilayerChannel:
             fc = self._logpost(cand, z, mus, V)
             best = np.argmax(fc, axis=-1)
             fb = fc[np.arange(x.shape[0]), best]
-            better = fb > f0
+            better = (fb > f0) | (np.isfinite(fb) & ~np.isfinite(f0))
             x = np.where(better[:, None], cand[np.arange(x.shape[0]), best], x)
         f0, grad, H = derivs(x)
         lam, U = precision(H)

@@ -275,10 +275,7 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
 
     x0 = np.ones(unknown.sum()) if warm is None else np.clip(
         np.asarray(warm, dtype=float)[unknown], 1e-6, 1.0)
-    r = fixed_point(G, x0, damping=0.7, tol=tol, maxiter=min(maxiter, 40), method="anderson")
-    if not (r.success and np.all(np.asarray(r.x) >= 0) and np.all(np.asarray(r.x) <= 1)):
-        start = np.clip(np.nan_to_num(np.asarray(r.x, dtype=float), nan=1.0), 1e-6, 1.0)
-        r = fixed_point(G, start, damping=0.5, tol=tol, maxiter=maxiter, method="damped")
+    r = _solve(G, x0, tol, maxiter)
     Vu = np.clip(np.asarray(r.x, dtype=float), 0.0, 1.0)
     perfect = bool(np.all(Vu < V_MIN))
     if perfect:
@@ -319,6 +316,39 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
                        history={"V": np.array(hist["V"]), "kappa": np.array(hist["kappa"]),
                                 "residual": r.history["residual"]},
                        **out, **common)
+
+
+def _solve(G, x0, tol, maxiter):
+    """Fixed point ``V = G(V)`` in ``u = log V`` (errors spanning decades near the threshold):
+    Anderson mixing, then Powell's hybrid method on ``log G(e^u) - u``, then a damped iteration.
+    Returns a record with ``x`` = ``V``."""
+    from scipy.optimize import root
+
+    floor = 1e-14
+
+    def Gu(u):
+        return np.log(np.maximum(np.asarray(G(np.exp(u)), dtype=float), floor))
+
+    def ok(r):
+        return bool(r.success) and np.all(np.isfinite(np.asarray(r.x)))
+
+    u0 = np.log(x0)
+    r = fixed_point(Gu, u0, damping=0.7, tol=tol, maxiter=min(maxiter, 40), method="anderson")
+    if not ok(r):
+        sol = root(lambda u: Gu(u) - u, u0, method="hybr", options={"xtol": tol,
+                                                                  "maxfev": maxiter})
+        res = float(np.max(np.abs(Gu(sol.x) - sol.x))) if np.all(np.isfinite(sol.x)) else np.inf
+        if np.isfinite(res) and res <= 10 * tol:
+            r = make_record(SolverRecord, x=sol.x, success=True, nit=int(sol.nfev), residual=res,
+                            message=f"hybr: {sol.message}", history={"residual": np.array([res])})
+        else:
+            start = np.asarray(sol.x if np.all(np.isfinite(sol.x)) else u0, dtype=float)
+            r = fixed_point(Gu, np.minimum(start, 0.0), damping=0.3, tol=tol, maxiter=maxiter,
+                            method="damped")
+    x = np.exp(np.asarray(r.x, dtype=float))
+    x = np.where(x <= 1.01 * floor, 0.0, x)
+    return make_record(SolverRecord, x=x, success=ok(r), status=r.status, nit=r.nit,
+                       residual=r.residual, message=r.message, history=r.history)
 
 
 def _propagated_se(alpha, rho, unknown, kap_r, Vu, G, inf):

@@ -1,6 +1,7 @@
 """aim multilayer: SymPy derivations, the model's gauge coordinates, the joint channel, the SE and
 its reductions, GAMP-RIE, GD gradients, bad inputs, and the quick check (with its power)."""
 
+import functools
 import math
 
 import numpy as np
@@ -18,6 +19,8 @@ from icl_companion.numerics.aim_multilayer_se import (information, linearized_sp
                                                       teacher_points)
 from icl_companion.numerics.aim_se import se_softmax
 from icl_companion.theory.registry import get
+from icl_companion.validation.aim_multilayer import finite_size_fit, judge, measure, se_theory
+from icl_companion.validation.checks import load_checks, run_one
 
 
 # ------------------------------------------------------------------ theory (SymPy)
@@ -351,3 +354,56 @@ def test_gd_gradient_finite_differences_and_forward(L, T, c):
             fd = (multilayer_loss_and_grad(Wp, D.X, D.y, c, 1.3)[0]
                   - multilayer_loss_and_grad(Wm, D.X, D.y, c, 1.3)[0]) / (2 * e)
             assert gs[lay][i, j] == pytest.approx(fd, rel=1e-5, abs=1e-9)
+
+
+# ------------------------------------------------------------------ the check
+def test_finite_size_fit():
+    ds = (40, 60, 80)
+    m = np.array([[0.5 + 2.0 / d, 0.3 - 1.0 / d] for d in ds])
+    f = finite_size_fit(ds, m, np.full((3, 2), 0.01))
+    assert np.allclose(f["m_inf"], [0.5, 0.3]) and np.allclose(f["b"], [2.0, -1.0])
+    assert np.allclose(f["allowance"], (np.abs(f["b"]) + 2 * f["b_se"]) / 80)
+    f2 = finite_size_fit((20, 40), m[:2], np.full((2, 2), 0.01))
+    assert np.allclose(f2["allowance"], np.abs(f2["b"]) / 40)
+
+
+def test_check_multilayer_quick_passes_and_can_fail():
+    """The quick check passes against the SE and fails against wrong theories on the same runs:
+    no learning (the prior-mean error 1 for both layers) or the two layers' errors exchanged."""
+    measured = measure(True, 0)
+    se = functools.lru_cache(maxsize=None)(se_theory(True))
+    assert judge(True, measured, se).ok()
+    th = se(0.15, 1.0, 0.0)[0]
+    for wrong in ((1.0, 1.0), (th[1], th[0])):
+        out = judge(True, measured, lambda a, c, d, w=wrong: (np.array(w), np.zeros(2), 0.0))
+        assert not out.ok()
+
+
+@pytest.mark.slow
+def test_full_multilayer_check():
+    rep = run_one(load_checks()["aim.multilayer_se_vs_gamp"], quick=False, seed=0)
+    print(rep.text())
+    assert rep.status == "passed", rep.text()
+
+
+def test_derivation_anchors_exist():
+    """Every ``docs/derivations/aim_multilayer.md#anchor`` (or ``#anchor`` in a docstring of these
+    modules) names a heading of the page."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    page = (root / "docs/derivations/aim_multilayer.md").read_text()
+    heads = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-")
+             for h in re.findall(r"^#+ (.+)$", page, flags=re.M)}
+    files = ["numerics/aim_multilayer.py", "numerics/aim_multilayer_channel.py",
+             "numerics/aim_multilayer_se.py", "numerics/aim_multilayer_gamp.py",
+             "theory/aim_multilayer.py", "validation/aim_multilayer.py",
+             "figures/aim_multilayer.py", "docs/derivations/aim_multilayer.md"]
+    refs = set()
+    for f in files:
+        text = (root / f).read_text()
+        refs |= set(re.findall(r"aim_multilayer\.md#([a-z0-9-]+)", text))
+        refs |= set(re.findall(r"``#([a-z0-9-]+)``", text))
+        refs |= set(re.findall(r"\]\(#([a-z0-9-]+)\)", text))
+    assert refs and refs <= heads, refs - heads

@@ -1,0 +1,158 @@
+"""Figure ``aim-multilayer``: per-layer Bayes error of the two-layer AIM versus alpha.
+
+Left: the decoupled state evolution (derivation docs/derivations/aim_multilayer.md) per layer
+(solid: layer 1, the hidden attention; dashed: layer 2, the output) for skip strengths
+``c`` in {0, 1, 3} (``c = 0`` with output noise ``Delta = 0.05``: the noiseless channel folds),
+``T = 2``, ``rho_1 = rho_2 = 0.5``, with GAMP-RIE runs (markers: mean +- standard error over
+teachers), the single-layer SE (grey) and the counting threshold ``alpha_PR`` (vertical line).
+Right: the ratio of the two errors, which tends to the value ``kappa*`` predicted by the linearised
+channel (ticks) as both errors vanish together at ``alpha_PR`` (noiseless ``c``).
+Boncoraglio et al. 2025 (arXiv:2506.01582), multilayer construction Eqs. 4-5; this figure is not
+in the paper.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, figure
+from icl_companion.numerics.aim_multilayer import sample_multilayer
+from icl_companion.numerics.aim_multilayer_channel import DEFAULT_RULE, QuadratureRule
+from icl_companion.numerics.aim_multilayer_gamp import gamp_rie_multilayer
+from icl_companion.numerics.aim_multilayer_se import (alpha_pr_multilayer, se_multilayer,
+                                                      threshold_ratio)
+from icl_companion.numerics.aim_se import se_softmax
+
+RHO = (0.5, 0.5)
+T = 2
+SKIPS = ((0.0, 0.05), (1.0, 0.0), (3.0, 0.0))   # (c, Delta)
+
+
+def _settings(quick: bool) -> dict:
+    if quick:   # two skip strengths, a coarse alpha grid, 2^6 x 2 RQMC points, cheaper inner rule
+        return dict(skips=SKIPS[1:], alphas=[0.04, 0.12, 0.22, 0.32], rqmc=(6, 2),
+                    rule=QuadratureRule(n_coarse=12, starts=2, newton_steps=8, n_final=14),
+                    gamp=dict(d=30, reps=2, alphas=[0.06, 0.2], skips=[(1.0, 0.0)]),
+                    lin_nodes=6)
+    return dict(skips=SKIPS, rule=DEFAULT_RULE,
+                alphas=[0.01, 0.03, 0.05, 0.08, 0.11, 0.15, 0.19, 0.23, 0.27, 0.31, 0.34, 0.36],
+                rqmc=(10, 4),
+                gamp=dict(d=80, reps=8, alphas=[0.05, 0.15, 0.25, 0.3],
+                          skips=[(0.0, 0.05), (1.0, 0.0)]),
+                lin_nodes=8)
+
+
+def compute(quick: bool, seed: int) -> FigureData:
+    st = _settings(quick)
+    cols: dict[str, list] = {k: [] for k in ("kind", "c", "Delta", "layer", "alpha", "y", "yerr")}
+
+    def add(kind, c, dl, layer, a, y, yerr=0.0):
+        for k, v in zip(cols, (kind, c, dl, layer, a, y, yerr)):
+            cols[k].append(v)
+
+    log2, R = st["rqmc"]
+    nonconv = {"se": 0, "gamp": 0}
+    for c, dl in st["skips"]:
+        warm = None
+        for a in st["alphas"]:
+            r = se_multilayer(a, RHO, T, c=c, delta=dl, log2_points=log2, scramblings=R,
+                              warm=warm, rule=st["rule"])
+            if not r.success:
+                nonconv["se"] += 1
+                continue
+            warm = np.maximum(r.mmse, 1e-6)
+            for lay in range(2):
+                add("se", c, dl, lay + 1, a, float(r.mmse[lay]), float(r.mmse_se[lay]))
+        if dl == 0:
+            kr = threshold_ratio(RHO, T, c, n=st["lin_nodes"])
+            add("ratio_pr", c, dl, 0, alpha_pr_multilayer(RHO, T), kr["ratio"])
+    grid = np.linspace(0, 0.19, 60)
+    for a, m in zip(grid, se_softmax(grid, RHO[0], T).mmse):
+        add("single", math.nan, 0.0, 0, float(a), float(m))
+    g = st["gamp"]
+    ss = np.random.SeedSequence(seed)
+    for c, dl in g["skips"]:
+        for a in g["alphas"]:
+            errs = []
+            for child in ss.spawn(g["reps"]):
+                D = sample_multilayer(np.random.default_rng(child), g["d"], RHO, T, L=2, alpha=a,
+                                      c=c, delta=dl)
+                res = gamp_rie_multilayer(D.X, D.y, RHO, c=c, delta=dl, S_true=D.S, tol=1e-6,
+                                          max_iter=80, rule=st["rule"])
+                if res.success:
+                    errs.append(res.mse)
+                else:
+                    nonconv["gamp"] += 1
+            if len(errs) >= 2:
+                e = np.array(errs)
+                for lay in range(2):
+                    add("gamp", c, dl, lay + 1, a, float(e[:, lay].mean()),
+                        float(e[:, lay].std(ddof=1) / math.sqrt(len(e))))
+    meta = {"seed": seed, "mode": "quick" if quick else "full", "rho": RHO, "T": T,
+            "skips (c, Delta)": [list(s) for s in st["skips"]], "inner rule": repr(st["rule"]),
+            "rqmc": f"2^{log2} x {R}", "gamp": g,
+            "alpha_pr": alpha_pr_multilayer(RHO, T), "nonconverged_se_points": nonconv["se"],
+            "nonconverged_gamp_runs": nonconv["gamp"], "note": NONCONVERGED_NOTE,
+            "error_bars": "SE: RQMC standard error; GAMP: standard error over teachers"}
+    return FigureData(cols, meta)
+
+
+def plot(data: FigureData):
+    import matplotlib.pyplot as plt
+
+    c_ = {k: np.asarray(v) for k, v in data.columns.items()}
+    m = data.meta
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.0, 3.0), gridspec_kw={"width_ratios": [1.4, 1]})
+    colors = {0.0: "#D55E00", 1.0: "#0072B2", 3.0: "#009E73"}
+    s = c_["kind"] == "single"
+    ax1.plot(c_["alpha"][s], c_["y"][s], color="0.6", lw=1, ls=":",
+             label=r"one layer ($L=1$)")
+    for c, dl in (tuple(s) for s in m["skips (c, Delta)"]):
+        col = colors.get(c, "k")
+        lab = rf"$c={c:g}$" + (rf", $\Delta={dl:g}$" if dl else "")
+        for lay, ls in ((1, "-"), (2, "--")):
+            sel = (c_["kind"] == "se") & (c_["c"] == c) & (c_["layer"] == lay)
+            ax1.plot(c_["alpha"][sel], c_["y"][sel], color=col, ls=ls,
+                     label=lab if lay == 1 else None)
+            sel = (c_["kind"] == "gamp") & (c_["c"] == c) & (c_["layer"] == lay)
+            if sel.any():
+                ax1.errorbar(c_["alpha"][sel], c_["y"][sel], yerr=c_["yerr"][sel],
+                             fmt="o" if lay == 1 else "s", mfc="none", color=col, ms=4, lw=0.8)
+        sel1 = (c_["kind"] == "se") & (c_["c"] == c) & (c_["layer"] == 1)
+        sel2 = (c_["kind"] == "se") & (c_["c"] == c) & (c_["layer"] == 2)
+        if sel1.any() and sel2.any():
+            a1, y1 = c_["alpha"][sel1], c_["y"][sel1]
+            y2 = np.interp(a1, c_["alpha"][sel2], c_["y"][sel2])
+            ok = y2 > 1e-6
+            ax2.plot(a1[ok], y1[ok] / y2[ok], color=col, label=lab)
+        sel = (c_["kind"] == "ratio_pr") & (c_["c"] == c)
+        if sel.any():
+            ax2.plot(c_["alpha"][sel], c_["y"][sel], marker="<", color=col, ms=6, ls="none")
+    apr = m["alpha_pr"]
+    for ax in (ax1, ax2):
+        ax.axvline(apr, color="0.4", lw=0.8)
+    ax1.plot([], [], "k-", label="layer 1 (hidden)")
+    ax1.plot([], [], "k--", label="layer 2 (output)")
+    ax1.errorbar([], [], yerr=[], fmt="o", mfc="none", color="k", label="GAMP-RIE")
+    ax1.set(xlim=(0, apr * 1.05), ylim=(0, 1.05),
+            xlabel=r"sample complexity $\alpha = n/d^2$",
+            ylabel=r"estimation error $\|\hat S_\ell - S_\ell\|_F^2/d$")
+    ax1.text(apr, 1.02, r" $\alpha_{\rm PR}$", fontsize=7, va="top")
+    ax1.legend(fontsize=6, loc="lower left", ncol=1)
+    ax2.set(xlim=(0, apr * 1.05), yscale="log", xlabel=r"$\alpha$",
+            ylabel=r"error ratio layer 1 / layer 2")
+    ax2.plot([], [], "k<", ls="none", label=r"$\kappa^*$ at $\alpha_{\rm PR}$ (linearised)")
+    ax2.legend(fontsize=6, loc="upper left")
+    fig.suptitle(rf"two-layer AIM, $T={m['T']}$, $\rho_1=\rho_2={m['rho'][0]:g}$ "
+                 f"({m['mode']}; SE RQMC {m['rqmc']}; GAMP d={m['gamp']['d']}, "
+                 f"{m['gamp']['reps']} teachers; omitted: SE {m['nonconverged_se_points']}, "
+                 f"GAMP {m['nonconverged_gamp_runs']})", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+figure("aim-multilayer", "two-layer AIM: per-layer SE error vs alpha for skip strengths c = 0, 1, "
+       "3 with GAMP-RIE points, and the error ratio approaching its linearised threshold value",
+       compute, plot)
