@@ -24,7 +24,6 @@ import time
 import numpy as np
 from scipy import integrate, optimize
 
-from icl_companion.numerics import aim_free_prob as fp
 from icl_companion.numerics import aim_se as se
 
 

@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/mmicl_data.py
 
-Reduced CPU configuration of the digest (§4.4 (a'), (b)): unimodal ``K=4096, L=32, N=8, D=63,
+Reduced CPU configuration (as in the quick mmicl checks): unimodal ``K=4096, L=32, N=8, D=63,
 B=2, eps=0.1``, APE one-hot of length ``2N+1 = 17``, batch 128; multimodal ``K1=8192, K2=256,
 L1=32, L2=16, N=8, D1=64, D2=64, B=4``, batch 128.  The baseline builds every sequence in a
 Python loop, the way the authors' ``ICLDataset.generate_sequence`` does (one ``choice`` / shuffle /

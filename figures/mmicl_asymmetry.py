@@ -1,31 +1,46 @@
 """Figure ``mmicl-asymmetry``: multimodal ICL versus the number of secondary classes K2.
 
-Stage 2 (projector + decoder) on the multimodal task, starting from the stage-1 decoder pretrained on
-the high-diversity primary modality (K1 classes) or from scratch (early fusion), for each K2 of the
-grid; final ICL (``IC``, novel classes) and IWL (``IW``) accuracies.  The paper's finding (Huang et
-al. 2026, Fig. 4; digest sections 1.2 item 4, 4.4 c): the pretrained decoder already reaches high ICL
-at a few hundred secondary classes, where early fusion memorises.
+Stage 2 (projector + decoder) on the multimodal task, starting from the stage-1 decoder pretrained
+on the high-diversity primary modality (K1 classes) or from scratch (early fusion), for each K2 of
+the grid; final ICL (``IC``, novel classes) and IWL (``IW``) accuracies.  The paper's finding (Huang
+et al. 2026, Fig. 4 in the figure map of the authors' README): the pretrained decoder already
+reaches high ICL at a few hundred secondary classes, where early fusion memorises.
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 4; digest
-``shared/papers/multimodal_icl.md`` sections 1.4, 4.4, 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 4;
+``docs/derivations/mmicl.md#figures``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from icl_companion.figures.mmicl_common import PRETRAINED, pretrained_unit, run, stage2_unit
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import Reference
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+INITS = (True, False)
+
+
+def _name(init: bool, K2: int) -> str:
+    return f"stage2/{'pretrained' if init else 'scratch'}/K2={K2}"
+
+
+def units(quick: bool, seed: int) -> list:
+    from icl_companion.validation import mmicl
+
+    return [pretrained_unit(quick, seed)] + [
+        stage2_unit(_name(init, K2), quick, K2, init, seed)
+        for init in INITS for K2 in mmicl.K2_GRID[quick]]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     from icl_companion.validation import mmicl
 
     cfg = mmicl.reduced(quick)
     grid = mmicl.K2_GRID[quick]
-    specs = [("mm", (quick, K2, init, seed)) for init in (True, False) for K2 in grid]
-    res = mmicl.runs(specs)
     S = cfg["train2"].eval_size
     budget = cfg["train2"].steps
     cols = {k: [] for k in ("panel", "init", "K2", "step", "IC", "IC_se", "IC2", "IW", "IW_se")}
@@ -40,16 +55,18 @@ def compute(quick: bool, seed: int) -> FigureData:
         cols["IC_se"].append(mmicl._se(f["IC"], S))
         cols["IW_se"].append(mmicl._se(f["IW"], S))
 
-    for (_, a), r in zip(specs, res):
-        name = "pretrained" if a[2] else "early fusion"
-        # the comparison at equal stage-2 budget; early fusion's final point as well
-        add("vs K2", name, a[1], mmicl.at_step(r, budget))
-        if not a[2]:
-            add("vs K2 (final)", name, a[1], r.final())
-        if a[1] == 256:
-            for h in r.history:
-                add("training, K2=256", name, a[1], h)
-    pre = mmicl.pretrained(quick, seed).final()
+    for init in INITS:
+        for K2 in grid:
+            r = run(results[_name(init, K2)])
+            name = "pretrained" if init else "early fusion"
+            # the comparison at equal stage-2 budget; early fusion's final point as well
+            add("vs K2", name, K2, mmicl.at_step(r, budget))
+            if not init:
+                add("vs K2 (final)", name, K2, r.final())
+            if K2 == 256:
+                for h in r.history:
+                    add("training, K2=256", name, K2, h)
+    pre = run(results[PRETRAINED]).final()
     meta = {"config": mmicl._describe(cfg), "K1": cfg["K1"], "L2": cfg["L2"], "D2": cfg["D2"],
             "B": cfg["B2"], "seed": seed, "K2_grid": list(grid), "eval_sequences": S,
             "steps_pretrained": budget, "steps_scratch": cfg["train2_scratch"].steps,
@@ -103,4 +120,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-asymmetry", "multimodal ICL vs K2: stage-1-pretrained decoder vs early fusion",
-       compute, plot, requires=("torch",))
+       plot=plot, units=units, reduce=reduce, requires=("torch",),
+       reference=Reference("mmicl", "Fig. 4 (figure map of the authors' README)",
+                           "docs/derivations/mmicl.md#figures"))

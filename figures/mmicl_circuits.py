@@ -6,52 +6,54 @@ attends to its item) and, in layer 2, the query attending to the labels whose it
 Right: over training, the ICL / IWL accuracies and the circuit metrics of
 :mod:`icl_companion.numerics.mmicl_metrics` on the ICL set: PHStrength_1 (layer-1 previous-token attention),
 IndStrength_2 and TILA_2 (layer-2 query attention to matching labels) and the context-label
-accuracy CLA (Huang et al. 2026, section 3.1 metrics; digest section 4.2).
+accuracy CLA (Huang et al. 2026; ``docs/derivations/mmicl.md#circuit-metrics``).
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026); Reddy, ICLR 2024 (arXiv:2312.03002);
-digest ``shared/papers/multimodal_icl.md`` sections 3.1, 4.2, 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026; not numbered in the sources); Reddy, ICLR
+2024 (arXiv:2312.03002); ``docs/derivations/mmicl.md#circuit-metrics``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.mmicl_common import PRETRAINED, attention, pretrained_unit, run
+from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 SERIES = ("IC", "IW", "prev1_1", "ind_2", "tila_2", "cla")
 
 
-def compute(quick: bool, seed: int) -> FigureData:
-    from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask
+def units(quick: bool, seed: int) -> list:
+    return [pretrained_unit(quick, seed),
+            Unit("attention", attention, {"example": 0}, needs={"model": PRETRAINED},
+                 fields=("attn", "labels", "target", "match", "prediction"), cost=2.0)]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     from icl_companion.validation import mmicl
-    from icl_companion.validation.mmicl_train import evaluate
 
     cfg = mmicl.reduced(quick)
-    run = mmicl.pretrained(quick, seed)
-    task = GMMTask(GMMConfig(**run.task), run.task_seed)
-    ic = task.eval_sets(run.train["eval_size"], seed=run.train["eval_seed"])["IC"]
-    r = evaluate(run.load(), ic, capture=True)
-    ex = 0  # the first sequence of the ICL set
+    pre = run(results[PRETRAINED])
+    att = results["attention"]
     cols = {k: [] for k in ("panel", "layer", "row", "col", "step", "name", "value")}
 
     def add(panel, layer, i, j, step, name, value):
         for k, v in zip(cols, (panel, layer, i, j, step, name, value)):
             cols[k].append(v)
 
-    for layer, A in enumerate(r["attn"]):
+    for layer, A in enumerate(att["attn"]):
         T = A.shape[-1]
         for i in range(T):
             for j in range(T):
-                add("attention", layer + 1, i, j, -1, "", float(A[ex, 0, i, j]))
-    for h in run.history:
+                add("attention", layer + 1, i, j, -1, "", float(A[i, j]))
+    for h in pre.history:
         for name in SERIES:
             add("training", 0, -1, -1, h["step"], name, float(h[name]))
     meta = {"config": mmicl._describe(cfg), "K": cfg["K1"], "B": cfg["B1"], "seed": seed,
-            "example": {"labels": ic.labels[ex].tolist(), "target": int(ic.target[ex]),
-                        "match": ic.match[ex].tolist(), "prediction": int(r["pred"][ex])},
-            "final_IC": run.final()["IC"], "eval_sequences": len(ic),
+            "example": {k: att[k] for k in ("labels", "target", "match", "prediction")},
+            "final_IC": pre.final()["IC"], "eval_sequences": att["eval_sequences"],
             "mode": "quick: reduced CPU configuration" if quick else "full: paper"}
     return FigureData(cols, meta)
 
@@ -101,4 +103,7 @@ def plot(data: FigureData):
 
 
 figure("mmicl-circuits", "layer-1/layer-2 attention maps of a trained decoder and circuit metrics "
-       "over training", compute, plot, requires=("torch",))
+       "over training", plot=plot, units=units, reduce=reduce, requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#circuit-metrics",
+                           ("Reddy (2024), ICLR, arXiv:2312.03002",)))

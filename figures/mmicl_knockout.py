@@ -1,45 +1,62 @@
 """Figure ``mmicl-knockout``: ICL accuracy under head knockouts and modality zeroing.
 
-Stage-2 models (decoder pretrained on the primary modality, then projector + decoder trained at
-K2 = 256) trained with the paper's optimiser (SGD; the run judged by ``mmicl.modality_zeroing``)
-and, in quick mode, with Adam (the run of the other stage-2 checks), and, for reference, the
-stage-1 decoder, evaluated on the novel-class ICL set: full model,
-previous-token head (layer 1) knocked out, induction head (layer 2) knocked out, primary (M1) or
-secondary (M2) items zeroed.  A knockout zeroes the head's attention output; zeroing keeps the label
-tokens and the positions.  Paper (Huang et al. 2026, section 5 knockouts; digest section 5): the
-PH knockout drops ICL sharply, the IH knockout collapses it to near chance, zeroing M1 collapses it
-and zeroing M2 lowers it less.  At CPU scale the SGD model reads M1 (zeroing M1 collapses ICL, zeroing
-M2 costs nothing) and the Adam model reads M2 (docs/mmicl.md).
+Stage-2 models (decoder pretrained on the primary modality, then projector + decoder trained at K2 =
+256) trained with the paper's optimiser (SGD; the run judged by ``mmicl.modality_zeroing``) and, in
+quick mode, with Adam (the run of the other stage-2 checks), and, for reference, the stage-1
+decoder, evaluated on the novel-class ICL set: full model, previous-token head (layer 1) knocked
+out, induction head (layer 2) knocked out, primary (M1) or secondary (M2) items zeroed.  A knockout
+zeroes the head's attention output; zeroing keeps the label tokens and the positions.  Paper (Huang
+et al. 2026, knockout experiments; not numbered in the sources): the PH knockout drops ICL sharply,
+the IH knockout collapses it to near chance, zeroing M1 collapses it and zeroing M2 lowers it less.
+At CPU scale the SGD model reads M1 (zeroing M1 collapses ICL, zeroing M2 costs nothing) and the
+Adam model reads M2 (docs/mmicl.md).
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026); digest
-``shared/papers/multimodal_icl.md`` sections 3.1 (knockout), 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026);
+``docs/derivations/mmicl.md#trained-decoders``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.mmicl_common import PRETRAINED, knockouts, pretrained_unit, stage2_unit
+from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+def _variants(quick: bool) -> list[str]:
+    from icl_companion.validation import mmicl
+
+    sgd_tc, main_tc = (mmicl.stage2_train(quick, True, v) for v in ("sgd", "main"))
+    return ["sgd"] + (["main"] if main_tc != sgd_tc else [])
+
+
+def units(quick: bool, seed: int) -> list:
+    out = [pretrained_unit(quick, seed),
+           Unit("knockouts/stage1", knockouts, needs={"model": PRETRAINED}, fields=("rows",),
+                cost=2.0)]
+    for v in _variants(quick):
+        out += [stage2_unit(f"stage2/{v}", quick, 256, True, seed, v),
+                Unit(f"knockouts/stage2/{v}", knockouts, needs={"model": f"stage2/{v}"},
+                     fields=("rows",), cost=2.0)]
+    return out
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     from icl_companion.validation import mmicl
 
     cfg = mmicl.reduced(quick)
-    sgd_tc, main_tc = (mmicl.stage2_train(quick, True, v) for v in ("sgd", "main"))
-    variants = ["sgd"] + (["main"] if main_tc != sgd_tc else [])
-    mm_runs = mmicl.runs([("mm", (quick, 256, True, seed, v)) for v in variants])
-    uni = mmicl.pretrained(quick, seed)
+    variants = _variants(quick)
     cols = {k: [] for k in ("model", "condition", "acc", "se", "n")}
-    panels = [("stage 1 (unimodal)", uni)]
-    for v, run in zip(variants, mm_runs):
+    panels = [("stage 1 (unimodal)", "knockouts/stage1")]
+    for v in variants:
         tc = mmicl.stage2_train(quick, True, v)
         panels.append((f"stage 2, K2=256, {tc.optimizer} lr {tc.lr:g}, {tc.steps} steps"
-                       + (" (paper's optimiser)" if v == "sgd" else ""), run))
-    for model, run in panels:
-        for row in mmicl.knockout_table(run):
+                       + (" (paper's optimiser)" if v == "sgd" else ""), f"knockouts/stage2/{v}"))
+    for model, name in panels:
+        for row in results[name]["rows"]:
             cols["model"].append(model)
             for k in ("condition", "acc", "se", "n"):
                 cols[k].append(row[k])
@@ -81,4 +98,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-knockout", "ICL accuracy: full model, PH / IH head knocked out, modalities zeroed",
-       compute, plot, requires=("torch",))
+       plot=plot, units=units, reduce=reduce, requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#trained-decoders"))

@@ -3,44 +3,58 @@
 Stage-1 decoders (2 layers, 1 head, B = 2) trained at each K of the grid with the concatenated
 shifted one-hot APE and with standard RoPE; final accuracies on the novel-class ICL set (``IC``) and
 the in-weights set (``IW``), with binomial standard errors.  The paper's finding (Huang et al. 2026,
-Fig. 2c-d; digest sections 1.2 item 2, 4.4 b): RoPE needs more classes than APE before ICL appears.
-Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 2000 steps, one seed).
+Fig. 2c-d in the figure map of the authors' README): RoPE needs more classes than APE before ICL
+appears. Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 2000 steps, one seed).
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 2c-d; digest
-``shared/papers/multimodal_icl.md`` sections 4.4, 5.
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), Fig. 2c-d;
+``docs/derivations/mmicl.md#figures``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from icl_companion.figures.mmicl_common import run, stage1_unit
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.theory.registry import Reference
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+POSITIONS = ("ape", "rope")
+
+
+def units(quick: bool, seed: int) -> list:
+    from icl_companion.validation import mmicl
+
+    return [stage1_unit(f"stage1/{pos}/K={K}", quick, K, 2, pos, seed)
+            for pos in POSITIONS for K in mmicl.K_GRID[quick]]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     from icl_companion.validation import mmicl
 
     cfg = mmicl.reduced(quick)
     grid = mmicl.K_GRID[quick]
-    specs = [("uni", (quick, K, 2, pos, seed)) for pos in ("ape", "rope") for K in grid]
-    res = mmicl.runs(specs)
     S = cfg["train"].eval_size
-    cols = {k: [] for k in ("pos", "K", "IC", "IC_se", "IC2", "IW", "IW_se", "steps", "seconds")}
-    for (_, a), r in zip(specs, res):
-        f = r.final()
-        cols["pos"].append(a[3])
-        cols["K"].append(a[1])
-        for k in ("IC", "IC2", "IW"):
-            cols[k].append(f[k])
-        cols["IC_se"].append(mmicl._se(f["IC"], S))
-        cols["IW_se"].append(mmicl._se(f["IW"], S))
-        cols["steps"].append(f["step"])
-        cols["seconds"].append(r.seconds)
+    cols = {k: [] for k in ("pos", "K", "IC", "IC_se", "IC2", "IW", "IW_se", "steps")}
+    seconds = {}
+    for pos in POSITIONS:
+        for K in grid:
+            r = run(results[f"stage1/{pos}/K={K}"])
+            f = r.final()
+            cols["pos"].append(pos)
+            cols["K"].append(K)
+            for k in ("IC", "IC2", "IW"):
+                cols[k].append(f[k])
+            cols["IC_se"].append(mmicl._se(f["IC"], S))
+            cols["IW_se"].append(mmicl._se(f["IW"], S))
+            cols["steps"].append(f["step"])
+            seconds[f"{pos} K={K}"] = round(r.seconds, 2)
     meta = {"config": mmicl._describe(cfg), "B": 2, "seed": seed, "K_grid": list(grid),
             "eval_sequences": S, "chance": 1 / cfg["L"],
             "copy_baseline": mmicl.copy_baseline(cfg["L"], cfg["N"], 2),
+            "training_seconds": seconds,
             "mode": "quick: reduced CPU configuration, one seed" if quick else "full: paper"}
     return FigureData(cols, meta)
 
@@ -74,4 +88,6 @@ def plot(data: FigureData):
 
 
 figure("mmicl-pe", "ICL and IWL accuracy vs K for APE and RoPE (trained 2-layer decoders)",
-       compute, plot, requires=("torch",))
+       plot=plot, units=units, reduce=reduce, requires=("torch",),
+       reference=Reference("mmicl", "Fig. 2c-d (figure map of the authors' README)",
+                           "docs/derivations/mmicl.md#figures"))

@@ -1,13 +1,15 @@
 """Figure ``softmax-anisotropic``: learned KQ block of a 2-head model on AR(1) covariates.
 
-He, Pan, Chen, Yang (2025), blog Figure 3.1 and digest section 3.9: with ``x ~ N(0, Sigma)``,
-``Sigma_ij = rho^|i-j|`` (rho = 0.5, d = 5, L = 40, sigma2 = 0.1) a trained 2-head model keeps the
-last-entry OV and the +/- signs, while the KQ x-block becomes ``+-gamma Omega`` with ``Omega``
-close to ``Sigma^-1`` (preconditioned debiased GD); the optimal one-step linear-TF preconditioner
-``Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I)^-1`` (``softmax.preconditioner``) is the
-paper's "Optimal KQ (LinTF)" panel.  Panels: each head's ``sign(omega_h) KQ^h_{1:d,1:d}`` and
-``Sigma^-1``, ``Gamma*``, all divided by their mean diagonal (the scale gamma is not identified by
-the pattern); the titles give the relative Frobenius distances.
+He, Pan, Chen, Yang (2025), blog Figure 3.1 (paper figure number not known;
+``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates``): with
+``x ~ N(0, Sigma)``, ``Sigma_ij = rho^|i-j|`` (rho = 0.5, d = 5, L = 40, sigma2 = 0.1) a trained
+2-head model keeps the last-entry OV and the +/- signs, while the KQ x-block becomes
+``+-gamma Omega`` with ``Omega`` close to ``Sigma^-1`` (preconditioned debiased GD); the optimal
+one-step linear-TF preconditioner ``Gamma* = ((1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I)^-1``
+(``softmax.preconditioner``) is the paper's "Optimal KQ (LinTF)" panel.  Panels: each head's
+``sign(omega_h) KQ^h_{1:d,1:d}`` and ``Sigma^-1``, ``Gamma*``, all divided by their mean diagonal
+(the scale gamma is not identified by the pattern); the titles give the relative Frobenius
+distances.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import numpy as np
 
 from icl_companion.figures.annotate import annotate_cells
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_data import Setting, ar1_covariance
 from icl_companion.numerics.softmax_patterns import head_patterns
-from icl_companion.theory.registry import evaluate
-from icl_companion.validation.softmax_training import figure_config, first_plus_minus
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
+from icl_companion.validation.softmax_training import figure_config
 
 RHO = 0.5
 SETTING = Setting("ar1", 5, 40, 0.1, rho=RHO)
@@ -30,11 +34,19 @@ def _unit_diag(M):
     return M / np.mean(np.diag(M))
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+def _config(quick: bool):
+    return figure_config(2, quick, setting=SETTING, quick_steps_=QUICK_STEPS)
+
+
+def units(quick: bool, seed: int) -> list:
+    return [training_unit("train/H=2", _config(quick), seed)]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     st = SETTING
     d = st.d
-    cfg = figure_config(2, quick, setting=st, quick_steps_=QUICK_STEPS)
-    rec, notes = first_plus_minus(cfg, seed)
+    cfg = _config(quick)
+    rec, notes = record(results["train/H=2"], cfg)
     KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
     pat = head_patterns(KQ, OV)
     Sinv = np.linalg.inv(ar1_covariance(d, RHO))
@@ -100,4 +112,8 @@ def plot(data: FigureData):
 
 
 figure("softmax-anisotropic", "learned KQ block of a 2-head model on AR(1) covariates vs "
-       "Sigma^-1 vs the linear-TF optimal preconditioner", compute, plot)
+       "Sigma^-1 vs the linear-TF optimal preconditioner", plot=plot, units=units, reduce=reduce,
+       reference=Reference(
+           "softmax", NOT_NUMBERED,
+           "docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates",
+           (BLOG + ", Figure 3.1",)))

@@ -1,7 +1,8 @@
 """Figure ``softmax-dynamics``: omega_h, mu_h of a trained 2-head model vs step, next to the reduced ODE.
 
 He, Pan, Chen, Yang (2025), blog Figure 2.3 (average KQ diagonal and last OV entry vs step) and the
-reduced-model flows (``Dynamic_approx_*``, digest section 4.3).  Left: the NumPy-trained 2-head
+reduced-model flows of the authors' code (``gradient_flow``, plots ``Dynamic_approx_*``;
+``docs/derivations/softmax.md#taylor-form-and-gradient-flow``).  Left: the NumPy-trained 2-head
 model (d = 5, L = 40, sigma2 = 0.1, Adam 1e-3, batch 256), per head ``omega_h`` (mean of the KQ
 x-block diagonal), ``mu_h`` (last OV entry), ``sum_h mu_h`` and the effective step
 ``<mu, omega>`` against ``eta*``.  Right: the gradient flow on the approximate loss
@@ -15,30 +16,58 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import FigureData, Unit, figure
+from icl_companion.figures.softmax_common import record, training_unit
 from icl_companion.numerics.softmax_patterns import omega_mu_history
 from icl_companion.numerics.softmax_reduced import integrate_reduced_ode
-from icl_companion.theory.registry import evaluate
-from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import BLOG
+from icl_companion.validation.softmax_training import SETTING, figure_config
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+T_MAX = 2000.0
+#: the authors' reduced-model initialisation omega = mu = (1e-3, -1e-3)
+INIT = [1e-3, -1e-3]
+
+
+def _t_eval(n: int) -> np.ndarray:
+    return np.geomspace(1e-2, T_MAX, n)
+
+
+def reduced_flow(omega0: list, mu0: list, n_eval: int) -> dict:
+    """Work unit: the reduced gradient flow of the approximate loss from ``(omega0, mu0)``."""
+    st = SETTING
+    ode = integrate_reduced_ode(st.d, st.L, st.sigma2, omega0, mu0, T_MAX, t_eval=_t_eval(n_eval))
+    return {"success": bool(ode.success), "message": str(ode.message), "t": ode.t,
+            "omega": ode.omega, "mu": ode.mu, "t_stage1": float(ode.t_stage1)}
+
+
+def flow_from_trained(train: dict, n_eval: int) -> dict:
+    """Work unit: the same flow started from the trained model's first logged ``(omega, mu)``."""
+    log = train["record"]["log"]
+    om, mu = omega_mu_history(log["KQ"], log["OV"])
+    return reduced_flow(om[0].tolist(), mu[0].tolist(), n_eval)
+
+
+def units(quick: bool, seed: int) -> list:
+    n = 120 if quick else 400
+    return [training_unit("train/H=2", figure_config(2, quick), seed),
+            Unit("ode/paper-init", reduced_flow, {"omega0": INIT, "mu0": INIT, "n_eval": n},
+                 fields=("success", "t", "omega", "mu"), cost=2.0),
+            Unit("ode/trained-init", flow_from_trained, {"n_eval": n},
+                 needs={"train": "train/H=2"}, fields=("success", "omega"), cost=2.0)]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     st = SETTING
     cfg = figure_config(2, quick)
-    rec, notes = first_plus_minus(cfg, seed)
+    rec, notes = record(results["train/H=2"], cfg)
     om, mu = omega_mu_history(rec.log["KQ"], rec.log["OV"])
     steps = rec.log["step"]
     eta_star = evaluate("softmax.eta_star", d=st.d, L=st.L, sigma2=st.sigma2).value
-    t_max = 2000.0
-    t_eval = np.geomspace(1e-2, t_max, 120 if quick else 400)
-    # the authors' reduced-model initialisation omega = mu = (1e-3, -1e-3) (digest section 4.3)
-    init = [1e-3, -1e-3]
-    ode = integrate_reduced_ode(st.d, st.L, st.sigma2, init, init, t_max, t_eval=t_eval)
-    # the same flow from the trained model's first logged (omega, mu): recorded, not plotted
-    alt = integrate_reduced_ode(st.d, st.L, st.sigma2, om[0].tolist(), mu[0].tolist(), t_max,
-                                t_eval=t_eval)
-    if alt.success:
-        w_end = alt.omega[-1]
+    ode, alt = results["ode/paper-init"], results["ode/trained-init"]
+    if alt["success"]:  # recorded, not plotted
+        w_end = alt["omega"][-1]
         notes.append(f"the flow started from the trained step-{int(steps[0])} (omega, mu) ends at "
                      f"omega = {np.round(w_end, 3).tolist()} "
                      f"({'+/-' if w_end.max() > 0 > w_end.min() else 'same-sign'})")
@@ -54,12 +83,12 @@ def compute(quick: bool, seed: int) -> FigureData:
         cols["eta_eff"] += np.sum(o * m, axis=1).tolist()
 
     add("trained", steps, om, mu)
-    if ode.success:
-        add("ode", ode.t, ode.omega, ode.mu)
+    if ode["success"]:
+        add("ode", ode["t"], ode["omega"], ode["mu"])
     meta = {"d": st.d, "L": st.L, "sigma2": st.sigma2, "eta_star": eta_star, "seed": rec.seed,
             "notes": notes, "training": cfg.as_dict(), "trained_steps": rec.steps_done,
-            "ode_converged": bool(ode.success), "ode_message": str(ode.message),
-            "ode_t_stage1": float(ode.t_stage1), "ode_init": {"omega": init, "mu": init},
+            "ode_converged": ode["success"], "ode_message": ode["message"],
+            "ode_t_stage1": ode["t_stage1"], "ode_init": {"omega": INIT, "mu": INIT},
             "mode": (f"quick: {cfg.steps} Adam steps (the paper: 500k)" if quick
                      else "full: 500k Adam steps")}
     return FigureData(cols, meta)
@@ -81,14 +110,14 @@ def plot(data: FigureData):
             continue
         x = c["x"][s]
         for h in (1, 2):
-            axw.plot(x, c[f"omega_{h}"][s], label=f"omega_{h}")
-            axm.plot(x, c[f"mu_{h}"][s], label=f"mu_{h}")
+            axw.plot(x, c[f"omega_{h}"][s], label=f"$\\omega_{h}$")
+            axm.plot(x, c[f"mu_{h}"][s], label=f"$\\mu_{h}$")
         axm.plot(x, c["mu_1"][s] + c["mu_2"][s], color="0.3", ls=":", label="mu_1 + mu_2")
         axm.plot(x, c["eta_eff"][s], color="k", lw=1, label="<mu, omega>")
-        axm.axhline(m["eta_star"], color="k", ls="--", lw=0.8, label=f"eta* = {m['eta_star']:.3f}")
+        axm.axhline(m["eta_star"], color="k", ls="--", lw=0.8, label=f"$\\eta^* = {m['eta_star']:.3f}$")
         axw.axhline(0, color="0.6", lw=0.5)
-        axw.set_ylabel("omega_h (KQ diagonal)")
-        axm.set_ylabel("mu_h (OV last entry)")
+        axw.set_ylabel(r"$\omega_h$ (KQ diagonal)")
+        axm.set_ylabel(r"$\mu_h$ (OV last entry)")
         axm.set_xlabel(xlabel)
         if src == "ode":
             axw.set_xscale("log")
@@ -107,4 +136,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-dynamics", "omega_h, mu_h vs step of a trained 2-head model next to the reduced "
-       "(omega, mu) gradient flow", compute, plot)
+       "(omega, mu) gradient flow", plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
+                           (BLOG + ", Figures 2.3, 2.8",)))

@@ -1,6 +1,7 @@
 """Figure ``softmax-multitask``: per-head KQ diagonals and OV entries of multi-task models, H = 1..4.
 
-He, Pan, Chen, Yang (2025), blog Figures 3.2-3.5 and digest section 3.10: N = 2 tasks on d = 6
+He, Pan, Chen, Yang (2025), blog Figures 3.2-3.5
+(``docs/derivations/softmax.md#multi-task-separate-debiased-gd``): N = 2 tasks on d = 6
 with supports ``S_1 = {1,2,3,4}``, ``S_2 = {3,4,5,6}`` (overlap ``{3,4}``) in the setting the
 authors' code actually trains (``MultiTaskLinearReg``: separate ``beta_n ~ N(0, I_4)``, noise
 variance ``0.1 d_n``, noiseless target, L = 48; the blog's shared-``beta`` L = 40 variant is
@@ -21,8 +22,11 @@ import numpy as np
 
 from icl_companion.figures.annotate import annotate_cells
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import multitask_omega_mu
-from icl_companion.validation.softmax_training import (MT_SETTING, figure_config, first_plus_minus,
+from icl_companion.validation.softmax_training import (MT_SETTING, figure_config,
                                          multitask_config, multitask_effective_steps,
                                          separate_dgd_theory)
 
@@ -30,7 +34,15 @@ SETTING = MT_SETTING
 HS = (1, 2, 3, 4)
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+def _config(H: int, quick: bool):
+    return multitask_config(H, True) if quick else figure_config(H, False, setting=SETTING)
+
+
+def units(quick: bool, seed: int) -> list:
+    return [training_unit(f"train/H={H}", _config(H, quick), seed) for H in HS]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     st = SETTING
     d, N = st.d, st.n_out
     cols = {k: [] for k in ("H", "head", "quantity", "index", "value")}
@@ -38,8 +50,7 @@ def compute(quick: bool, seed: int) -> FigureData:
             "supports": [list(s) for s in st.supports], "variant": st.variant, "models": {},
             "notes": []}
     for H in HS:
-        cfg = multitask_config(H, True) if quick else figure_config(H, False, setting=st)
-        rec, notes = first_plus_minus(cfg, seed)
+        rec, notes = record(results[f"train/H={H}"], _config(H, quick))
         meta["notes"] += notes
         KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
         om, mu = multitask_omega_mu(KQ, OV, N)
@@ -63,7 +74,7 @@ def compute(quick: bool, seed: int) -> FigureData:
                     cols["quantity"].append(q)
                     cols["index"].append(i)
                     cols["value"].append(float(v))
-    cfg = multitask_config(2, True) if quick else figure_config(2, False, setting=st)
+    cfg = _config(2, quick)
     meta["training"] = cfg.as_dict()
     meta["eta_sep"] = separate_dgd_theory(st)[0][0]
     meta["mode"] = (f"quick: {cfg.steps} Adam steps per model (the paper: 500k)" if quick
@@ -126,4 +137,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-multitask", "multi-task (N=2, overlapping supports) KQ/OV patterns for H=1..4, "
-       "superposition at H=3", compute, plot)
+       "superposition at H=3", plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#multi-task-separate-debiased-gd",
+                           (BLOG + ", Figures 3.2-3.5",)))

@@ -14,18 +14,24 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import head_patterns
-from icl_companion.validation.softmax_training import SETTING, figure_config, first_plus_minus
+from icl_companion.validation.softmax_training import SETTING, figure_config
 
 HS = (1, 2, 4)
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+def units(quick: bool, seed: int) -> list:
+    return [training_unit(f"train/H={H}", figure_config(H, quick), seed) for H in HS]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     cols = {k: [] for k in ("H", "head", "matrix", "row", "col", "value")}
     meta = {"d": SETTING.d, "L": SETTING.L, "sigma2": SETTING.sigma2, "notes": [], "models": {}}
     for H in HS:
-        cfg = figure_config(H, quick)
-        rec, notes = first_plus_minus(cfg, seed)
+        rec, notes = record(results[f"train/H={H}"], figure_config(H, quick))
         meta["notes"] += notes
         KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
         pat = head_patterns(KQ, OV)
@@ -84,7 +90,7 @@ def plot(data: FigureData):
                          f"omega={pat['omega'][h]:+.3f}, mu={pat['mu'][h]:+.3f}\n"
                          f"diag {pat['diag_ratio'][h]:.3f}, OV last {pat['ov_last_ratio'][h]:.3f}",
                          fontsize=7)
-        axes[r, 0].set_ylabel(f"{pat['configuration']}\neta_eff={pat['eta_eff']:.3f}", fontsize=8)
+        axes[r, 0].set_ylabel(f"{pat['configuration']}\n$\\eta_{{\\mathrm{{eff}}}}={pat['eta_eff']:.3f}$", fontsize=8)
     notes = "; ".join(m["notes"]) if m["notes"] else "all shown seeds are the first tried"
     fig.suptitle("Trained KQ (6x6, scaled by max|KQ|) and OV (last column, scaled by max|OV|); "
                  f"d={m['d']}, L={m['L']}, sigma2={m['sigma2']}; column q6 is ineffective "
@@ -95,4 +101,7 @@ def plot(data: FigureData):
 
 
 figure("softmax-patterns", "KQ/OV heatmaps of trained H=1,2,4 softmax attention (d=5, L=40)",
-       compute, plot)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#trained-models",
+                           (BLOG + ", Figures 2.1, 2.2, 2.7",)))

@@ -1,9 +1,9 @@
 """Figure ``xattn-ablation``: CA without re-injection of the covariates (multi-layer LSA).
 
-Reconstructed model (digest ``cross_attention.md`` §2.3, §5 (v)).  The ablation is the plain
-multi-layer LSA with isotropic value/key maps: the covariate part of every token is updated by the
-same attention, so the kernel drifts with the residual.  At ``L = inf`` its error ratio per
-eigen-direction obeys ``e <- e - alpha lambda e^3`` (algebraic decay) against CA's
+Reconstructed model (``docs/derivations/xattn.md#ablation-without-re-injection``).  The ablation is
+the plain multi-layer LSA with isotropic value/key maps: the covariate part of every token is
+updated by the same attention, so the kernel drifts with the residual.  At ``L = inf`` its error
+ratio per eigen-direction obeys ``e <- e - alpha lambda e^3`` (algebraic decay) against CA's
 ``e <- (1 - alpha lambda) e`` (geometric).  Both are trained (shared step) by GD on the population
 loss; points: token-level Monte Carlo of both trained networks at finite ``L`` on raw prompts.
 """
@@ -12,44 +12,74 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import FigureData, Unit, figure
 from icl_companion.figures.xattn_common import FIXED_UNI, RECON_NOTE, caption, col, family_text
 from icl_companion.numerics.xattn_data import population_tasks, sample_prompts, sample_tasks
 from icl_companion.numerics.xattn_models import (CAParam, lsa_excess, lsa_optimal_G, token_forward,
                                    train_ca_population, train_noreinject_population)
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 
 
-def compute(quick: bool, seed: int) -> FigureData:
-    rng = np.random.default_rng(seed)
+MODELS = ("CA (re-injected X)", "multi-layer LSA (no re-injection)")
+T_MC = (1, 2, 4, 8, 16)
+
+
+def _depths(quick: bool) -> list[int]:
+    return [1, 2, 4, 8, 16, 32, 64] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128]
+
+
+def _mc_size(quick: bool) -> tuple[int, int]:
+    return (100, 1000) if quick else (400, 10000)
+
+
+def depth_point(model: str, T: int, L: int, n: int, seed: int) -> dict:
+    """Work unit: train ``model`` (shared step) at depth ``T`` on the population; for ``T`` in
+    ``T_MC``, token-level Monte Carlo of the trained network on ``n`` raw prompts of length ``L``
+    (the same prompts for every unit: stream ``Generator(seed)``)."""
     fam = FIXED_UNI
-    Ts = [1, 2, 4, 8, 16, 32, 64] if quick else [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128]
-    T_mc = [1, 2, 4, 8, 16]
-    L, n = (100, 1000) if quick else (400, 10000)
+    pop = population_tasks(fam)
+    reinject = model == MODELS[0]
+    r = train_ca_population(pop, CAParam(T)) if reinject else train_noreinject_population(pop, T)
+    a = float(r.x[0])
+    em, se = np.nan, np.nan
+    if T in T_MC and r.success:
+        rng = np.random.default_rng(seed)
+        mc = sample_tasks(fam, rng, n)
+        P = sample_prompts(rng, mc, L)
+        # the prediction is linear in x_q: read the effective coefficient off basis queries
+        basis = np.broadcast_to(np.eye(fam.d), (n, fam.d, fam.d))
+        v = token_forward(P.X, P.y, basis, np.full(T, a), np.full(T, -a), reinject=reinject)
+        dv = v - mc.w
+        per = np.einsum("nd,nde,ne->n", dv, mc.Sigma, dv)  # exact query risk - R_j
+        em, se = float(per.mean()), float(per.std(ddof=1) / np.sqrt(n))
+    return {"alpha": a, "excess_inf": float(r.fun) if r.success else np.nan,
+            "success": bool(r.success), "excess_mc": em, "se": se}
+
+
+def units(quick: bool, seed: int) -> list[Unit]:
+    L, n = _mc_size(quick)
+    return [Unit(f"{model}/T={T}", depth_point, {"model": model, "T": T, "L": L, "n": n,
+                                                 "seed": seed},
+                 fields=("alpha", "excess_inf", "success", "excess_mc", "se"),
+                 cost=0.02 * T + (0.5 if T in T_MC else 0.0))
+            for T in _depths(quick) for model in MODELS]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
+    fam = FIXED_UNI
+    L, n = _mc_size(quick)
     pop = population_tasks(fam)
     G = lsa_optimal_G(pop.s, pop.Sigma, pop.w, pop.weight)
     lsa = lsa_excess(G, pop.s, pop.Sigma, pop.w, pop.weight, grad=False)
-    mc = sample_tasks(fam, rng, n)
-    P = sample_prompts(rng, mc, L)
     cols = {k: [] for k in ("model", "T", "alpha", "excess_inf", "success", "excess_mc", "se")}
     n_bad = 0
-    for T in Ts:
-        for name, r in (("CA (re-injected X)", train_ca_population(pop, CAParam(T))),
-                        ("multi-layer LSA (no re-injection)",
-                         train_noreinject_population(pop, T))):
-            n_bad += not r.success
-            a = float(r.x[0])
-            em, se = np.nan, np.nan
-            if T in T_mc and r.success:
-                # the prediction is linear in x_q: read the effective coefficient off basis queries
-                basis = np.broadcast_to(np.eye(fam.d), (n, fam.d, fam.d))
-                v = token_forward(P.X, P.y, basis, np.full(T, a), np.full(T, -a),
-                                  reinject=name.startswith("CA"))
-                dv = v - mc.w
-                per = np.einsum("nd,nde,ne->n", dv, mc.Sigma, dv)  # exact query risk - R_j
-                em, se = float(per.mean()), float(per.std(ddof=1) / np.sqrt(n))
-            for k, v in (("model", name), ("T", T), ("alpha", a),
-                         ("excess_inf", r.fun if r.success else np.nan),
-                         ("success", bool(r.success)), ("excess_mc", em), ("se", se)):
+    for T in _depths(quick):
+        for model in MODELS:
+            r = results[f"{model}/T={T}"]
+            n_bad += not r["success"]
+            for k, v in (("model", model), ("T", T), ("alpha", r["alpha"]),
+                         ("excess_inf", r["excess_inf"]), ("success", r["success"]),
+                         ("excess_mc", r["excess_mc"]), ("se", r["se"])):
                 cols[k].append(v)
     meta = {"note": RECON_NOTE, "family": fam.as_dict(), "lsa_1layer_excess": lsa,
             "L_mc": L, "prompts_mc": n, "seed": seed, "training_not_converged": n_bad,
@@ -89,4 +119,6 @@ def plot(data: FigureData):
 
 
 figure("xattn-ablation", "[reconstructed model] CA without re-injection (multi-layer LSA) vs CA",
-       compute, plot)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#ablation-without-re-injection"))

@@ -1,6 +1,6 @@
 """Figure ``xattn-context``: CA excess risk versus test context length ``L`` at several depths.
 
-Reconstructed model (digest ``cross_attention.md`` §3.3, §6 pitfall 1).  Random-loadings family,
+Reconstructed model (``docs/derivations/xattn.md#finite-context``).  Random-loadings family,
 shared step ``alpha*``; Monte Carlo over tasks and Wishart-sampled prompts, with the query risk
 exact given the task.  Dashed: the ``L = inf`` excess of depth ``T`` (population); dash-dot: the
 exact OLS excess ``E[R_j] d/(L - d - 1)``, the ``T -> inf`` limit at finite ``L``.  Cells in which
@@ -12,44 +12,74 @@ from __future__ import annotations
 
 import numpy as np
 
-from icl_companion.figures.registry import FigureData, figure
+from icl_companion.figures.registry import FigureData, Unit, figure
 from icl_companion.figures.xattn_common import MULTI, RECON_NOTE, caption, col, family_text
 from icl_companion.numerics.xattn_data import population_tasks, sample_moments, sample_tasks
 from icl_companion.numerics.xattn_models import ca_eigen_excess, ca_forward, divergence_report
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 
 
-def compute(quick: bool, seed: int) -> FigureData:
-    rng = np.random.default_rng(seed)
+DEPTHS = (1, 2, 4, 8, 16)
+
+
+def _lengths(quick: bool) -> list[int]:
+    return [int(L) for L in np.unique(np.geomspace(10, 20000, 10 if quick else 20).astype(int))]
+
+
+def _alpha() -> float:
+    return evaluate("xattn.alpha_star", m_lo=MULTI.m_lo, m_hi=MULTI.m_hi, tau2=MULTI.tau2).value
+
+
+def length_point(L: int, n: int, seed: int) -> dict:
+    """Work unit: at test length ``L``, ``n`` tasks and Wishart-sampled prompts (stream
+    ``(seed, L)``); the CA excess at alpha* for every depth, and the OLS excess."""
     fam = MULTI
-    Ts = [1, 2, 4, 8, 16]
-    Ls = np.unique(np.geomspace(10, 20000, 10 if quick else 20).astype(int))
+    rng = np.random.default_rng([seed, L])
+    a = _alpha()
+    tasks = sample_tasks(fam, rng, n)
+    Sh, sh = sample_moments(rng, tasks, L)
+    out = {"ols_excess": float(tasks.bayes.mean()) * fam.d / (L - fam.d - 1), "depths": []}
+    for T in DEPTHS:
+        div = divergence_report(Sh, np.full(T, -a))
+        dw = ca_forward(Sh, sh, np.full(T, a), np.full(T, -a)) - tasks.w
+        ex = np.einsum("nd,nde,ne->n", dw, tasks.Sigma, dw)
+        bad = div["n_divergent"] > 0
+        out["depths"].append({"T": T, "excess_mc": np.nan if bad else float(ex.mean()),
+                              "se": np.nan if bad else float(ex.std(ddof=1) / np.sqrt(n)),
+                              "n_divergent": int(div["n_divergent"])})
+    return out
+
+
+def units(quick: bool, seed: int) -> list[Unit]:
     n = 2000 if quick else 20000
-    a = evaluate("xattn.alpha_star", m_lo=fam.m_lo, m_hi=fam.m_hi, tau2=fam.tau2).value
-    pop = population_tasks(fam, rng=rng, n_mc=2000)
+    return [Unit(f"L={L}", length_point, {"L": L, "n": n, "seed": seed},
+                 fields=("ols_excess", "depths"), cost=0.0005 * L * (n / 2000) ** 0.5 + 0.2)
+            for L in _lengths(quick)]
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
+    fam = MULTI
+    n = 2000 if quick else 20000
+    a = _alpha()
+    pop = population_tasks(fam, rng=np.random.default_rng(seed), n_mc=2000)
     lam, c = pop.eigen()
+    inf = {T: ca_eigen_excess(np.full(T, a), np.full(T, -a), lam, c, pop.weight, False)
+           for T in DEPTHS}
     cols = {k: [] for k in ("T", "L", "excess_mc", "se", "n_divergent", "excess_inf", "ols_excess")}
-    for L in Ls:
-        L = int(L)
-        tasks = sample_tasks(fam, rng, n)
-        Sh, sh = sample_moments(rng, tasks, L)
-        ols = float(tasks.bayes.mean()) * fam.d / (L - fam.d - 1)
-        for T in Ts:
-            div = divergence_report(Sh, np.full(T, -a))
-            dw = ca_forward(Sh, sh, np.full(T, a), np.full(T, -a)) - tasks.w
-            ex = np.einsum("nd,nde,ne->n", dw, tasks.Sigma, dw)
-            bad = div["n_divergent"] > 0
-            cols["T"].append(T)
+    for L in _lengths(quick):
+        r = results[f"L={L}"]
+        for d in r["depths"]:
+            cols["T"].append(d["T"])
             cols["L"].append(L)
-            cols["excess_mc"].append(np.nan if bad else float(ex.mean()))
-            cols["se"].append(np.nan if bad else float(ex.std(ddof=1) / np.sqrt(n)))
-            cols["n_divergent"].append(div["n_divergent"])
-            cols["excess_inf"].append(ca_eigen_excess(np.full(T, a), np.full(T, -a), lam, c,
-                                                      pop.weight, False))
-            cols["ols_excess"].append(ols)
+            cols["excess_mc"].append(d["excess_mc"])
+            cols["se"].append(d["se"])
+            cols["n_divergent"].append(d["n_divergent"])
+            cols["excess_inf"].append(inf[d["T"]])
+            cols["ols_excess"].append(r["ols_excess"])
     n_cells = int(sum(1 for v in cols["n_divergent"] if v > 0))
     meta = {"note": RECON_NOTE, "family": fam.as_dict(), "alpha": a, "prompts_per_cell": n,
             "seed": seed, "divergent_cells_omitted": n_cells,
+            "random_streams": "population: Generator(seed); each length L: Generator([seed, L])",
             "mode": "quick (10 lengths, 2k prompts)" if quick else "full (20 lengths, 20k prompts)"}
     return FigureData(cols, meta)
 
@@ -83,4 +113,6 @@ def plot(data: FigureData):
 
 
 figure("xattn-context", "[reconstructed model] CA risk vs test context length at several depths",
-       compute, plot)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#finite-context"))

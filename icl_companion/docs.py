@@ -49,7 +49,8 @@ def results_table(prefix: str | None = None) -> str:
 
     rows = ["| id | status | description | reference |", "|---|---|---|---|"]
     for r in results(prefix):
-        rows.append(f"| `{r.id}` | {r.status} | {_cell(r.summary)} | {_cell(r.reference)} |")
+        status = r.status + (f" ({r.status_note})" if r.status_note else "")
+        rows.append(f"| `{r.id}` | {_cell(status)} | {_cell(r.summary)} | {_cell(r.reference)} |")
     return "\n".join(rows)
 
 

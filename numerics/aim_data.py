@@ -1,6 +1,7 @@
 """Teacher data of the single-layer attention-indexed model (AIM), kept as ``(n, T, d)`` arrays.
 
-The model (Boncoraglio, Troiani, Erba, Zdeborová 2025, Sec. 2; digest ``aim.md`` §2.1, §2.3, §8):
+The model (Boncoraglio, Troiani, Erba, Zdeborová 2025, as coded in the authors' scripts; section
+numbers not known; ``docs/derivations/aim.md#model-and-normalisations``):
 
 * tokens ``X^mu in R^{T x d}`` with i.i.d. ``N(0, 1)`` entries, ``n = floor(alpha d^2)`` samples;
 * tied weights ``S = W W^T / sqrt(r d)``, ``W in R^{d x r}`` i.i.d. ``N(0, 1)``, ``r = rho d``
@@ -11,7 +12,8 @@ The model (Boncoraglio, Troiani, Erba, Zdeborová 2025, Sec. 2; digest ``aim.md`
   ``y_11 = 1[h_11 > h_12]``, ``y_22 = 1[h_22 > h_12]`` (one-hot rows).
 
 The hardmax option ``labels="sqrt2"`` reproduces the authors' AMP script, which builds its labels from
-a symmetrised design tensor and therefore compares ``h_aa`` with ``sqrt(2) h_12`` (digest §10.4);
+a symmetrised design tensor and therefore compares ``h_aa`` with ``sqrt(2) h_12``
+(``docs/derivations/aim.md#gamp-rie``);
 the default ``labels="model"`` is the model as stated.
 
 Nothing here forms a ``d x d`` matrix per sample: the indices are ``(X S) X^T`` batched over samples,
@@ -20,8 +22,8 @@ Nothing here forms a ``d x d`` matrix per sample: the indices are ``(X S) X^T`` 
 References
 ----------
 .. [1] L. Boncoraglio, E. Troiani, V. Erba, L. Zdeborová, "Bayes optimal learning of
-   attention-indexed models", NeurIPS 2025, arXiv:2506.01582, Sec. 2 (model), authors' code
-   ``GD_softmax_averaged.py`` (teacher of the GD experiment).
+   attention-indexed models", NeurIPS 2025, arXiv:2506.01582 (not numbered in the sources),
+   authors' code ``GD_softmax_averaged.py`` (teacher of the GD experiment).
 """
 
 from __future__ import annotations
@@ -126,7 +128,8 @@ def rank(rho: float, d: int) -> int:
 def sample_weights(rng: np.random.Generator, d: int, rho: float) -> tuple[np.ndarray, np.ndarray]:
     """Teacher ``(W, S)``: ``W in R^{d x r}`` i.i.d. ``N(0, 1)``, ``S = W W^T / sqrt(r d)``.
 
-    Normalisation of the paper (digest §2.1): ``Tr S / d ~ sqrt(rho)``, ``Tr S^2 / d ~ 1 + rho``.
+    Normalisation of the paper (``docs/derivations/aim.md#model-and-normalisations``):
+    ``Tr S / d ~ sqrt(rho)``, ``Tr S^2 / d ~ 1 + rho``.
     """
     r = rank(rho, d)
     W = rng.standard_normal((d, r))
@@ -175,8 +178,8 @@ def softmax_rows(h: np.ndarray, beta: float = 1.0) -> np.ndarray:
 def hardmax_t2(h: np.ndarray, labels: str = "model") -> np.ndarray:
     """Hardmax output for ``T = 2``: one-hot rows, ``y_11 = 1[h_11 > k h_12]``, ``y_22 = 1[h_22 > k h_12]``.
 
-    ``k = 1`` for ``labels="model"`` (digest §2.3), ``k = sqrt(2)`` for ``labels="sqrt2"`` (the authors'
-    AMP labels, digest §10.4).
+    ``k = 1`` for ``labels="model"`` (the stated model), ``k = sqrt(2)`` for ``labels="sqrt2"`` (the
+    authors' AMP labels, ``docs/derivations/aim.md#gamp-rie``).
 
     >>> hardmax_t2(np.array([[[1.0, 0.5], [0.5, -1.0]]]))[0].tolist()
     [[1.0, 0.0], [1.0, 0.0]]
@@ -205,7 +208,7 @@ def outputs(h: np.ndarray, channel: str, beta: float = 1.0, labels: str = "model
 
 
 def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: float | None = None,
-               n: int | None = None, channel: str = "softmax", beta: float = 1.0,
+               n: int | None = None, channel="softmax", beta: float = 1.0,
                labels: str = "model") -> AIMData:
     """Draw a teacher ``S`` and ``n`` samples ``(X^mu, y^mu)`` of the single-layer AIM.
 
@@ -220,20 +223,32 @@ def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: floa
     alpha : float >= 0, optional
         Sample complexity; ``n = floor(alpha d^2)``.  Give exactly one of ``alpha`` and ``n``.
     n : int >= 0, optional
-    channel : {"softmax", "hardmax"}
+    channel : {"softmax", "hardmax"} or Channel
+        A name, or any :class:`~icl_companion.numerics.aim_channels.Channel`, whose
+        :meth:`~icl_companion.numerics.aim_channels.Channel.sample` draws ``y | h`` (output noise
+        is drawn from ``rng`` after the tokens, so noiseless channels give the same data as by
+        name).
     beta : float, nonzero
-        Inverse temperature of the softmax (the Bayes error does not depend on it, digest §5.1).
+        Inverse temperature of the softmax (the Bayes error does not depend on it,
+        ``docs/derivations/aim.md#softmax-channel``).
     labels : {"model", "sqrt2"}
         Hardmax label convention (see :func:`hardmax_t2`).
 
     References
     ----------
-    Boncoraglio et al. 2025 (arXiv:2506.01582), Sec. 2; digest ``aim.md`` §2.1, §2.3, §8, §10.4.
+    Boncoraglio et al. 2025 (arXiv:2506.01582), not numbered in the sources; the authors' scripts
+    ``GD_softmax_averaged.py``, ``AMP_hardmax.py``;
+    ``docs/derivations/aim.md#model-and-normalisations``.
     """
+    from icl_companion.numerics.aim_channels import Channel
+
     d = _check_pos_int("d", d)
     T = _check_pos_int("T", T)
-    if channel not in CHANNELS:
-        raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+    ch = channel if isinstance(channel, Channel) else None
+    if ch is None and channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS} or a Channel, got {channel!r}")
+    if ch is not None and ch.T != T:
+        raise ValueError(f"T = {T} is not allowed for channel {ch.name}: it has T = {ch.T}")
     if channel == "hardmax" and T != 2:
         raise ValueError(f"T = {T} is not allowed for the hardmax channel: it requires T = 2")
     if (alpha is None) == (n is None):
@@ -245,9 +260,9 @@ def sample_aim(rng: np.random.Generator, d: int, rho: float, T: int, alpha: floa
     W, S = sample_weights(rng, d, rho)
     X = sample_tokens(rng, n, T, d)
     h = indices(X, S)
-    y = outputs(h, channel, beta, labels)
-    return AIMData(X=X, y=y, h=h, S=S, W=W, rho=float(rho), channel=channel, beta=beta,
-                   labels=labels)
+    y = outputs(h, channel, beta, labels) if ch is None else ch.sample(h, rng)
+    return AIMData(X=X, y=y, h=h, S=S, W=W, rho=float(rho),
+                   channel=channel if ch is None else ch.name, beta=beta, labels=labels)
 
 
 def as_observations(X, y) -> tuple[np.ndarray, np.ndarray]:
@@ -268,7 +283,8 @@ def as_observations(X, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def estimation_error(S_hat: np.ndarray, S: np.ndarray) -> float:
-    """The paper's estimation error ``||S_hat - S||_F^2 / d`` (digest §1)."""
+    """The paper's estimation error ``||S_hat - S||_F^2 / d``
+    (``docs/derivations/aim.md#model-and-normalisations``)."""
     S_hat = np.asarray(S_hat, dtype=float)
     if S_hat.shape != S.shape:
         raise ValueError(f"S_hat has shape {S_hat.shape}, S has {S.shape}")

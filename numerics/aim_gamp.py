@@ -1,7 +1,8 @@
 """GAMP-RIE for the single-layer attention-indexed model, on data kept as ``(n, T, d)``.
 
 Generalised approximate message passing with a rotation-invariant (RIE) denoiser for the matrix
-prior (Boncoraglio et al. 2025, Sec. 4; digest ``aim.md`` §7).  The design never exists as a tensor:
+prior (Boncoraglio et al. 2025, the authors' ``AMP_softmax.py``, ``AMP_hardmax.py``; steps in
+``docs/derivations/aim.md#gamp-rie``).  The design never exists as a tensor:
 for each sample ``mu`` and pair ``a <= b`` the index is ``h_ab = <Phi^mu_ab, S>`` with
 
     Phi_aa = (x_a x_a^T - I) / sqrt(d),      Phi_ab = (x_a x_b^T + x_b x_a^T) / (2 sqrt(d)),
@@ -14,19 +15,20 @@ and both products the algorithm needs are batched matrix products on ``X``:
   ``Gt_ab = g_ab / 2``).
 
 Memory is ``O(n T d + d^2)``.  :class:`DenseDesign` builds the ``n x T x T x d x d`` tensor (the
-authors' formulation, digest §10.2) for small reference runs, tests and the benchmark.
+authors' formulation) for small reference runs, tests and the benchmark.
 
-One iteration (digest §7, steps 1-8): ``V = c_hat``; ``omega = h(S_hat) - c_ab V g_prev`` (Onsager),
+One iteration: ``V = c_hat``; ``omega = h(S_hat) - c_ab V g_prev`` (Onsager),
 ``(V, omega)`` damped; ``g = g_out(y, omega, V)``; ``A = (1/d) sum c_ab g_ab^2``;
 ``R = S_hat + M / A`` is ``S + sqrt(Delta) GOE`` with ``Delta = d / (2 A)``; the RIE denoiser of
 ``mu_rho [+] semicircle_Delta`` gives ``S_hat``, and ``c_hat = mmse_rho(Delta)``.
 
 Output channels ``g_out = d log Z_out / d omega`` (with ``c_aa = 2``, ``c_ab = 1``):
 
-* softmax, any ``T`` (digest §5.1): ``y`` fixes ``h`` up to ``h + t 11^T``; with the gauge
-  ``h0_ab = log(y_ab / y_aT)/beta + log(y_Ta / y_TT)/beta`` and
+* softmax, any ``T`` (``docs/derivations/aim.md#softmax-channel``): ``y`` fixes ``h`` up to
+  ``h + t 11^T``; with the gauge ``h0_ab = log(y_ab / y_aT)/beta + log(y_Ta / y_TT)/beta`` and
   ``t = (2 / T^2) sum_{a<=b} (h0_ab - omega_ab) / c_ab``, ``g_ab = (h0_ab - omega_ab - t) / (c_ab V)``;
-* hardmax, ``T = 2`` (digest §5.2, §10.3-10.4): ``u_i = h_ii - k h_12`` (``k = 1``, or ``sqrt(2)`` for
+* hardmax, ``T = 2`` (``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``):
+  ``u_i = h_ii - k h_12`` (``k = 1``, or ``sqrt(2)`` for
   the authors' label convention), ``sigma^2 = (2 + k^2) V``, correlation ``r = s1 s2 k^2 / (2 + k^2)``,
   ``Z_out = Phi_2(k_1, k_2; r)`` with ``k_i = s_i (omega_ii - k omega_12) / sigma``;
   ``g_ii = (s_i / sigma) D_i / Phi_2``, ``g_12 = -k (g_11 + g_22)``, where ``D_i = d Phi_2 / d k_i``
@@ -46,27 +48,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from icl_companion.numerics.record import SolverRecord, make_record
-from numpy.polynomial.legendre import leggauss
-from scipy.special import log_ndtr, ndtr, owens_t
 
+from icl_companion.numerics.aim_channels import (VARIANTS, Channel, HardmaxChannel,
+                                                 SoftmaxChannel, c_matrix, log_bvn_cdf,
+                                                 make_channel)
 from icl_companion.numerics.aim_data import as_observations
 
 __all__ = ["GAMPResult", "FactorisedDesign", "DenseDesign", "softmax_gout", "hardmax_gout",
            "log_bvn_cdf", "gamp_rie", "c_matrix", "VARIANTS"]
-
-VARIANTS = ("correct", "paper")
-_LOG_2PI_HALF = 0.5 * math.log(2 * math.pi)
-
-
-def c_matrix(T: int) -> np.ndarray:
-    """``c_aa = 2``, ``c_ab = 1``: variance factors of the indices (digest §3.1)."""
-    return np.ones((T, T)) + np.eye(T)
-
 
 # ------------------------------------------------------------------------------------ designs
 class FactorisedDesign:
@@ -126,141 +119,28 @@ class DenseDesign:
 
 # ------------------------------------------------------------------------------ output channels
 def softmax_gout(y: np.ndarray, omega: np.ndarray, V: float, beta: float = 1.0) -> np.ndarray:
-    """``g_out`` of the noiseless softmax channel, any ``T`` (gauge construction, digest §5.1).
+    """``g_out`` of the noiseless softmax channel, any ``T``
+    (:meth:`icl_companion.numerics.aim_channels.SoftmaxChannel.gout`; gauge construction,
+    ``docs/derivations/aim.md#softmax-channel``).
 
-    Parameters
-    ----------
-    y : ndarray (n, T, T)
-        Softmax outputs (rows on the simplex, all entries > 0).
-    omega : ndarray (n, T, T)
-        Symmetric means of the indices.
-    V : float > 0
-        Variance scale: ``h_ab ~ N(omega_ab, c_ab V)``.
-    beta : float
-        Inverse temperature used to produce ``y``.
-
-    Returns
-    -------
-    ndarray (n, T, T), symmetric.  ``E sum_{a<=b} c_ab g_ab^2 = (T^2 + T - 2) / (2 V)``.
+    ``E sum_{a<=b} c_ab g_ab^2 = (T^2 + T - 2) / (2 V)``.
     """
     if not V > 0:
         raise ValueError(f"V must be > 0, got {V}")
-    T = y.shape[-1]
-    ly = np.log(y)
-    phi = (ly - ly[..., -1:]) / beta                       # h_ab - h_aT
-    h0 = phi + np.swapaxes(phi[..., -1:, :], -1, -2)        # h_ab - h_TT (uses phi_Ta)
-    iu = np.triu_indices(T)
-    h0 = np.triu(h0) + np.swapaxes(np.triu(h0, 1), -1, -2)  # symmetric from the upper triangle
-    c = c_matrix(T)
-    r = h0 - omega
-    t = (2.0 / T**2) * np.sum((r / c)[..., iu[0], iu[1]], axis=-1)
-    return (r - t[..., None, None]) / (c * V)
-
-
-_GL_X, _GL_W = leggauss(96)
-
-
-def _log_bvn_tail(k1, k2, r):
-    """``log Phi_2(k1, k2; r)`` for ``k1 <= k2``, ``k1`` far in the lower tail, by Gauss-Legendre.
-
-    ``Phi_2 = int_{-inf}^{k1} phi(x) Phi((k2 - r x)/sqrt(1 - r^2)) dx``; the log-integrand is concave
-    with curvature <= -1, its maximum on ``(-inf, k1]`` at ``k1`` when the slope there is positive:
-    integrating ``t = k1 - x`` over ``[0, L]``, ``L = min(12, 48 / slope)``, loses < e^-40
-    (``L = 12 - slope`` when the slope is negative: the maximum is then within ``-slope`` of ``k1``).
-    """
-    s = np.sqrt(1 - r * r)
-    b = (k2 - r * k1) / s
-    lam = np.exp(-0.5 * b * b - _LOG_2PI_HALF - log_ndtr(b))       # phi(b) / Phi(b)
-    slope = -k1 - r / s * lam
-    # slope <= 0: interior maximum x_m >= k1 + slope (curvature <= -1), so widen by -slope
-    L = np.where(slope > 4.0, 48.0 / np.maximum(slope, 4.0), 12.0 + np.maximum(-slope, 0.0))
-    t = 0.5 * L[..., None] * (_GL_X + 1.0)
-    x = k1[..., None] - t
-    ell = -0.5 * x * x - _LOG_2PI_HALF + log_ndtr((k2[..., None] - r[..., None] * x) / s[..., None])
-    m = ell.max(axis=-1, keepdims=True)
-    return m[..., 0] + np.log(np.sum(0.5 * L[..., None] * _GL_W * np.exp(ell - m), axis=-1))
-
-
-def log_bvn_cdf(k1, k2, r) -> np.ndarray:
-    """``log Phi_2(k1, k2; r)``, the standard bivariate normal CDF with correlation ``|r| < 1``.
-
-    Owen's T-function formula (Owen 1956, eq. 2.1) where ``Phi_2 > 1e-4``; below, a log-space
-    Gauss-Legendre integral of the conditional form over the smaller argument (Owen's formula is a
-    difference of O(1) terms: its relative error is ~1e-16 / Phi_2, digest §7).
-
-    >>> p = float(np.exp(log_bvn_cdf(0.0, 0.0, 1/3)))   # orthant probability 1/4 + asin(r)/(2 pi)
-    >>> abs(p - (0.25 + math.asin(1/3) / (2 * math.pi))) < 1e-14
-    True
-    """
-    k1, k2, r = np.broadcast_arrays(np.asarray(k1, float), np.asarray(k2, float),
-                                    np.asarray(r, float))
-    if np.any(np.abs(r) >= 1):
-        raise ValueError("correlation r must satisfy |r| < 1")
-    tiny = 1e-300
-    h = np.where(k1 == 0, tiny, k1)
-    k = np.where(k2 == 0, tiny, k2)
-    s = np.sqrt(1 - r * r)
-    with np.errstate(over="ignore"):
-        ah = (k - r * h) / (h * s)
-        ak = (h - r * k) / (k * s)
-    corr = np.where((h * k < 0) | ((h * k == 0) & (h + k < 0)), 0.5, 0.0)
-    p = 0.5 * (ndtr(h) + ndtr(k)) - owens_t(h, ah) - owens_t(k, ak) - corr
-    out = np.empty(p.shape)
-    good = p > 1e-4
-    out[good] = np.log(p[good])
-    bad = ~good
-    if np.any(bad):
-        a, b, rr = k1[bad], k2[bad], r[bad]
-        lo, hi = np.minimum(a, b), np.maximum(a, b)  # Phi_2 is symmetric in (k1, k2)
-        out[bad] = _log_bvn_tail(lo, hi, rr)
-    return out
+    return SoftmaxChannel(np.shape(y)[-1], beta).gout(y, omega, V)
 
 
 def hardmax_gout(y: np.ndarray, omega: np.ndarray, V: float, variant: str = "correct",
                  labels: str = "model") -> np.ndarray:
-    """``g_out`` of the ``T = 2`` hardmax channel (digest §5.2; variants §10.3, labels §10.4).
-
-    Parameters
-    ----------
-    y : ndarray (n, 2, 2)
-        One-hot rows (``y_11 = 1`` iff ``h_11 > k h_12``, ``y_22 = 1`` iff ``h_22 > k h_12``).
-    omega : ndarray (n, 2, 2)
-    V : float > 0
-    variant : {"correct", "paper"}
-        ``"correct"``: ``d log Phi_2 / d k_i`` (Bayes-optimal); ``"paper"``: the bivariate density in
-        place of the partial derivative, as in the authors' code.
-    labels : {"model", "sqrt2"}
-        ``k = 1`` (the model) or ``k = sqrt(2)`` (the authors' AMP labels).
-    """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if labels not in ("model", "sqrt2"):
-        raise ValueError(f"labels must be 'model' or 'sqrt2', got {labels!r}")
-    if y.shape[1:] != (2, 2):
-        raise ValueError(f"the hardmax channel needs T = 2, got y of shape {y.shape}")
+    """``g_out`` of the ``T = 2`` hardmax channel
+    (:meth:`icl_companion.numerics.aim_channels.HardmaxChannel.gout`; variants ``correct`` /
+    ``paper``, ``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``; labels
+    ``model`` / ``sqrt2``, ``docs/derivations/aim.md#gamp-rie``)."""
+    if np.shape(y)[1:] != (2, 2):
+        raise ValueError(f"the hardmax channel needs T = 2, got y of shape {np.shape(y)}")
     if not V > 0:
         raise ValueError(f"V must be > 0, got {V}")
-    kap = 1.0 if labels == "model" else math.sqrt(2.0)
-    sig = math.sqrt((2 + kap**2) * V)
-    s1 = np.where(y[:, 0, 0] > 0.5, 1.0, -1.0)
-    s2 = np.where(y[:, 1, 1] > 0.5, 1.0, -1.0)
-    r = s1 * s2 * kap**2 / (2 + kap**2)
-    k1 = s1 * (omega[:, 0, 0] - kap * omega[:, 0, 1]) / sig
-    k2 = s2 * (omega[:, 1, 1] - kap * omega[:, 0, 1]) / sig
-    lZ = log_bvn_cdf(k1, k2, r)
-    q = np.sqrt(1 - r * r)
-    if variant == "correct":
-        l1 = -0.5 * k1**2 - _LOG_2PI_HALF + log_ndtr((k2 - r * k1) / q)
-        l2 = -0.5 * k2**2 - _LOG_2PI_HALF + log_ndtr((k1 - r * k2) / q)
-    else:
-        l1 = (-(k1**2 - 2 * r * k1 * k2 + k2**2) / (2 * q**2) - math.log(2 * math.pi)
-              - np.log(q))
-        l2 = l1
-    g = np.empty_like(omega)
-    g[:, 0, 0] = s1 / sig * np.exp(l1 - lZ)
-    g[:, 1, 1] = s2 / sig * np.exp(l2 - lZ)
-    g[:, 0, 1] = g[:, 1, 0] = -kap * (g[:, 0, 0] + g[:, 1, 1])
-    return g
+    return HardmaxChannel(variant, labels).gout(y, omega, V)
 
 
 # ------------------------------------------------------------------------------------ algorithm
@@ -295,12 +175,12 @@ def _default_denoiser():
     return rie_denoise, mmse_rho
 
 
-def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
+def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel="softmax",
              variant: str = "correct", labels: str = "model", beta: float = 1.0,
              damping: float = 0.5, damp_S: float = 0.0, tol: float = 1e-5, max_iter: int = 100,
              S_true: np.ndarray | None = None, track_se: bool = True, init: str = "prior-mean",
              seed: int | None = None, dense: bool = False, denoiser=None) -> GAMPResult:
-    """GAMP-RIE estimate of ``S`` from AIM data (digest §7).
+    """GAMP-RIE estimate of ``S`` from AIM data (``docs/derivations/aim.md#gamp-rie``).
 
     Parameters
     ----------
@@ -310,17 +190,20 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
         Outputs (softmax rows; or hardmax one-hot rows, ``T = 2``).
     rho : float > 0
         Rank ratio of the prior ``S = W W^T / sqrt(r d)``.
-    channel : {"softmax", "hardmax"}
+    channel : {"softmax", "hardmax"} or Channel
+        Output channel: a name (with ``variant``, ``labels``, ``beta``) or any
+        :class:`~icl_companion.numerics.aim_channels.Channel` (its :meth:`gout` is used).
     variant : {"correct", "paper"}
         Hardmax ``g_out`` (ignored for the softmax).
     labels : {"model", "sqrt2"}
-        Hardmax label convention of the data (digest §10.4).
+        Hardmax label convention of the data (see :func:`hardmax_gout`).
     beta : float
         Softmax inverse temperature of the data.
     damping : float in [0, 1)
         Weight of the *old* value when damping ``(V, omega)`` (the authors' convention; 0.5).
     damp_S : float in [0, 1)
-        Same for ``S_hat`` (0: undamped, as the authors; > 0 stabilises small runs, digest §7).
+        Same for ``S_hat`` (0: undamped, as the authors; > 0 stabilises small runs, where GAMP with
+        the correct hardmax ``g_out`` can turn over-confident).
     tol : float > 0
         Stop when ``||S_hat^{t+1} - S_hat^t||_F^2 / d < tol``.
     max_iter : int >= 1
@@ -345,21 +228,29 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
 
     References
     ----------
-    Boncoraglio et al. 2025 (arXiv:2506.01582), GAMP-RIE; digest ``aim.md`` §7 (algorithm), §5
-    (channels), §10.2-10.4 (differences from the authors' code).
+    Boncoraglio et al. 2025 (arXiv:2506.01582), GAMP-RIE (not numbered in the sources; the authors'
+    ``AMP_softmax.py``, ``AMP_hardmax.py``); ``docs/derivations/aim.md#gamp-rie`` (algorithm and the
+    differences from
+    the authors' code).
     """
     X, y = as_observations(X, y)
     n, T, d = X.shape
     if not (math.isfinite(rho) and rho > 0):
         raise ValueError(f"rho must be a finite real in (0, inf), got {rho!r}")
-    if channel not in ("softmax", "hardmax"):
-        raise ValueError(f"channel must be 'softmax' or 'hardmax', got {channel!r}")
-    if channel == "hardmax" and T != 2:
-        raise ValueError(f"T = {T} is not allowed for the hardmax channel: it requires T = 2")
-    if channel == "softmax" and T < 2:
-        raise ValueError(f"T = {T} is not allowed for the softmax channel: it requires T >= 2")
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if isinstance(channel, Channel):
+        ch = channel
+    elif channel in ("softmax", "hardmax"):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if channel == "hardmax" and T != 2:
+            raise ValueError(f"T = {T} is not allowed for the hardmax channel: it requires T = 2")
+        if channel == "softmax" and T < 2:
+            raise ValueError(f"T = {T} is not allowed for the softmax channel: it requires T >= 2")
+        ch = make_channel(channel, T, variant, beta=beta, labels=labels)
+    else:
+        raise ValueError(f"channel must be 'softmax', 'hardmax' or a Channel, got {channel!r}")
+    if ch.T != T:
+        raise ValueError(f"channel {ch.name} has T = {ch.T} but the data have T = {T}")
     for name, v in (("damping", damping), ("damp_S", damp_S)):
         if not 0 <= v < 1:
             raise ValueError(f"{name} must be in [0, 1), got {v!r}")
@@ -375,10 +266,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
     design = DenseDesign(X) if dense else FactorisedDesign(X)
     c = c_matrix(T)
 
-    if channel == "softmax":
-        gout = lambda om, V: softmax_gout(y, om, V, beta)  # noqa: E731
-    else:
-        gout = lambda om, V: hardmax_gout(y, om, V, variant, labels)  # noqa: E731
+    gout = lambda om, V: ch.gout(y, om, V)  # noqa: E731
 
     if init == "prior-mean":
         S_hat = math.sqrt(rho) * np.eye(d)
@@ -438,10 +326,11 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel: str = "softmax",
 
         # se_trajectory returns [1, e^1, ..., e^it]; e^t is the predicted error of S_hat^t,
         # recorded here at iteration t (index t - 1)
-        traj = se_trajectory(n / d**2, rho, T, channel, variant, it, damping)
+        traj = se_trajectory(n / d**2, rho, T, ch, variant, it, damping)
         history["se_mse"] = np.asarray(traj, dtype=float)[1:it + 1]
     return make_record(GAMPResult, S_hat=S_hat, success=converged, nit=it, status=status,
                       residual=res, history=history, message=message,
                       mse=history["mse"][-1] if len(history["mse"]) else math.nan,
-                      c_hat=c_hat, n=n, T=T, d=d, alpha=n / d**2, rho=rho, channel=channel,
-                      variant=variant, labels=labels, damping=damping, damp_S=damp_S, dense=dense)
+                      c_hat=c_hat, n=n, T=T, d=d, alpha=n / d**2, rho=rho, channel=ch.name,
+                      channel_params=ch.params(), variant=variant, labels=labels,
+                      damping=damping, damp_S=damp_S, dense=dense)

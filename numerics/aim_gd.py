@@ -1,7 +1,8 @@
 """Gradient-descent student for the softmax AIM: NumPy, hand-written gradient, full-batch Adam.
 
-The protocol of the authors' ``GD_softmax_averaged.py`` (Boncoraglio et al. 2025; digest ``aim.md``
-§8): a student of the teacher's architecture and width ``r = rho d``,
+The protocol of the authors' ``GD_softmax_averaged.py`` (Boncoraglio et al. 2025;
+``docs/derivations/aim.md#gradient-descent-students``): a student of the teacher's architecture and
+width ``r = rho d``,
 
     H = X S X^T / sqrt(d) - Tr S / sqrt(d) I,   S = W W^T / sqrt(r d),
     y_hat = softmax_beta(H)  (rows),
@@ -16,7 +17,7 @@ Gradient (with ``Z = X W``, ``c = 1 / (sqrt(r d) sqrt(d))``, so ``H = c Z Z^T - 
 y_hat_ae)``; ``dL/dZ = c (D + D^T) Z``; ``dL/dW = sum_mu X^T dL/dZ - 2 c (sum_mu tr D) W``.
 Cost ``O(n T d r)`` per step, memory ``O(n T (d + r))``.
 
-If GD returned a sample of the posterior (a derived heuristic, digest §8), one student would have
+If GD returned a sample of the posterior (a heuristic, not assumed here), one student would have
 error ``~ 2 MMSE`` and the average of ``k`` students ``~ (1 + 1/k) MMSE``.  :func:`gd_estimate` also
 returns an assumption-free, unbiased estimate of the error of the *infinitely* averaged student.
 
@@ -52,9 +53,9 @@ def _check(X, y, W):
     return X, y, W
 
 
-def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0
-                  ) -> tuple[float, np.ndarray]:
-    """Loss ``(1/d) sum (softmax_beta(H(W)) - y)^2`` and its gradient with respect to ``W``.
+def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0,
+                  channel=None) -> tuple[float, np.ndarray]:
+    """Loss ``(1/d) sum (g(H(W)) - y)^2`` and its gradient with respect to ``W``.
 
     Parameters
     ----------
@@ -62,6 +63,10 @@ def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0
     X : ndarray (n, T, d)
     y : ndarray (n, T, T)
     beta : float
+        Softmax inverse temperature (when ``channel`` is None).
+    channel : Channel, optional
+        Output ``g = channel.output`` and its vector-Jacobian product ``channel.output_vjp``
+        (default: the softmax at ``beta``; a non-differentiable channel raises ``ValueError``).
 
     Returns
     -------
@@ -75,11 +80,17 @@ def loss_and_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, beta: float = 1.0
     H = c * np.matmul(Z, np.swapaxes(Z, 1, 2))
     i = np.arange(T)
     H[:, i, i] -= c * np.sum(W * W)
-    yh = softmax_rows(H, beta)
+    if channel is None:
+        yh = softmax_rows(H, beta)
+    else:
+        yh = channel.output(H)
     diff = yh - y
     loss = float(np.sum(diff * diff) / d)
     G = (2.0 / d) * diff
-    D = beta * yh * (G - np.sum(G * yh, axis=-1, keepdims=True))
+    if channel is None:
+        D = beta * yh * (G - np.sum(G * yh, axis=-1, keepdims=True))
+    else:
+        D = channel.output_vjp(H, G)
     dZ = c * np.matmul(D + np.swapaxes(D, 1, 2), Z)
     grad = X.reshape(-1, d).T @ dZ.reshape(-1, r)
     grad -= 2.0 * c * np.trace(D, axis1=1, axis2=2).sum() * W
@@ -115,8 +126,10 @@ class StudentResult(SolverRecord):
 
 
 def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator,
-                  steps: int = 1000, lr: float = 0.1, beta: float = 1.0) -> StudentResult:
-    """Train one matched-width student from ``W ~ N(0, 1)`` by full-batch Adam (digest §8).
+                  steps: int = 1000, lr: float = 0.1, beta: float = 1.0,
+                  channel=None) -> StudentResult:
+    """Train one matched-width student from ``W ~ N(0, 1)`` by full-batch Adam (the authors'
+    protocol).
 
     Parameters
     ----------
@@ -128,7 +141,12 @@ def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator
     steps : int >= 1
     lr : float > 0
     beta : float
+    channel : Channel, optional
+        Output of the student (default: softmax at ``beta``); see :func:`loss_and_grad`.
     """
+    if channel is not None:
+        channel.output_vjp(np.zeros((1, channel.T, channel.T)),
+                           np.zeros((1, channel.T, channel.T)))  # raises if not differentiable
     if isinstance(r, bool) or int(r) != r or r < 1:
         raise ValueError(f"r must be an integer >= 1, got {r!r}")
     if int(steps) != steps or steps < 1:
@@ -138,8 +156,8 @@ def train_student(X: np.ndarray, y: np.ndarray, r: int, rng: np.random.Generator
     d = np.shape(X)[-1]
     W0 = rng.standard_normal((d, int(r)))
     _check(X, y, W0)
-    W, losses = adam(lambda w: loss_and_grad(w, X, y, beta), W0, int(steps), lr)
-    final, g = loss_and_grad(W, X, y, beta)
+    W, losses = adam(lambda w: loss_and_grad(w, X, y, beta, channel), W0, int(steps), lr)
+    final, g = loss_and_grad(W, X, y, beta, channel)
     S = (W @ W.T) / math.sqrt(r * d)
     finite = bool(np.all(np.isfinite(losses)) and np.isfinite(final))
     gn = float(np.linalg.norm(g))
@@ -172,7 +190,8 @@ class GDEstimate:
 
 
 def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: np.random.Generator,
-                k: int = 1, steps: int = 1000, lr: float = 0.1, beta: float = 1.0) -> GDEstimate:
+                k: int = 1, steps: int = 1000, lr: float = 0.1, beta: float = 1.0,
+                channel=None) -> GDEstimate:
     """Train ``k`` students on the same data; errors ``||S - S_true||_F^2 / d`` single and averaged.
 
     The infinitely averaged student.  Given the data, the students ``S_1..S_k`` are i.i.d. (only
@@ -184,18 +203,19 @@ def gd_estimate(X: np.ndarray, y: np.ndarray, S_true: np.ndarray, r: int, rng: n
     ``mean_i E_1,i - s^2``, by ``mean_i ||S_i - S_true||^2 = ||S_bar - S_true||^2 +
     (k - 1) s^2 / k``).  It makes no assumption on how students relate to the posterior.  If they
     were posterior samples, ``m`` would be the posterior mean, ``E_inf = MMSE`` and ``v = MMSE``
-    (so ``E_1 = 2 MMSE`` and ``E_k = (1 + 1/k) MMSE``, digest §8, derived); any estimator has
+    (so ``E_1 = 2 MMSE`` and ``E_k = (1 + 1/k) MMSE``); any estimator has
     ``E_inf >= MMSE`` up to finite-size fluctuations.
 
     References
     ----------
-    Boncoraglio et al. 2025, ``GD_softmax_averaged.py`` (``averages=32``); digest ``aim.md`` §8.
+    Boncoraglio et al. 2025, ``GD_softmax_averaged.py`` (``averages=32``);
+    ``docs/derivations/aim.md#gradient-descent-students``.
     """
     if isinstance(k, bool) or int(k) != k or k < 1:
         raise ValueError(f"k must be an integer >= 1, got {k!r}")
     Ss, losses = [], []
     for _ in range(int(k)):
-        st = train_student(X, y, r, rng, steps, lr, beta)
+        st = train_student(X, y, r, rng, steps, lr, beta, channel)
         Ss.append(st.S)
         losses.append(st.final_loss)
     single, averaged, spread = ensemble_errors(Ss, S_true)

@@ -13,6 +13,7 @@ Both return a :class:`FixedPointResult`, an :class:`scipy.optimize.OptimizeResul
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Callable
 
@@ -33,9 +34,14 @@ def _norm_default(v: np.ndarray) -> float:
     return float(np.max(np.abs(v))) if v.size else 0.0
 
 
+class _TimeUp(Exception):
+    pass
+
+
 def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
                 tol: float = 1e-10, maxiter: int = 1000, method: str = "damped",
-                norm: Callable[[np.ndarray], float] | None = None) -> FixedPointResult:
+                norm: Callable[[np.ndarray], float] | None = None,
+                time_limit: float | None = None) -> FixedPointResult:
     """Solve ``x = F(x)``.
 
     Parameters
@@ -53,6 +59,9 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
     method : {"damped", "anderson"}
     norm : callable, optional
         Norm for the residual (default: max-norm).
+    time_limit : float, optional
+        Wall-clock cap in seconds; reaching it returns ``success=False`` with ``status=3`` and the
+        last iterate (a map that becomes slow, e.g. near a degenerate spectrum, never hangs).
 
     Examples
     --------
@@ -70,6 +79,14 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
     if maxiter < 1:
         raise ValueError(f"maxiter must be >= 1, got {maxiter}")
     norm = norm or _norm_default
+    deadline = None if time_limit is None else time.monotonic() + float(time_limit)
+    F_user = F
+
+    def F(v):  # noqa: F811 - the user's map behind the time cap
+        if deadline is not None and time.monotonic() > deadline:
+            raise _TimeUp
+        return F_user(v)
+
     x = np.array(x0, dtype=float, copy=True)
     scalar = x.ndim == 0
     hist_x, hist_r = [], []
@@ -80,18 +97,23 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
                            status=status, message=msg, method=method,
                            history={"x": np.array(hist_x), "residual": np.array(hist_r)})
 
+    time_msg = f"time cap of {time_limit} s reached"
     if method == "damped":
-        for it in range(1, maxiter + 1):
+        it = 0
+        try:
+            for it in range(1, maxiter + 1):
+                fx = np.asarray(F(x), dtype=float)
+                res = norm(fx - x)
+                hist_x.append(x.copy())
+                hist_r.append(res)
+                if not np.isfinite(res):
+                    return finish(x, res, it, False, "non-finite residual", status=2)
+                if res <= tol * max(1.0, norm(x)):
+                    return finish(fx, res, it, True, "converged")
+                x = (1 - damping) * x + damping * fx
             fx = np.asarray(F(x), dtype=float)
-            res = norm(fx - x)
-            hist_x.append(x.copy())
-            hist_r.append(res)
-            if not np.isfinite(res):
-                return finish(x, res, it, False, "non-finite residual", status=2)
-            if res <= tol * max(1.0, norm(x)):
-                return finish(fx, res, it, True, "converged")
-            x = (1 - damping) * x + damping * fx
-        fx = np.asarray(F(x), dtype=float)
+        except _TimeUp:
+            return finish(x, hist_r[-1] if hist_r else np.inf, it, False, time_msg, status=3)
         return finish(x, norm(fx - x), maxiter, False, f"maxiter={maxiter} reached", status=1)
     if method == "anderson":
         def G(v):
@@ -105,13 +127,18 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
         # The initial Jacobian guess -1/damping makes the first steps damped Picard steps.  Near
         # convergence the Anderson history matrix is ill-conditioned by construction (its columns
         # become collinear); scipy's LinAlgWarning about it is expected and harmless here.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", LinAlgWarning)
-            sol = root(G, x.ravel(), method="anderson", callback=cb,
-                       options={"maxiter": maxiter, "fatol": tol,
-                                "jac_options": {"alpha": damping}})
-        xs = np.asarray(sol.x, dtype=float).reshape(x.shape)
-        res = norm(G(xs))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", LinAlgWarning)
+                sol = root(G, x.ravel(), method="anderson", callback=cb,
+                           options={"maxiter": maxiter, "fatol": tol,
+                                    "jac_options": {"alpha": damping}})
+            xs = np.asarray(sol.x, dtype=float).reshape(x.shape)
+            res = norm(G(xs))
+        except _TimeUp:
+            last = hist_x[-1] if hist_x else x
+            return finish(last, hist_r[-1] if hist_r else np.inf, max(len(hist_r), 1), False,
+                          time_msg, status=3)
         ok = bool(np.isfinite(res) and res <= tol * max(1.0, norm(xs)))
         return finish(xs, res, max(len(hist_r), 1), ok, str(sol.message))
     raise ValueError(f"method must be 'damped' or 'anderson', got {method!r}")

@@ -8,6 +8,7 @@ vectorised operations.  :func:`mc_risk` returns the mean squared error and its s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,7 +119,11 @@ def mc_mean(samples: np.ndarray) -> MCEstimate:
     s = np.asarray(samples, dtype=float).ravel()
     if s.size < 2:
         raise ValueError("need at least 2 samples for a standard error")
-    return MCEstimate(float(s.mean()), float(s.std(ddof=1) / np.sqrt(s.size)), int(s.size))
+    top = float(np.max(np.abs(s)))
+    scale = top if math.isfinite(top) and top > 0 else 1.0  # squares of 1e200 would overflow
+    z = s / scale
+    return MCEstimate(float(z.mean() * scale), float(z.std(ddof=1) / np.sqrt(s.size) * scale),
+                      int(s.size))
 
 
 def mc_risk(predict, rng: np.random.Generator, n: int, d: int, L: int, sigma2: float = 0.0,

@@ -2,11 +2,12 @@
 
 NumPy only (no torch): any model, ours in :mod:`icl_companion.validation` or a user's, can be fed and measured.
 Setup of Huang, Roth, Bouniot, Xu, Akata, "Dissecting multimodal in-context learning"
-(arXiv 2601.20796), following the Reddy (2023) task; digest ``shared/papers/multimodal_icl.md``
-§1.3 (unimodal), §1.4 (multimodal), §3.2 (derived quantities).
+(arXiv 2601.20796; section numbers not known), following the Reddy (2023) task, as coded in the
+authors' ``dataset.py``; ``docs/derivations/mmicl.md#task`` (the task) and
+``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture`` (the derived quantities).
 
-Generative model (digest §1.3)
-------------------------------
+Generative model
+----------------
 Prototypes ``mu_k ~ N(0, I_D/D)`` (``k = 0..K-1``), label vectors ``lambda_l ~ N(0, I_D/D)``
 (``l = 0..L-1``), class ``k`` carries label ``k mod L`` (``K`` a multiple of ``L``).  An item of class
 ``k`` is ``x = (mu_k + eps eta) / sqrt(1 + eps^2)`` with ``eta ~ N(0, I_D/D)``; a label token is the
@@ -35,14 +36,14 @@ position ``t``             content of ``tokens[:, t, P:]`` (the feature block, w
 ``2N``                     query item ``x_q``; loss / readout here    (``layout.query_pos``)
 =========================  ================================================================
 
-``tokens[:, t, :P]`` is the APE block (digest §1.3 "Positions"): the one-hot ``e_{s+t}`` of length
-``P = config.ape`` with a random per-sequence shift ``s ~ U{0..P-T}`` (``batch.shift``), concatenated,
-not added.  With ``ape = 0`` (RoPE / ALiBi models) the block is absent and ``tokens`` is the
-``(batch, T, D)`` feature sequence.  The target is ``batch.target`` (``int64`` in ``[0, L)``),
-read out from the last position.
+``tokens[:, t, :P]`` is the APE block (``docs/derivations/mmicl.md#positional-schemes``): the
+one-hot ``e_{s+t}`` of length ``P = config.ape`` with a random per-sequence shift ``s ~ U{0..P-T}``
+(``batch.shift``), concatenated, not added.  With ``ape = 0`` (RoPE / ALiBi models) the block is
+absent and ``tokens`` is the ``(batch, T, D)`` feature sequence.  The target is ``batch.target``
+(``int64`` in ``[0, L)``), read out from the last position.
 
-Multimodal layout (what :class:`MMBatch` holds; digest §1.4)
-------------------------------------------------------------
+Multimodal layout (what :class:`MMBatch` holds)
+-----------------------------------------------
 ``T = 3N + 2`` tokens.  M2 items live in their own space (``D2``) and are mapped to the model width by
 the model's projector, so the batch keeps the pieces apart: ``x1 (batch, N+1, D1)`` (M1 items, query
 last), ``x2 (batch, N+1, D2)`` (raw M2 items, query last), ``label_tokens (batch, N, D1)``.  The
@@ -67,9 +68,10 @@ labels, ``target (batch,)``, ``match = labels == target[:, None]`` (the set ``M`
 ``classes (batch, N+1)`` class ids (query last) in a combined index space where ids ``>= K`` are the
 batch's novel classes (novel ``j`` has id ``K + j``), ``novel`` and ``bursty`` flags per sequence.
 
-Evaluation sets (digest §1.3): ``"IC"`` (novel classes, bursty: ICL on unseen classes), ``"IC2"``
-(trained classes, bursty, every label shifted ``l -> l+1``: ICL that must override in-weights
-knowledge), ``"IW"`` (non-bursty, trained classes: memorisation) and ``"test"`` (the training law).
+Evaluation sets (the authors' ``main_stage1.py``): ``"IC"`` (novel classes, bursty: ICL on unseen
+classes), ``"IC2"`` (trained classes, bursty, every label shifted ``l -> l+1``: ICL that must
+override in-weights knowledge), ``"IW"`` (non-bursty, trained classes: memorisation) and ``"test"``
+(the training law).
 
 Every batch is a pure function of the task seed and the ``Generator`` state: no global RNG.
 
@@ -87,19 +89,21 @@ ValueError: K = 100 must be a positive multiple of L = 32 (each label is shared 
 References
 ----------
 Huang, Roth, Bouniot, Xu, Akata (2026), arXiv 2601.20796, and the authors' ``dataset.py``
-(``ICLDataset``, ``MMDataset``, ``get_mm_mus_label_class[_joint]``) as summarised in the digest
-§1.3-1.4; Reddy (2023), arXiv 2312.03002 (the unimodal task).
+(``ICLDataset``, ``MMDataset``, ``get_mm_mus_label_class[_joint]``),
+github.com/YiranHuangIrene/multimodal-icl; ``docs/derivations/mmicl.md#task``; Reddy (2023), arXiv
+2312.03002 (the unimodal task).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from fractions import Fraction
+from dataclasses import dataclass
 
 import numpy as np
 
 from icl_companion.theory.mmicl import check_burstiness, novel_m2_classes
-from icl_companion.theory.registry import Reference, Result, integer, real, register
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, Result, integer, real, register
 
 __all__ = ["GMMConfig", "MMConfig", "Layout", "unimodal_layout", "multimodal_layout", "GMMTask",
            "MMTask", "UniBatch", "MMBatch", "zipf_probs", "novel_m2_classes", "EVAL_SETS",
@@ -155,7 +159,7 @@ def _check_mixture_and_tokens(cfg, T_formula: str) -> None:
 def novel_burstiness(N: int, B: int) -> int:
     """Burstiness of the bursty sequences of a ``B = 0`` config (novel and swapped-label sets).
 
-    The authors use ``N/2`` (digest §1.3); for odd ``N`` (where ``N/2`` does not tile) the largest
+    The authors use ``N/2``; for odd ``N`` (where ``N/2`` does not tile) the largest
     divisor of ``N`` not above ``N/2`` is used (1 for prime ``N``; 1 for ``N = 1``).
 
     >>> [novel_burstiness(N, B) for N, B in ((8, 0), (8, 2), (9, 0), (7, 0))]
@@ -163,13 +167,30 @@ def novel_burstiness(N: int, B: int) -> int:
     """
     if B:
         return B
-    return max([d for d in range(1, N // 2 + 1) if N % d == 0] or [1])
+    if N < 2:
+        return 1
+    # N / (smallest prime factor of N) is the largest proper divisor: trial division up to sqrt(N)
+    p = 2
+    while p * p <= N:
+        if N % p == 0:
+            return N // p
+        if p > NOVEL_MAX_FACTOR:
+            raise ValueError(f"N = {N}: the novel-sequence burstiness needs the smallest prime "
+                             f"factor of N, not found below {NOVEL_MAX_FACTOR}; allowed with "
+                             f"B = 0: N <= {NOVEL_MAX_FACTOR ** 2:.0e}")
+        p += 1 if p == 2 else 2
+    return 1  # N is prime
+
+
+#: Trial divisors tried by :func:`novel_burstiness` (every N <= 1e12 is decided, in < 0.5 s).
+NOVEL_MAX_FACTOR = 10**6
 
 
 # ------------------------------------------------------------------------------------- configs
 @dataclass(frozen=True)
 class GMMConfig:
-    """Unimodal bursty Gaussian-mixture task (digest §1.3; defaults are the paper's except ``K``).
+    """Unimodal bursty Gaussian-mixture task (``docs/derivations/mmicl.md#task``; defaults are the
+    paper's except ``K``).
 
     Parameters
     ----------
@@ -248,16 +269,17 @@ class GMMConfig:
 
 @dataclass(frozen=True)
 class MMConfig:
-    """Multimodal task (digest §1.4): primary M1 and secondary M2 with their own prototypes.
+    """Multimodal task (``docs/derivations/mmicl.md#task``): primary M1 and secondary M2 with their
+    own prototypes.
 
     ``joint=False`` (paper default): M2 class ``k2`` has label ``k2 mod L2``, the M2 labels are the
     first ``L2`` labels of M1 (``L2 <= L1``, ``L2`` divides ``L1``), and each M2 class in a bursty
     sequence is paired with an M1 class of the same label drawn with probability ``∝ P1``.
 
-    ``joint=True`` (the joint-label control, digest §1.4): M1 and M2 classes are drawn
-    independently and the label is ``g1 * G2 + g2`` with ``g1 = k1 mod G1``, ``g2 = k2 mod G2``,
-    where ``G2 = L2`` and ``G1 = L1 / L2`` (so ``L1 = G1 G2`` output labels); both modalities are
-    then needed to name the label.
+    ``joint=True`` (the joint-label control of the authors' ``main_stage2_joint_label.py``): M1 and
+    M2 classes are drawn independently and the label is ``g1 * G2 + g2`` with ``g1 = k1 mod G1``,
+    ``g2 = k2 mod G2``, where ``G2 = L2`` and ``G1 = L1 / L2`` (so ``L1 = G1 G2`` output labels);
+    both modalities are then needed to name the label.
 
     ``K_c2 = None`` uses the paper's ``max(L2, floor(128 K2 / (K1 L2)) L2)`` (:func:`novel_m2_classes`).
     """
@@ -364,7 +386,8 @@ def multimodal_layout(N: int) -> Layout:
 
 # ------------------------------------------------------------------------------- class laws
 def zipf_probs(K: int, alpha: float) -> np.ndarray:
-    """Class law ``P(k) = (k+1)^-alpha / sum_j j^-alpha``, ``k = 0..K-1`` (digest §1.3).
+    """Class law ``P(k) = (k+1)^-alpha / sum_j j^-alpha``, ``k = 0..K-1``
+    (``docs/derivations/mmicl.md#task``).
 
     >>> zipf_probs(3, 1.0).round(4).tolist()
     [0.5455, 0.2727, 0.1818]
@@ -454,7 +477,7 @@ def _items(rng, protos: np.ndarray, classes: np.ndarray, eps: float, dtype) -> n
 def ape_onehot(rng: np.random.Generator, n: int, T: int, P: int, dtype="float32"):
     """Concatenated APE block: ``onehot[b, t, shift[b] + t] = 1``, ``shift ~ U{0..P-T}``.
 
-    Returns ``(onehot (n, T, P), shift (n,))``; digest §1.3 "Positions".
+    Returns ``(onehot (n, T, P), shift (n,))``; ``docs/derivations/mmicl.md#positional-schemes``.
     """
     if P < T:
         raise ValueError(f"ape = {P} is too short for T = {T} tokens (allowed: >= {T})")
@@ -503,7 +526,8 @@ class UniBatch:
 
     @property
     def match(self) -> np.ndarray:
-        """``(n, N)`` bool: context label equals the target (the set ``M`` of digest §3.1)."""
+        """``(n, N)`` bool: context label equals the target (the set ``M`` of
+        ``docs/derivations/mmicl.md#circuit-metrics``)."""
         return self.labels == self.target[:, None]
 
     def __len__(self) -> int:
@@ -512,8 +536,9 @@ class UniBatch:
 
 class _EvalSets:
     """The paper's four evaluation sets, for any task whose ``sample`` takes ``p_B``, ``p_C``,
-    ``swap`` and ``name`` (digest §1.3): ``IC`` novel classes, bursty; ``IC2`` trained classes with
-    swapped labels; ``IW`` non-bursty (memorisation); ``test`` the training distribution."""
+    ``swap`` and ``name`` (``docs/derivations/mmicl.md#task``): ``IC`` novel classes, bursty;
+    ``IC2`` trained classes with swapped labels; ``IW`` non-bursty (memorisation); ``test`` the
+    training distribution."""
 
     _SETS = {"IC": dict(p_B=1.0, p_C=1.0), "IC2": dict(p_B=1.0, p_C=0.0, swap=True),
              "IW": dict(p_B=0.0, p_C=0.0), "test": {}}
@@ -536,7 +561,8 @@ class GMMTask(_EvalSets):
 
     The prototypes ``mu (K, D)`` are drawn first and the labels ``lam (L, D)`` second from
     ``default_rng(seed)``; :class:`MMTask` repeats these calls so that its M1 space equals the
-    stage-1 task's when ``K1 = K``, ``D1 = D`` and the seeds agree (digest §1.4, §6 item 5).
+    stage-1 task's when ``K1 = K``, ``D1 = D`` and the seeds agree (as in the authors' code, where
+    both stages seed the same generator).
     """
 
     def __init__(self, config: GMMConfig, seed: int = 0):
@@ -740,7 +766,8 @@ class MMTask(_EvalSets):
 
 # ------------------------------------------------------------------------ derived closed forms
 def p_query_in_context(K: int, N: int, alpha: float, B: int, p_B: float, p_C: float) -> dict:
-    """Probability that the query's class appears among the context classes (digest §1.3, §3.2).
+    """Probability that the query's class appears among the context classes
+    (``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture``).
 
     Bursty and novel sequences always contain it; a non-bursty sequence draws ``N`` context classes
     and the query i.i.d. from ``P``, so it does with probability
@@ -750,22 +777,35 @@ def p_query_in_context(K: int, N: int, alpha: float, B: int, p_B: float, p_C: fl
 
     References
     ----------
-    Digest §1.3 (sampling, ``IW`` set) and §3.2; arXiv 2601.20796.
+    arXiv 2601.20796 (sampling, ``IW`` set);
+    ``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture``.
 
     >>> round(p_query_in_context(4, 2, 0.0, 0, 1.0, 0.0)["nonbursty"], 6)  # 1 - (3/4)^2
     0.4375
     """
-    P = zipf_probs(K, alpha)
-    with np.errstate(divide="ignore"):  # P(k) = 1 (huge alpha): log1p(-1) = -inf, term = 1
-        r = float(np.sum(P * -np.expm1(N * np.log1p(-P))))
+    if alpha == 0:  # uniform classes: r = 1 - (1 - 1/K)^N, in O(1) time and memory
+        r = 1.0 if K == 1 else -math.expm1(N * math.log1p(-1 / K))
+    else:
+        P = zipf_probs(K, alpha)
+        with np.errstate(divide="ignore"):  # P(k) = 1 (huge alpha): log1p(-1) = -inf, term = 1
+            r = float(np.sum(P * -np.expm1(N * np.log1p(-P))))
     pb = 0.0 if B == 0 else p_B
     return {"value": p_C + (1 - p_C) * (pb + (1 - pb) * r), "nonbursty": r}
 
 
 def _sum_sq_novel_labels(K_c: int, L: int) -> float:
-    """``sum_l q_l^2`` for labels ``j mod L`` of ``K_c`` uniform novel classes."""
-    counts = np.bincount(np.arange(K_c) % L, minlength=L)
-    return float(np.sum((counts / K_c) ** 2))
+    """``sum_l q_l^2`` for labels ``j mod L`` of ``K_c`` uniform novel classes: ``r = K_c mod L``
+    labels carry ``q + 1`` classes and ``L - r`` carry ``q = K_c // L`` (exact integer sums, no
+    array of length ``K_c``)."""
+    q, r = divmod(K_c, L)
+    return float(Fraction(r * (q + 1) ** 2 + (L - r) * q * q, K_c * K_c))
+
+
+def _sum_sq_labels(K: int, L: int, alpha: float) -> float:
+    """``S2 = sum_l q_l^2`` of the label law; ``1/L`` for uniform classes (K a multiple of L)."""
+    if alpha == 0:
+        return 1.0 / L
+    return float(np.sum(label_probs(K, L, alpha) ** 2))
 
 
 def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float, p_C: float,
@@ -781,13 +821,13 @@ def copy_slot_accuracy(K: int, L: int, N: int, alpha: float, B: int, p_B: float,
 
     mixed with weights ``p_C``, ``(1 - p_C) p_B'``, ``(1 - p_C)(1 - p_B')``.  For uniform labels it
     reduces to :func:`icl_companion.theory.mmicl.copy_slot_uniform_expr`.  ``E|M|`` is also the mean size of the
-    match set ``M`` of the induction metrics (digest §3.1).
+    match set ``M`` of the induction metrics (``docs/derivations/mmicl.md#circuit-metrics``).
 
     References
     ----------
-    Digest §1.3 ("pick any context label"), §3.1 (``M``), §3.2; arXiv 2601.20796.
+    arXiv 2601.20796; ``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture``.
     """
-    S2 = float(np.sum(label_probs(K, L, alpha) ** 2))
+    S2 = _sum_sq_labels(K, L, alpha)
     S2c = _sum_sq_novel_labels(K_c, L)
     pb = 0.0 if B == 0 else p_B
     Bn = novel_burstiness(N, B)
@@ -811,14 +851,19 @@ def bursty_label_stats(K: int, L: int, N: int, alpha: float, B: int) -> dict:
 
     References
     ----------
-    Digest §1.3 (bursty sampling), §3.1 (TILA, IndStrength, CLA), §3.2; arXiv 2601.20796.
+    arXiv 2601.20796; ``docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture``.
     """
-    q = label_probs(K, L, alpha)
     m = N // B
-    with np.errstate(divide="ignore"):  # q_l = 1: log1p(-1) = -inf, term = 1
-        ED = float(np.sum(-np.expm1(m * np.log1p(-q))))
+    if alpha == 0:  # uniform labels: E[D] = L (1 - (1 - 1/L)^m), S2 = 1/L
+        ED = 1.0 if L == 1 else -L * math.expm1(m * math.log1p(-1 / L))
+        S2 = 1.0 / L
+    else:
+        q = label_probs(K, L, alpha)
+        with np.errstate(divide="ignore"):  # q_l = 1: log1p(-1) = -inf, term = 1
+            ED = float(np.sum(-np.expm1(m * np.log1p(-q))))
+        S2 = float(np.sum(q * q))
     return {"expected_distinct": ED, "ideal_tila": ED / N, "random_guess_cla": ED / L,
-            "copy_slot": 1 / m + (1 - 1 / m) * float(np.sum(q * q))}
+            "copy_slot": 1 / m + (1 - 1 / m) * S2}
 
 
 def _bursty_check(inputs: dict) -> None:
@@ -828,8 +873,21 @@ def _bursty_check(inputs: dict) -> None:
                          f"in [1, {inputs['N'] - 1}]")
 
 
+#: Largest number of Zipf classes (``alpha > 0``) of the closed forms below: the class law is an
+#: array of ``K`` doubles (80 MB at the limit, about a second).  Uniform classes (``alpha = 0``)
+#: have O(1) closed forms and no limit.
+MAX_ZIPF_CLASSES = 10**7
+
+
 def _config_check(inputs: dict) -> None:
     GMMConfig(**{k: v for k, v in inputs.items() if k in GMMConfig.__dataclass_fields__})
+    if inputs.get("B") == 0 and "K_c" in inputs and inputs["N"] > NOVEL_MAX_FACTOR ** 2:
+        raise ValueError(f"N = {inputs['N']} with B = 0 exceeds the limit {NOVEL_MAX_FACTOR ** 2:.0e} "
+                         f"(the novel sequences' burstiness needs the smallest prime factor of N)")
+    if inputs.get("alpha", 0) > 0 and inputs["K"] > MAX_ZIPF_CLASSES:
+        raise ValueError(f"K = {inputs['K']} Zipf classes (alpha > 0) exceeds the limit "
+                         f"{MAX_ZIPF_CLASSES:.0e} (the class law is summed term by term); "
+                         f"allowed: K <= {MAX_ZIPF_CLASSES:.0e}, or alpha = 0 for any K")
 
 
 _SEQ_PARAMS = (
@@ -847,8 +905,10 @@ register(Result(
     _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
     + _SEQ_PARAMS[1:],
     lambda K, L, N, alpha, B, p_B, p_C: p_query_in_context(K, N, alpha, B, p_B, p_C),
-    Reference("mmicl", "digest §1.3 (sampling), §3.2"), "exact", "finite sum over the K classes",
-    outputs=("value", "nonbursty"),
+    Reference("mmicl", NOT_NUMBERED,
+              "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"),
+    "exact", "finite sum over the K classes (O(1) for alpha = 0)",
+    outputs=("value", "nonbursty"), bounds={"value": (0, 1), "nonbursty": (0, 1)},
     definition="nonbursty r = sum_k P(k) (1 - (1 - P(k))^N),  P(k) = (k+1)^-alpha / H_K(alpha)\n"
                "value = p_C + (1 - p_C) (p_B' + (1 - p_B') r),  p_B' = 0 if B = 0 else p_B",
     check=_config_check))
@@ -858,9 +918,12 @@ register(Result(
     "Zipf classes, bursty/non-bursty/novel mixture",
     _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
     + _SEQ_PARAMS[1:] + (integer("K_c", 1, doc="novel classes per batch", default=128),),
-    copy_slot_accuracy, Reference("mmicl", "digest §1.3, §3.1, §3.2"), "exact",
+    copy_slot_accuracy,
+    Reference("mmicl", NOT_NUMBERED,
+              "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"), "exact",
     "finite sums over the K classes and L labels",
     outputs=("value", "bursty", "nonbursty", "novel"),
+    bounds={k: (0, 1) for k in ("value", "bursty", "nonbursty", "novel")},
     definition="q_l = sum_{k = l mod L} P(k),  S2 = sum_l q_l^2,  m = N/B\n"
                "bursty = 1/m + (1 - 1/m) S2,  nonbursty = S2,  novel = same as bursty with "
                "m_c = N/B_novel and the labels j mod L of K_c uniform classes\n"
@@ -872,9 +935,13 @@ register(Result(
     "ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy",
     _SEQ_PARAMS[:1] + (integer("L", 1, doc="labels (K must be a multiple)", default=32),)
     + _SEQ_PARAMS[1:4],
-    bursty_label_stats, Reference("mmicl", "digest §1.3, §3.1, §3.2"), "exact",
+    bursty_label_stats,
+    Reference("mmicl", NOT_NUMBERED,
+              "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"), "exact",
     "finite sums over the L labels",
     outputs=("expected_distinct", "ideal_tila", "random_guess_cla", "copy_slot"),
+    bounds=lambda inp: {"expected_distinct": (1, inp["L"]), "ideal_tila": (0, 1),
+                        "random_guess_cla": (0, 1), "copy_slot": (0, 1)},
     definition="q_l = sum_{k = l mod L} P(k),  m = N/B\n"
                "expected_distinct = E[D] = sum_l (1 - (1 - q_l)^m)\n"
                "ideal_tila = E[1/|M|] = E[D]/N,  random_guess_cla = E[D]/L\n"

@@ -1,21 +1,22 @@
 """Circuit metrics of the mmicl testbed, from attention matrices (NumPy, model-agnostic).
 
-Definitions of Huang, Roth, Bouniot, Xu, Akata, "Dissecting multimodal in-context learning"
-(arXiv 2601.20796) as in the authors' analysis code, digest ``shared/papers/multimodal_icl.md``
-§3.1 (paper names per the digest's [PN] source), with the TLA slot quirk of §6 item 3 *fixed*
-(all ``N`` label slots; the quirk is available as an explicit flag).
+Definitions of Huang, Roth, Bouniot, Xu, Akata, "Dissecting multimodal in-context learning" (arXiv
+2601.20796; section numbers not known) as in the authors' analysis code
+(``docs/derivations/mmicl.md#circuit-metrics``), with the TLA slot quirk of the authors' unimodal
+code *fixed* (all ``N`` label slots; the quirk is available as an explicit flag).
 
 Conventions
 -----------
 ``A`` is a layer's attention, an array ``(..., H, T, T)``: row = attending (query) position,
 column = attended position, rows sum to 1 over the causal past.  The leading axes ``...`` are the
 sequences (usually ``(S,)``); per-sequence metrics have shape ``(..., H)`` and
-:func:`circuit_metrics` averages them over the sequences (the digest's ``E``).
+:func:`circuit_metrics` averages them over the sequences (the expectation ``E`` of the
+definitions).
 ``match`` is the boolean ``(..., N)`` array ``y_i == y_q`` (the set ``M``: a *label* match, not a
 class match; :attr:`icl_companion.numerics.mmicl_data.UniBatch.match`).  Positions come from a layout
 (:func:`icl_companion.numerics.mmicl_data.unimodal_layout` / ``multimodal_layout``): label slots ``p_i``
 (``2i+1`` unimodal, ``3i+2`` multimodal), item slots (``2i``; ``3i`` M1, ``3i+1`` M2) and the readout
-position ``q = T - 1``.  Mean-over-an-empty-set terms are 0 (digest §3.1).
+position ``q = T - 1``.  Mean-over-an-empty-set terms are 0.
 
 >>> T = 5; A = np.tril(np.ones((1, T, T))) / np.arange(1, T + 1)[:, None]  # uniform causal
 >>> previous_token_strength(A).round(4).tolist()   # mean of 1/2, 1/3, 1/4, 1/5
@@ -92,7 +93,8 @@ def previous_token_strength(A, offset: int = 1) -> np.ndarray:
 
     References
     ----------
-    Digest §3.1, metric 1 (authors' code ``prev_1_attn``, ``prev_2_attn``); arXiv 2601.20796.
+    arXiv 2601.20796 (authors' code ``prev_1_attn``, ``prev_2_attn``);
+    ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     A = _attn(A)
     T = A.shape[-1]
@@ -105,12 +107,13 @@ def previous_token_strength(A, offset: int = 1) -> np.ndarray:
 def label_to_item(A, label_pos, item_pos) -> np.ndarray:
     """``ILA = 1/N sum_i A_{p_i, x_i}``: each label slot's attention to its own exemplar item.
 
-    Reddy's layer-1 "item-label association" (digest §4.2: ``ILA_1`` rises with the transition);
+    Reddy's layer-1 "item-label association" (``ILA_1`` rises with the ICL transition);
     for ``item_pos = label_pos - 1`` it is the previous-token strength restricted to label rows.
 
     References
     ----------
-    Digest §4.2 ([R23]); arXiv 2312.03002 and 2601.20796.
+    Reddy (ICLR 2024), arXiv 2312.03002; arXiv 2601.20796;
+    ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     A = _attn(A)
     T = A.shape[-1]
@@ -127,7 +130,8 @@ def tila(A, match, label_pos, query_pos: int = -1) -> np.ndarray:
 
     References
     ----------
-    Digest §3.1, metric 3 (Reddy's target-item-label association); arXiv 2601.20796.
+    arXiv 2601.20796 (Reddy's target-item-label association);
+    ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     A = _attn(A)
     T = A.shape[-1]
@@ -143,7 +147,7 @@ def tiia(A, match, item_pos, query_pos: int = -1) -> np.ndarray:
 
     References
     ----------
-    Digest §3.1, metric 4; arXiv 2601.20796.
+    arXiv 2601.20796; ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     A = _attn(A)
     T = A.shape[-1]
@@ -157,7 +161,7 @@ def induction_strength(A, match, label_pos, query_pos: int = -1) -> np.ndarray:
 
     References
     ----------
-    Digest §3.1, metric 2 (authors' code ``IH_strength``); arXiv 2601.20796.
+    arXiv 2601.20796 (authors' code ``IH_strength``); ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     A = _attn(A)
     T = A.shape[-1]
@@ -171,12 +175,12 @@ def tla(A, label_pos, query_pos: int = -1, authors_unimodal_quirk: bool = False)
     """Target -> all labels: ``TLA = sum_{i=0}^{N-1} A_{q, p_i}``.
 
     ``authors_unimodal_quirk=True`` reproduces the authors' unimodal code, which sums only the
-    first ``floor((T-1)/3)`` label slots (5 of 8 for ``T = 17``; digest §6 item 3).  Off by
+    first ``floor((T-1)/3)`` label slots (5 of 8 for ``T = 17``).  Off by
     default: the metric is defined over all ``N`` label slots.
 
     References
     ----------
-    Digest §3.1, metric 5, and §6 item 3; arXiv 2601.20796.
+    arXiv 2601.20796; ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     A = _attn(A)
     T = A.shape[-1]
@@ -193,7 +197,8 @@ def cla(pred, labels) -> np.ndarray:
 
     References
     ----------
-    Digest §3.1, metric 6 (authors' code ``prob_icl_labels``); arXiv 2601.20796.
+    arXiv 2601.20796 (authors' code ``prob_icl_labels``);
+    ``docs/derivations/mmicl.md#circuit-metrics``.
     """
     pred, labels = np.asarray(pred), np.asarray(labels)
     if labels.shape[:-1] != pred.shape:
@@ -230,7 +235,7 @@ def circuit_metrics(attn: Sequence, match, layout, logits=None, labels=None, tar
     dict
         ``name -> array (n_layers, H)`` for ``prev1, prev2, ila, tila, tiia, ind, tla`` (and
         ``tiia2``, M2 items, for multimodal layouts), plus scalars ``acc``, ``cla`` if logits are
-        given.  E.g. the digest's "circuit strength" is ``ind[1]`` with ``prev1[0]``.
+        given.  E.g. the "circuit strength" of the prose is ``ind[1]`` with ``prev1[0]``.
     """
     out = {k: [] for k in METRIC_NAMES}
     mm = getattr(layout, "item2_pos", None) is not None

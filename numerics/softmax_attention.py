@@ -21,8 +21,8 @@ with ``matmul`` (no loop over prompts or heads); the softmax subtracts the row m
 
 References
 ----------
-He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734,
-section 2 (``TF_theta``, ``LinTF_theta``); code ``XintianPan/ICL_linear`` ``src/models.py``
+He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734 (not
+numbered in the sources; ``TF_theta`` and ``LinTF_theta`` as defined in the authors' blog post); code ``XintianPan/ICL_linear`` ``src/models.py``
 (``MultiHeadAttention``), PyTorch ``nn.Linear`` default initialisation
 (``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``); Kingma & Ba (2015) for Adam.
 """
@@ -94,11 +94,12 @@ def forward(params: dict, batch: TokenBatch, kind: str = "softmax", keep: bool =
 
     ``norm_L`` (linear attention only) is the constant of the ``1/L`` factor; default the batch's
     context length.  The paper's ``LinTF`` hard-codes the training length: evaluate a model trained
-    at ``L_train`` on longer prompts with ``norm_L=L_train`` (digest section 3.8).
+    at ``L_train`` on longer prompts with ``norm_L=L_train``
+    (``docs/derivations/softmax.md#linear-attention-length-generalisation``).
 
     References
     ----------
-    He et al. (2025), section 2, ``TF_theta(Z_ebd)_{d+1, L+1}`` and ``LinTF_theta``.
+    He et al. (2025), ``TF_theta(Z_ebd)_{d+1, L+1}`` and ``LinTF_theta`` of the authors' blog post.
     """
     _check_kind(kind)
     T = _tokens(batch, kind)                      # (n, T, D)
@@ -271,6 +272,29 @@ class TrainRecord:
     def final_loss(self, window: int = 10) -> float:
         return float(np.mean(self.log["loss"][-window:]))
 
+    def to_data(self) -> dict:
+        """The record as plain data (arrays, numbers, strings) for the on-disk cache."""
+        return {"config": self.config.as_dict(), "seed": int(self.seed),
+                "params": {k: np.asarray(v) for k, v in self.params.items()},
+                "log": {k: np.asarray(v) for k, v in self.log.items()},
+                "finite": bool(self.finite), "steps_done": int(self.steps_done),
+                "seconds": float(self.seconds)}
+
+    @classmethod
+    def from_data(cls, data: dict, config: TrainConfig) -> "TrainRecord":
+        """Inverse of :meth:`to_data` for a run of ``config``; ``ValueError``/``KeyError`` if the
+        data is not such a record."""
+        import json
+
+        if json.loads(json.dumps(config.as_dict())) != data["config"]:
+            raise ValueError("the stored record is of another training configuration")
+        params = {k: np.asarray(data["params"][k]) for k in PARAM_NAMES}
+        log = {k: np.asarray(data["log"][k]) for k in ("step", "loss", "KQ", "OV")}
+        if not all(v.dtype.kind in "iuf" for v in (*params.values(), *log.values())):
+            raise ValueError("non-numeric arrays in a training record")
+        return cls(config, int(data["seed"]), params, log, bool(data["finite"]),
+                   int(data["steps_done"]), float(data["seconds"]))
+
 
 def train(config: TrainConfig, seed: int, progress=None) -> TrainRecord:
     """Train the model of ``config`` from the default initialisation with Adam on fresh batches.
@@ -341,4 +365,5 @@ def train_cached(config: TrainConfig, seed: int, refresh: bool = False) -> Train
 
     key = {"config": config.as_dict(), "seed": int(seed), "sampler": source_hash(softmax_data)}
     return cached("softmax-train", key, lambda: train(config, seed), code=sys.modules[__name__],
-                  refresh=refresh)
+                  refresh=refresh, encode=TrainRecord.to_data,
+                  decode=lambda data: TrainRecord.from_data(data, config))

@@ -3,8 +3,9 @@
 Three settings, all with a fresh batch per training step (the authors' online training):
 
 * ``isotropic``: ``x ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = beta^T x + eps``,
-  ``eps ~ N(0, sigma2)``, noisy query target (digest section 1.2);
-* ``ar1``: the same with ``x ~ N(0, Sigma)``, ``Sigma_ij = rho^|i-j|`` (digest section 1.3);
+  ``eps ~ N(0, sigma2)``, noisy query target (``docs/derivations/softmax.md#setting``);
+* ``ar1``: the same with ``x ~ N(0, Sigma)``, ``Sigma_ij = rho^|i-j|`` (the authors'
+  ``generate_covariance_matrix``);
 * ``multitask``: ``N`` tasks with supports ``S_n`` of ``[d]``, ``y_n = beta_{S_n}^T x_{S_n} + eps_n``
   with one shared ``beta ~ N(0, I_d/d)`` (the blog's version, ``variant="blog"``), or the authors'
   code version (``variant="code"``: separate ``beta_n ~ N(0, I_{d_n})``, noise variance
@@ -16,8 +17,8 @@ Everything is batched: ``Z`` has shape ``(n, L, d+N)``, ``zq`` ``(n, d+N)``, tar
 References
 ----------
 He, Pan, Chen, Yang, "In-Context Linear Regression Demystified: Training Dynamics and Mechanistic
-Interpretability of Multi-Head Softmax Attention", ICML 2025, arXiv:2503.12734, section 2 (data
-model, embedding ``Z_ebd``); code ``XintianPan/ICL_linear``, ``utils/data_utils.py``
+Interpretability of Multi-Head Softmax Attention", ICML 2025, arXiv:2503.12734 (not numbered in the
+sources; data model and embedding ``Z_ebd`` as in the authors' blog post); code ``XintianPan/ICL_linear``, ``utils/data_utils.py``
 (``LinearReg``, ``MultiTaskLinearReg``, ``generate_covariance_matrix``).
 """
 
@@ -191,7 +192,8 @@ def sample_tokens(rng: np.random.Generator, n: int, setting: Setting,
 
     References
     ----------
-    He et al. (2025), section 2 (isotropic), "Anisotropic" and "Multi-task" experiments; code
+    He et al. (2025), the blog post's isotropic setting, "Non-Isotropic Covariates" and "In-Context
+    Multi-Task Regression" experiments; code
     ``utils/data_utils.py``.
     """
     if int(n) != n or n < 1:

@@ -23,7 +23,7 @@ The three ratio metrics are those of the authors' ``Metrics_pattern`` bar plot (
 References
 ----------
 He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734,
-Findings 1-2 (section 3 of the blog version), Theorem 1(1) (``eta_eff = <mu, omega>``); code
+Key Findings 1-2 of the authors' blog post, Theorem 1(1) (``eta_eff = <mu, omega>``); code
 ``XintianPan/ICL_linear`` ``plots.ipynb`` (``Metrics_pattern``).
 """
 
@@ -77,9 +77,10 @@ def omega_mu_history(KQ_log: np.ndarray, OV_log: np.ndarray):
 
 
 def multitask_omega_mu(KQ: np.ndarray, OV: np.ndarray, n_out: int):
-    """Multi-task circuits (digest section 3.10): ``omega_h`` = the diagonal of the ``x`` block of
-    ``KQ^h`` (shape ``(H, d)``), ``mu_h`` = the diagonal of the ``y`` block of ``OV^h`` (``(H, N)``:
-    head ``h``'s weight of response ``k`` in output ``k``)."""
+    """Multi-task circuits (``docs/derivations/softmax.md#multi-task-separate-debiased-gd``):
+    ``omega_h`` = the diagonal of the ``x`` block of ``KQ^h`` (shape ``(H, d)``), ``mu_h`` = the
+    diagonal of the ``y`` block of ``OV^h`` (``(H, N)``: head ``h``'s weight of response ``k`` in
+    output ``k``)."""
     KQ, OV = _check(KQ, OV, n_out)
     d = KQ.shape[1] - n_out
     omega = np.einsum("hii->hi", KQ[:, :d, :d])

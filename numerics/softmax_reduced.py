@@ -1,8 +1,9 @@
 """The reduced (omega, mu) model of multi-head softmax attention: gradient flow and Monte Carlo risk.
 
-He, Pan, Chen, Yang (2025), arXiv:2503.12734 (softmax digest §2.3, §4.1-4.3).  The reduced model
-keeps, per head ``h``, a KQ scale ``omega_h`` (``KQ = omega_h I_d`` on the covariate block) and an OV
-last entry ``mu_h``; its predictor is the sum of Nadaraya-Watson heads
+He, Pan, Chen, Yang (2025), arXiv:2503.12734 (not numbered in the sources; the authors' blog post
+and code; ``docs/derivations/softmax.md#reduced-predictor``, ``#taylor-form-and-gradient-flow``).
+The reduced model keeps, per head ``h``, a KQ scale ``omega_h`` (``KQ = omega_h I_d`` on the
+covariate block) and an OV last entry ``mu_h``; its predictor is the sum of Nadaraya-Watson heads
 
     ``yhat_q = sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q)``.
 
@@ -28,6 +29,9 @@ Time convention: ``d(omega, mu)/dt = -grad L~`` (the paper's loss).  The authors
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 
 from icl_companion.numerics.record import SolverRecord, diagnostics
@@ -36,7 +40,8 @@ from scipy.special import softmax
 
 from icl_companion.numerics.linear import MCEstimate, Prompts, mc_mean, sample_prompts
 from icl_companion.theory import softmax as ts
-from icl_companion.theory.registry import Reference, Result, integer, real, register, vector
+from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, integer, real, register,
+                                           vector)
 
 __all__ = ["ReducedODEResult", "integrate_reduced_ode", "reduced_predict", "dgd_predict",
            "dgd_gamma2_coefficient", "mc_reduced_risk", "support_dgd_predict"]
@@ -46,9 +51,23 @@ class ReducedODEResult(SolverRecord):
     """Gradient-flow trajectory of the reduced model (see the module docstring for the fields)."""
 
 
+#: Caps of one integration: right-hand-side evaluations and wall-clock seconds.  Reaching one stops
+#: the integrator and is reported (status 1 or 3), never returned as a converged state.
+MAX_RHS_EVALS = 200_000
+MAX_SECONDS = 60.0
+
+
+class _Cap(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
 def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval: int = 400,
                           method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-                          half_loss: bool = False, stage_tol: float = 0.05) -> ReducedODEResult:
+                          half_loss: bool = False, stage_tol: float = 0.05,
+                          max_rhs_evals: int = MAX_RHS_EVALS,
+                          max_seconds: float = MAX_SECONDS) -> ReducedODEResult:
     """Integrate the gradient flow ``(omega, mu)' = -grad L~(omega, mu)`` with :func:`scipy.integrate.solve_ivp`.
 
     Parameters
@@ -69,6 +88,9 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
         Use the authors' code convention (flow of ``L~/2``): time runs twice slower.
     stage_tol : float
         Relative tolerance defining the end of stage I (effective step within ``stage_tol`` of eta*).
+    max_rhs_evals, max_seconds : int, float
+        Caps on gradient evaluations and wall-clock time; reaching one gives ``success=False``
+        with ``status`` 1 (evaluations) or 3 (time) and the state reached so far is not returned.
 
     Returns
     -------
@@ -78,7 +100,8 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
 
     References
     ----------
-    He et al. (2025), GD on the approximate loss and its two stages (blog; digest §4.1-4.3).
+    He et al. (2025), GD on the approximate loss and its two stages (the authors' blog post);
+    ``docs/derivations/softmax.md#taylor-form-and-gradient-flow``.
 
     Examples
     --------
@@ -98,7 +121,16 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
     scale = 0.5 if half_loss else 1.0
     args = (float(d), float(L), float(sigma2))
 
+    import time
+
+    t_start, calls = time.monotonic(), [0]
+
     def rhs(t, y):
+        calls[0] += 1
+        if calls[0] > max_rhs_evals:
+            raise _Cap(1, f"iteration cap reached: {max_rhs_evals} gradient evaluations")
+        if calls[0] % 64 == 0 and time.monotonic() - t_start > max_seconds:
+            raise _Cap(3, f"time cap reached: {max_seconds:g} s")
         return -scale * np.concatenate(ts.approx_loss_grad(*args, y[:H], y[H:]))
 
     def jac(t, y):
@@ -112,31 +144,39 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
         raise ValueError("t_eval must be increasing times in [0, t_max]")
     y0 = np.r_[om0, m0]
     kw = {"jac": jac} if method in ("Radau", "BDF", "LSODA") else {}
+    status = 2
     with np.errstate(over="raise", invalid="raise"):
         try:
-            sol = solve_ivp(rhs, (0.0, float(t_max)), y0, method=method, t_eval=t_eval,
-                            rtol=rtol, atol=atol, **kw)
+            short = _short_time_step(rhs, jac, y0, t_eval, rtol)
+            with warnings.catch_warnings(record=True) as said:  # kept in the message instead
+                warnings.simplefilter("always")
+                sol = short if short is not None else solve_ivp(
+                    rhs, (0.0, float(t_max)), y0, method=method, t_eval=t_eval, rtol=rtol,
+                    atol=atol, **kw)
             err = None
         except FloatingPointError as e:  # overflow of exp(d omega omega^T): diverging flow
-            sol, err = None, str(e)
+            sol, err = None, f"floating-point error: {e}"
+        except _Cap as e:
+            sol, err, status = None, str(e), e.status
     if sol is None:
         nan = np.full((t_eval.size, H), np.nan)
         return ReducedODEResult(t=t_eval, omega=nan, mu=nan.copy(), loss=np.full(t_eval.size, np.nan),
                                 effective_step=np.full(t_eval.size, np.nan),
                                 mu_sum=np.full(t_eval.size, np.nan), eta_star=np.nan,
-                                t_stage1=np.nan, success=False, status=2,
-                                message=f"floating-point error: {err}", nfev=0, njev=0,
-                                nit=0, residual=np.nan, history={}, params={})
+                                t_stage1=np.nan, success=False, status=status,
+                                message=err, nfev=calls[0], njev=0,
+                                nit=calls[0], residual=np.nan, history={}, params={})
     omega, mu = sol.y[:H].T, sol.y[H:].T
     finite = bool(np.all(np.isfinite(sol.y)))
     reached = sol.t.size == t_eval.size
     loss = np.array([ts.approx_loss(*args, w, m) for w, m in zip(omega, mu)])
     eff = np.sum(omega * mu, axis=1)
-    eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega> (digest §3.4)
+    eta_star = 1.0 / (1.0 + (1.0 + sigma2) * d / L)  # gamma -> 0 optimum of <mu, omega>
     hit = np.nonzero(np.abs(eff - eta_star) <= stage_tol * eta_star)[0]
     grad_end = rhs(sol.t[-1], sol.y[:, -1]) / scale if sol.t.size else np.full(2 * H, np.nan)
-    ok = bool(sol.success and finite and reached)
-    msg = sol.message if ok else (sol.message + ("" if finite else "; non-finite state"))
+    notes = sorted({" ".join(str(w.message).split()) for w in said})
+    ok = bool(sol.success and finite and reached and not notes)
+    msg = "; ".join([sol.message] + notes + ([] if finite else ["non-finite state"]))
     return ReducedODEResult(
         t=sol.t, omega=omega, mu=mu, loss=loss, effective_step=eff, mu_sum=mu.sum(axis=1),
         eta_star=eta_star, t_stage1=float(sol.t[hit[0]]) if hit.size else np.nan,
@@ -148,13 +188,36 @@ def integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, t_eval=None, n_eval:
                 "half_loss": half_loss})
 
 
+def _short_time_step(rhs, jac, y0, t_eval, rtol):
+    """The flow over a time too short for an adaptive integrator, or None.
+
+    When ``t_max |J| <= 1e-4`` (``J`` the Jacobian at ``y0``) the second-order Taylor step
+    ``y0 + t f + t^2/2 J f`` has a relative truncation error below ``(t |J|)^3/6 < rtol``; LSODA
+    itself never returns for ``t_max`` near the double resolution (``t_max = 1e-160``).
+    """
+    from types import SimpleNamespace
+
+    t_max = float(t_eval[-1])
+    f0, J = rhs(0.0, y0), jac(0.0, y0)
+    norm_j = float(np.linalg.norm(J, 2)) if J.size else 0.0
+    if not (np.all(np.isfinite(J)) and t_max * norm_j <= 1e-4):
+        return None
+    if (t_max * norm_j) ** 3 / 6 > rtol:
+        return None
+    Jf = J @ f0
+    ys = np.stack([y0 + t * f0 + t * t / 2 * Jf for t in t_eval], axis=1)
+    return SimpleNamespace(t=np.asarray(t_eval, float), y=ys, success=True, nfev=1, njev=1,
+                           message="second-order Taylor step (t_max |J| <= 1e-4)")
+
+
 # --------------------------------------------------------------------------------- predictors
 def reduced_predict(P: Prompts, omega, mu) -> np.ndarray:
     """``sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q)`` (stable softmax, batched over prompts).
 
     References
     ----------
-    He et al. (2025), reduced predictor ``TFEst.Est`` (digest §2.3).
+    He et al. (2025), reduced predictor ``TFEst.Est``;
+    ``docs/derivations/softmax.md#reduced-predictor``.
     """
     om, m = ts._heads(omega, mu)
     s = np.einsum("nld,nd->nl", P.X, P.xq)                 # (n, L) scores x_l^T x_q
@@ -163,7 +226,8 @@ def reduced_predict(P: Prompts, omega, mu) -> np.ndarray:
 
 
 def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
-    """Debiased one-step GD ``(eta/L) sum_l y_l (x_l - xbar)^T x_q`` (digest §2.4)."""
+    """Debiased one-step GD ``(eta/L) sum_l y_l (x_l - xbar)^T x_q`` (the authors'
+    ``TFEst.DGDEst``)."""
     L = P.X.shape[1]
     s = np.einsum("nld,nd->nl", P.X, P.xq)          # x_l^T x_q; (x_l - xbar)^T x_q = s_l - sbar
     return eta / L * np.einsum("nl,nl->n", P.y, s - s.mean(axis=1, keepdims=True))
@@ -171,7 +235,8 @@ def dgd_predict(P: Prompts, eta: float) -> np.ndarray:
 
 def support_dgd_predict(X: np.ndarray, y: np.ndarray, xq: np.ndarray, supports,
                         etas) -> np.ndarray:
-    """One debiased one-step GD per task on its own support (multi-task setting, digest §3.10).
+    """One debiased one-step GD per task on its own support (multi-task setting,
+    ``docs/derivations/softmax.md#multi-task-separate-debiased-gd``).
 
     ``yhat_n = (eta_n/L) sum_l y_{l,n} (x_{l,S_n} - xbar_{S_n})^T x_{q,S_n}``: the "N separate debiased
     GD predictors" that multi-head softmax attention learns for ``H >= 3`` heads and ``N = 2`` tasks
@@ -225,7 +290,11 @@ def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
     if int(n_prompts) < 2:
         raise ValueError(f"n_prompts = {n_prompts} is outside the allowed domain: >= 2")
     rng = np.random.default_rng(seed)
-    batch = batch or max(1000, 2_000_000 // (int(L) * om.size + int(L) * int(d)))
+    per = int(L) * (om.size + int(d))  # numbers per prompt
+    # 1000 prompts per batch at least (the batching defines the random stream: kept as it was),
+    # unless that exceeds 5e7 numbers (400 MB): long prompts go in smaller batches
+    batch = batch or (max(1000, 2_000_000 // per) if 1000 * per <= 50_000_000
+                      else max(1, 50_000_000 // per))
     errs, left = [], int(n_prompts)
     while left > 0:
         k = min(batch, left)
@@ -238,6 +307,38 @@ def mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts: int, seed: int,
 # ----------------------------------------------------------------------------------- registry
 
 
+#: Limits of ``softmax.reduced_risk``: ``n_prompts L (d + H)`` sampled or weighted numbers (about
+#: ten seconds on one core at the limit) and ``L (d + H)`` per prompt (memory of one prompt).
+MC_MAX_WORK = 3 * 10**8
+MC_MAX_PROMPT = 25 * 10**6
+
+
+def _approx(n: int) -> str:
+    """A count for a message: ``3.21e+09``, or ``~1e+400`` beyond the double range."""
+    return f"{n:.3g}" if n < 1e300 else f"~1e+{len(str(n)) - 1}"
+
+
+def _mc_cost_check(inputs: dict) -> None:
+    ts.same_length()(inputs)
+    per_prompt = inputs["L"] * (inputs["d"] + len(inputs["omega"]))
+    work = inputs["n_prompts"] * per_prompt
+    if per_prompt > MC_MAX_PROMPT or work > MC_MAX_WORK:
+        raise ValueError(f"n_prompts L (d + H) = {_approx(work)} numbers ({_approx(per_prompt)} "
+                         f"per prompt) "
+                         f"exceed the Monte Carlo limits: allowed n_prompts L (d + H) <= "
+                         f"{MC_MAX_WORK:.0e} and L (d + H) <= {MC_MAX_PROMPT:.1e}; reduce "
+                         f"n_prompts, L or d")
+
+
+def _mc_result(d, L, sigma2, omega, mu, n_prompts, seed):
+    with np.errstate(all="ignore"):
+        est = mc_reduced_risk(d, L, sigma2, omega, mu, n_prompts, seed)
+    if not (math.isfinite(est.mean) and math.isfinite(est.stderr)):
+        raise ValueError("softmax.reduced_risk: the squared errors leave the double-precision "
+                         "range at these inputs (sigma2, |mu| or |omega| too large)")
+    return est.as_dict()
+
+
 register(Result(
     "softmax.reduced_risk",
     "Monte Carlo risk of the reduced multi-head predictor sum_h mu_h NW_{omega_h}, with its SE",
@@ -246,18 +347,35 @@ register(Result(
      vector("mu", doc="OV last entries, one per head"),
      integer("n_prompts", 2, 10**8, doc="Monte Carlo prompts", default=100_000),
      integer("seed", 0, doc="RNG seed", default=0)),
-    lambda d, L, sigma2, omega, mu, n_prompts, seed: mc_reduced_risk(
-        d, L, sigma2, omega, mu, n_prompts, seed).as_dict(),
-    Reference("softmax", "reduced predictor TFEst.Est, digest §2.3; risk incl. noise"),
+    _mc_result,
+    Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#reduced-predictor",
+              (ts.BLOG + ", Key Findings 1-2", ts.AUTHORS_CODE + ", TFEst.Est")),
     status="monte-carlo", status_note="mean over fresh prompts; stderr = sd/sqrt(n)",
     outputs=("value", "stderr", "n"),
     definition="E (sum_h mu_h sum_l y_l softmax_l(omega_h x_l^T x_q) - y_q)^2, x ~ N(0, I_d), "
                "beta ~ N(0, I/d), noise sigma2; same seed -> same value.",
-    check=ts.same_length()))
+    check=_mc_cost_check, bounds={"value": (0, math.inf), "stderr": (0, math.inf)}))
+
+
+#: Heads of ``softmax.reduced_flow`` (the Jacobian is 2H x 2H, factorised at every implicit step).
+FLOW_MAX_HEADS = 64
+#: Caps of one ``softmax.reduced_flow`` evaluation (reported as status 1 / 3 when reached).
+FLOW_MAX_EVALS = 20_000
+FLOW_MAX_SECONDS = 10.0
+
+
+def _flow_check(inputs: dict) -> None:
+    ts.same_length("omega0", "mu0", max_heads=FLOW_MAX_HEADS)(inputs)
+    ts._exp_exponent_check(inputs["d"], np.asarray(inputs["omega0"], float))
+
+
+def risk_bounds_loss(inputs: dict) -> dict:
+    return {"loss": (inputs["sigma2"], math.inf)}
 
 
 def _flow_result(d, L, sigma2, omega0, mu0, t_max):
-    r = integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, n_eval=2)
+    r = integrate_reduced_ode(d, L, sigma2, omega0, mu0, t_max, n_eval=2,
+                              max_rhs_evals=FLOW_MAX_EVALS, max_seconds=FLOW_MAX_SECONDS)
     return {"omega": r.omega[-1].tolist(), "mu": r.mu[-1].tolist(), "loss": float(r.loss[-1]),
             "effective_step": float(r.effective_step[-1]), **diagnostics(r)}
 
@@ -270,8 +388,10 @@ register(Result(
      vector("mu0", doc="initial OV entries"),
      real("t_max", 0, 1e7, lo_open=True, doc="flow time (paper convention, full L~)")),
     _flow_result,
-    Reference("softmax", "gradient flow on the approximate loss, digest §4.1-4.3"),
+    Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#taylor-form-and-gradient-flow",
+              (ts.BLOG + ", section 'Training Dynamics, Emerged Patterns, and Solution Manifold'",
+               ts.AUTHORS_CODE + ", gradients, gradient_flow (on L~/2)")),
     status="numerical", status_note="solve_ivp LSODA, rtol 1e-8, atol 1e-10",
     outputs=("omega", "mu", "loss", "effective_step"),
     definition="d(omega, mu)/dt = -grad L~(omega, mu) from (omega0, mu0); see softmax.approx_loss.",
-    check=ts.same_length("omega0", "mu0")))
+    check=_flow_check, bounds=risk_bounds_loss))

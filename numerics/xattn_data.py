@@ -1,18 +1,19 @@
 """Sampler of the (reconstructed) multi-modal latent factor model of Barnfield, Sen & Sur.
 
-Reconstructed model (digest ``cross_attention.md`` §1.3; not confirmed against the paper body).
-A *task* is a loading ``Gamma = [Gamma_bar; Gamma_tilde]`` (``d x k``, ``d = d1 + d2``: the two
-modalities are stacked) and a response loading ``beta`` (``k``).  Given the task, examples are
-``u ~ N(0, I_k)``, ``x = Gamma u + sqrt(tau2) eps``, ``y = beta^T u + sqrt(sigma2) e``, so
-``Sigma = tau2 I + Gamma Gamma^T``, ``s = Gamma beta``, ``w = Sigma^-1 s`` and the per-task Bayes risk
-is ``sigma2 + tau2 beta^T (tau2 I + Gamma^T Gamma)^-1 beta`` (:func:`icl_companion.theory.xattn.bayes_risk`).
+Reconstructed model (``docs/derivations/xattn.md#latent-factor-model``; not confirmed against the
+paper body). A *task* is a loading ``Gamma = [Gamma_bar; Gamma_tilde]`` (``d x k``, ``d = d1 + d2``:
+the two modalities are stacked) and a response loading ``beta`` (``k``).  Given the task, examples
+are ``u ~ N(0, I_k)``, ``x = Gamma u + sqrt(tau2) eps``, ``y = beta^T u + sqrt(sigma2) e``, so
+``Sigma = tau2 I + Gamma Gamma^T``, ``s = Gamma beta``, ``w = Sigma^-1 s`` and the per-task Bayes
+risk is ``sigma2 + tau2 beta^T (tau2 I + Gamma^T Gamma)^-1 beta``
+(:func:`icl_companion.theory.xattn.bayes_risk`).
 
 Task families (:class:`TaskFamily`):
 
 ``fixed_direction``
     ``k = 1``, ``Gamma = g v`` with ``v = (1, ..., 1)/sqrt(d)`` (both modalities equally loaded),
     ``beta = 1``; the signal strength ``g2 = g^2`` follows ``dist`` on ``[m_lo, m_hi]``.  The
-    family of ``xattn.lsa_gap`` (digest §3.2).
+    family of ``xattn.lsa_gap`` (``docs/derivations/xattn.md#single-layer-lsa-gap``).
 ``random_loadings``
     ``Gamma = U diag(sqrt(m)) V^T`` with Haar ``U`` (``d x k``), Haar ``V`` (``k x k``) and the ``k``
     eigenvalues ``m`` of ``Gamma^T Gamma`` i.i.d. from ``dist`` on ``[m_lo, m_hi]``;
@@ -140,7 +141,8 @@ class Tasks:
         """Excited eigenvalues ``lambda_{j,i}`` of ``Sigma_j`` and weights ``c_{j,i} = (u^T s)^2/lambda``.
 
         The excess risk of any predictor ``x^T q(Sigma) s`` is ``sum_i c_i (1 - lambda_i q_i)^2``
-        per task (digest §3.4): everything a CA layer does commutes with ``Sigma`` at ``L = inf``.
+        per task (``docs/derivations/xattn.md#excess-risk-per-eigen-direction``): everything a CA
+        layer does commutes with ``Sigma`` at ``L = inf``.
         """
         # Through the SVD Gamma = U S V^T: the excited eigenvectors of Sigma are U with eigenvalues
         # tau2 + S^2 and u^T s = S (V^T beta); directions orthogonal to range(Gamma) carry no signal

@@ -1,9 +1,9 @@
 """LSA and deep linearized cross-attention (CA) for the reconstructed multi-modal ICL model.
 
-Reconstructed architecture (digest ``cross_attention.md`` §2.3, reading H1; not confirmed against
-the paper body).  A scalar prediction stream ``p`` lives on the ``L + 1`` tokens; the covariates
-``x_i`` are *re-injected* unchanged as keys and queries at every layer, the values are ``y`` and
-the stream, and every layer has a skip connection::
+Reconstructed architecture (``docs/derivations/xattn.md#cross-attention-recursion``; not confirmed
+against the paper body).  A scalar prediction stream ``p`` lives on the ``L + 1`` tokens; the
+covariates ``x_i`` are *re-injected* unchanged as keys and queries at every layer, the values are
+``y`` and the stream, and every layer has a skip connection::
 
     p_a <- p_a + (1/L) sum_i (x_a^T x_i) (alpha_t y_i + beta_t p_i),     p^(0) = 0,
 
@@ -202,7 +202,8 @@ def ca_matrix_excess(A, b, Sigma, w, weight, alphas, betas, grad: bool = True):
 
 def lsa_excess(G, b, Sigma, w, weight, grad: bool = True):
     """Single-layer LSA ``yhat = x_q^T G b``: excess ``E (G b - w)^T Sigma (G b - w)`` and gradient
-    ``2 E[Sigma (G b - w) b^T]`` (``b = s`` at ``L = inf``, ``s_hat`` at finite ``L``; digest §3.2)."""
+    ``2 E[Sigma (G b - w) b^T]`` (``b = s`` at ``L = inf``, ``s_hat`` at finite ``L``;
+    ``docs/derivations/xattn.md#single-layer-lsa-gap``)."""
     G = np.asarray(G, float)
     diff = np.einsum("de,ne->nd", G, b) - w
     Sd = np.einsum("nde,ne->nd", Sigma, diff)

@@ -85,8 +85,8 @@ def test_gamp_reports_nonconvergence():
 
 @pytest.mark.parametrize("T", [2, 3, 4])
 def test_softmax_gout_fisher_information(T):
-    """Nishimori: with h ~ N(omega, c V), E sum_{a<=b} c g^2 = K/(2V), K = T^2 + T - 2 (digest
-    §5.1).  The sum is (chi^2 with K/2 degrees of freedom)/V: relative s.e. sqrt(4/(K N))."""
+    """Nishimori: with h ~ N(omega, c V), E sum_{a<=b} c g^2 = K/(2V), K = T^2 + T - 2
+    (docs/derivations/aim.md#softmax-channel).  The sum is (chi^2 with K/2 degrees of freedom)/V: relative s.e. sqrt(4/(K N))."""
     rng = np.random.default_rng(T)
     N, V = 40000, 0.3
     c = c_matrix(T)

@@ -11,7 +11,7 @@ from icl_companion.numerics.aim_gd import adam, ensemble_errors, gd_estimate, lo
 
 
 def test_teacher_normalisation():
-    """Tr S / d -> sqrt(rho), Tr S^2 / d -> 1 + rho (digest §2.1); at d = 400 the fluctuations of
+    """Tr S / d -> sqrt(rho), Tr S^2 / d -> 1 + rho (docs/derivations/aim.md); at d = 400 the fluctuations of
     these traces are O(1/d) (Wishart), so 0.02 is > 4 standard deviations."""
     rng = np.random.default_rng(3)
     for rho in (0.25, 1.0, 2.0):
@@ -21,7 +21,7 @@ def test_teacher_normalisation():
 
 
 def test_index_variances():
-    """Var h_aa = 2 Q0, Var h_ab = Q0 with Q0 = Tr S^2 / d (given S; digest §2.1)."""
+    """Var h_aa = 2 Q0, Var h_ab = Q0 with Q0 = Tr S^2 / d (given S; docs/derivations/aim.md)."""
     rng = np.random.default_rng(4)
     D = sample_aim(rng, 60, 0.5, 3, n=40000)
     Q0 = np.sum(D.S**2) / 60

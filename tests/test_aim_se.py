@@ -15,6 +15,7 @@ from scipy import integrate, optimize
 from scipy.stats import multivariate_normal
 
 import icl_companion.numerics.aim_free_prob as fp
+from icl_companion.numerics.aim_channels import HardmaxChannel, bvn_cdf
 import icl_companion.numerics.aim_se as se
 from icl_companion.theory.registry import get
 
@@ -129,7 +130,8 @@ def test_denoising_rie_check_quick_passes_and_can_fail(monkeypatch):
     import icl_companion.validation.aim_denoising as vd
     r = get("aim.denoising_mmse")
     orig = r.func
-    monkeypatch.setattr(r, "func", lambda rho, delta: 1.10 * orig(rho=rho, delta=delta))
+    monkeypatch.setattr(r, "func", lambda rho, delta: {
+        **(v := orig(rho=rho, delta=delta)), "value": 1.10 * v["value"]})
     bad = vd.denoising_outcome(True, 0, configs=[(0.5, 0.4)])
     assert not bad.ok()
 
@@ -167,7 +169,7 @@ def test_softmax_T_universality_and_rho_infinity():
 
 
 def test_softmax_vs_authors_damped_iteration():
-    """The authors' scheme (digest §10.1): damped iteration of hat q = K alpha/(Q0 - q)."""
+    """The authors' scheme (their SE_softmax.py): damped iteration of hat q = K alpha/(Q0 - q)."""
     rho, T, alpha = 0.5, 3, 0.04
     K, Q0 = 10, 1.5
     q = 0.3
@@ -202,11 +204,11 @@ def _ref_channel_info(q, V, variant):
     """E over (m1, m2) ~ N(0, q [[3,1],[1,3]]) of the 4-pattern sum, adaptive 2-D quadrature."""
     cov = q * np.array([[3.0, 1.0], [1.0, 3.0]])
     p = multivariate_normal([0, 0], cov)
-    c = math.sqrt(3 * V)
+
+    ch = HardmaxChannel(variant)
 
     def f(m2, m1):
-        return p.pdf([m1, m2]) * float(se._pattern_terms(np.array(m1 / c), np.array(m2 / c), V,
-                                                          variant))
+        return p.pdf([m1, m2]) * float(ch.expected_fisher(m1, m2, V))
 
     L = 9 * math.sqrt(3 * q)
     return integrate.dblquad(f, -L, L, -L, L, epsabs=1e-10, epsrel=1e-9)[0]
@@ -230,8 +232,7 @@ def _trapezoid_channel_info(q, V, variant, n=801, nsd=9.0):
     det = q * q * 8.0
     quad = (3 * M1 * M1 - 2 * M1 * M2 + 3 * M2 * M2) / (q * 8.0)
     pdf = np.exp(-0.5 * quad) / (2 * math.pi * math.sqrt(det))
-    c = math.sqrt(3 * V)
-    F = se._pattern_terms(M1 / c, M2 / c, V, variant)
+    F = HardmaxChannel(variant).expected_fisher(M1, M2, V)
     return float(np.sum(pdf * F) * h * h)
 
 
@@ -249,9 +250,10 @@ def test_hardmax_channel_info_vs_dense_trapezoid(q, V, variant):
 def test_hardmax_pattern_terms_match_finite_differences_of_bvn():
     """g_out of the correct variant = d log Phi_2 / d omega (finite differences of Owen's T)."""
     k1, k2, r, h = 0.4, -0.9, 1 / 3, 1e-6
-    Z = lambda a, b: se._bvn_cdf(a, b, r)
+    Z = lambda a, b: float(bvn_cdf(a, b, r))
     d1 = (Z(k1 + h, k2) - Z(k1 - h, k2)) / (2 * h)
-    ana = se._phi(k1) * math.erfc(-((k2 - r * k1) / math.sqrt(1 - r * r)) / math.sqrt(2)) / 2
+    phi = math.exp(-k1 * k1 / 2) / math.sqrt(2 * math.pi)
+    ana = phi * math.erfc(-((k2 - r * k1) / math.sqrt(1 - r * r)) / math.sqrt(2)) / 2
     assert d1 == pytest.approx(ana, rel=1e-7)
     ref = multivariate_normal([0, 0], [[1, r], [r, 1]]).cdf([k1, k2])
     assert float(Z(k1, k2)) == pytest.approx(ref, rel=1e-7)

@@ -17,11 +17,11 @@ def test_r_transforms_from_marchenko_pastur():
     assert sp.simplify(ta.wishart_r_transform() - 1 / (sp.sqrt(ta.A) - ta.A * g)) == 0
 
 
-def test_cubic_matches_digest_form():
+def test_cubic_matches_the_authors_form():
     a, z, D, G = ta.A, ta.Z, ta.DELTA, ta.G
     s = sp.sqrt(a)
-    digest = s * D * G**3 - (s * z + D) * G**2 + (z + s - 1 / s) * G - 1
-    assert sp.simplify(ta.stieltjes_cubic() - digest) == 0
+    authors = s * D * G**3 - (s * z + D) * G**2 + (z + s - 1 / s) * G - 1
+    assert sp.simplify(ta.stieltjes_cubic() - authors) == 0
 
 
 def test_cubic_root_is_stieltjes_transform_of_the_free_convolution():
@@ -43,8 +43,8 @@ def test_cubic_root_is_stieltjes_transform_of_the_free_convolution():
     assert min(abs(roots - complex(G))) < 1e-12
 
 
-def test_edge_quartic_is_the_discriminant_and_matches_digest():
-    assert sp.expand(ta.edge_quartic() - ta.edge_quartic_digest()) == 0
+def test_edge_quartic_is_the_discriminant_and_matches_the_authors():
+    assert sp.expand(ta.edge_quartic() - ta.edge_quartic_authors()) == 0
     disc = sp.discriminant(ta.stieltjes_cubic(), ta.G)
     assert sp.simplify(disc / ta.edge_quartic()).free_symbols <= {ta.A, ta.DELTA}
 

@@ -50,6 +50,8 @@ def test_eval_plain_and_vector(iclc):
     (["show", "nope.x"], ["unknown result id"]),
     (["verify", "nope"], ["no verification check matches 'nope'"]),
     (["figure", "nope"], ["unknown figure 'nope'"]),
+    (["figure", "linear-baselines", "--quick", "--out", "/proc/no-such-folder"],
+     ["--out must be a writable folder", "/proc/no-such-folder"]),
     (["sweep", "linear.gd_risk", "d=5", "L=40", "sigma2=0.1", "eta=0:1"], ["sweep range for eta"]),
     (["sweep", "linear.gd_risk", "d=5", "L=40", "sigma2=0.1", "eta=0:1:3", "--workers", "0"],
      ["--workers must be >= 1"]),

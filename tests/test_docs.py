@@ -28,11 +28,7 @@ import pytest
 from icl_companion import docs as gen_docs
 
 ROOT = Path(__file__).resolve().parents[1]
-# Paper pages still being converted to executed console/doctest examples (work in progress on the
-# namespace issue; each is removed from this set as it is converted).
-_PENDING = {"aim.md", "softmax.md", "xattn.md", "mmicl.md"}
-DOC_FILES = [ROOT / "README.md"] + sorted(p for p in (ROOT / "docs").rglob("*.md")
-                                          if p.name not in _PENDING)
+DOC_FILES = [ROOT / "README.md"] + sorted((ROOT / "docs").rglob("*.md"))
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 _NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?"
 _NUM_RE = re.compile(rf"(?<![\w.]){_NUM}(?![\w.])")

@@ -50,3 +50,15 @@ def test_cache_key_depends_on_code_and_version(monkeypatch):
     assert cache.cache_key({"a": 1}, code=cache) != k1
     monkeypatch.setattr(cache, "version", lambda: "999")
     assert cache.cache_key({"a": 1}) != k1
+
+
+def test_provenance_names_commit_source_libraries_and_command():
+    from icl_companion.theory._meta import provenance
+
+    rec = provenance(seed=3)
+    assert rec["version"] and rec["seed"] == 3
+    assert rec["git_commit"] == "not a git checkout" or len(rec["git_commit"].split("+")[0]) == 40
+    assert len(rec["source_hash"]) == 16
+    for lib in ("numpy", "scipy", "sympy", "mpmath", "matplotlib", "torch"):
+        assert lib in rec["libraries"]
+    assert isinstance(rec["command"], list)

@@ -61,7 +61,8 @@ def test_zfb_isotropic_and_asymptote():
     lam = np.array([0.5, 1.0, 2.0])
     big = 10**7
     assert tl.zfb_risk(lam, big, big) * big == pytest.approx((len(lam) + 1) * lam.sum(), rel=1e-5)
-    # Optimality of Gamma (digest §3.1): for M = N, rescaling the preconditioner only hurts
+    # Optimality of Gamma (docs/derivations/linear.md#zfb-lsa-risk): for M = N, rescaling the
+    # preconditioner only hurts
     term = tl.zfb_term_expr()
     c = sp.Symbol("c", positive=True)
     gamma = (1 + 1 / tl.N_) * tl.LAM + tl.TR / tl.N_

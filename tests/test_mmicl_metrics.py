@@ -1,4 +1,5 @@
-"""mmicl circuit metrics on hand-built attention matrices (digest §3.1)."""
+"""mmicl circuit metrics on hand-built attention matrices
+(docs/derivations/mmicl.md#circuit-metrics)."""
 
 import numpy as np
 import pytest

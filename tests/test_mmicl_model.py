@@ -80,7 +80,8 @@ def test_rope_is_relative_and_repo_variant_is_not():
     for c in range(1, 4):
         assert torch.allclose(S[c:, c:], S[:-c, :-c], atol=1e-12)
     assert torch.allclose(Q.norm(dim=-1), q.norm().expand(t), atol=1e-12)
-    # the released variant: not norm-preserving and not a function of t - s (digest sec. 6)
+    # the released variant: not norm-preserving and not a function of t - s
+    # (docs/derivations/mmicl.md#positional-schemes)
     Qr = apply_rope(q.expand(t, hd), cos, sin, "rope_repo")
     Kr = apply_rope(k.expand(t, hd), cos, sin, "rope_repo")
     Sr = Qr @ Kr.T

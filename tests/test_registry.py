@@ -64,8 +64,8 @@ def test_evaluation_record_is_json_ready():
     d = ev.to_dict()
     assert set(d) == {"id", "inputs", "value", "status", "reference", "info"}
     assert type(d["value"]) is float and type(d["inputs"]["d"]) is int
-    assert "linear.gd_risk" in repr(ev) and "exact" in ev._repr_markdown_()
-    assert "$$" in get("linear.gd_risk")._repr_markdown_()
+    assert "linear.gd_risk" in repr(ev) and "exact" in ev._repr_html_()
+    assert "$$" in get("linear.gd_risk")._repr_html_()
 
 
 # ---------------------------------------------------------------- property tests (hypothesis)

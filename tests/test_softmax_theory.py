@@ -163,7 +163,7 @@ def test_gradient_and_hessian_vs_finite_differences_and_closed_form():
                     - ts.approx_loss(d, L, s2, *np.split(x - h * e, 2))) / (2 * h)
                    for e in np.eye(2 * H)])
     assert np.allclose(g, fd, rtol=1e-7, atol=1e-8)
-    # the digest's closed gradients (§4.1)
+    # the closed gradients (the authors' ``gradients`` returns half of them)
     c, E = (1 + s2) / L, np.exp(d * np.outer(om, om))
     g_mu = -2 * om + 2 * (np.outer(om, om) + c * E) @ mu
     g_om = -2 * mu + 2 * (mu @ om) * mu + 2 * d * c * (E * np.outer(mu, mu)) @ om
@@ -233,7 +233,8 @@ def test_single_head_optimum_vs_mpmath():
 def test_ratio_bound_holds_and_needs_noise_in_both_risks():
     grid = ts.ratio_bound_grid(np.geomspace(0.01, 3, 40), np.geomspace(0.01, 5, 40))
     assert grid["holds"] and grid["n_points"] > 1000
-    # the bound fails if both risks exclude the noise (digest §3.6): the check can fail
+    # the bound fails if both risks exclude the noise (docs/derivations/softmax.md): the check can
+    # fail
     f = ts._ratio_numeric()
     xi, s2 = np.meshgrid(np.geomspace(0.01, 3, 40), np.geomspace(0.01, 5, 40))
     ok = s2 + 1 / xi > 1
@@ -300,7 +301,7 @@ def test_reduced_ode_two_stages_and_conventions():
 
 
 def test_reduced_ode_four_heads_stage_two():
-    """H = 4 from a random start (digest §4.3): sign matching, zero-sum OV, homogeneous |omega|."""
+    """H = 4 from a random start: sign matching, zero-sum OV, homogeneous |omega|."""
     rng = np.random.default_rng(0)
     r = integrate_reduced_ode(5, 40, 0.01, rng.normal(0, 0.1, 4), rng.normal(0, 0.1, 4), 5000.0,
                               n_eval=50)
@@ -466,7 +467,8 @@ def test_ratio_and_preconditioner_checks_fail_when_perturbed(monkeypatch):
     monkeypatch.undo()
     r = get("softmax.preconditioner")
     orig = r.func
-    monkeypatch.setattr(r, "func", lambda **kw: (1.05 * np.asarray(orig(**kw))).tolist())
+    monkeypatch.setattr(r, "func", lambda **kw: {
+        **orig(**kw), "value": (1.05 * np.asarray(orig(**kw)["value"])).tolist()})
     assert run_one(load_checks()["softmax.preconditioner"], quick=True, seed=0).status == "failed"
 
 

@@ -111,7 +111,8 @@ def test_bayes_risk_push_through_and_lsa_normal_equations():
     w = np.linalg.solve(Sigma, s)
     assert np.allclose(v["w"], w, atol=1e-13)
     assert v["risk"] == pytest.approx(0.3 + b @ b - s @ w, rel=1e-12)
-    # no covariate shift: the optimal LSA is Sigma^-1 and the gap vanishes (digest §3.5.2)
+    # no covariate shift: the optimal LSA is Sigma^-1 and the gap vanishes
+    # (docs/derivations/xattn.md)
     S = np.repeat(Sigma[None], 30, axis=0)
     ss = rng.standard_normal((30, 5))
     ws = np.linalg.solve(S, ss[..., None])[..., 0]

@@ -1,12 +1,15 @@
 """Attention-indexed models (AIM, prefix ``aim``): symbolic layer.
 
 Boncoraglio, Troiani, Erba, Zdeborova, *Bayes optimal learning of attention-indexed models*
-(arXiv:2506.01582).  The paper body was not available; formulas follow the paper digest
-(``shared/papers/aim.md``), which reads them from the authors' code, and are re-derived here as code.
+(arXiv:2506.01582).  The paper body was not available (its equation numbers are not known); the
+model and the state-evolution equations are read from the authors' public code
+(github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention) and re-derived here as code.  The steps
+are written out in ``docs/derivations/aim.md``.
 
-Conventions (digest §1-§4).  ``S = W W^T / sqrt(r d)`` with ``W`` a ``d x r`` standard Gaussian
-matrix, ``rho = r/d``, ``a = 1/rho``; ``Q0 = Tr S^2 / d = 1 + rho``; the estimation error is
-``MSE = ||S_hat - S||_F^2 / d``, equal to 1 for the prior mean ``sqrt(rho) I`` (alpha = 0).
+Conventions (``docs/derivations/aim.md#model-and-normalisations``).  ``S = W W^T / sqrt(r d)`` with
+``W`` a ``d x r`` standard Gaussian matrix, ``rho = r/d``, ``a = 1/rho``; ``Q0 = Tr S^2 / d = 1 + rho``;
+the estimation error is ``MSE = ||S_hat - S||_F^2 / d``, equal to 1 for the prior mean
+``sqrt(rho) I`` (alpha = 0).
 Matrix denoising ``Y = S + sqrt(Delta) Z`` with ``Z`` a GOE matrix (semicircle on [-2, 2]).
 
 Derived here, as SymPy code:
@@ -25,7 +28,7 @@ Derived here, as SymPy code:
 * :func:`maillard_mapping` -- the ``T = 1`` reduction to Maillard et al. (2024) and the exact
   error mapping between the two normalisations.
 
->>> sp.factor(edge_quartic() - edge_quartic_digest())
+>>> sp.factor(edge_quartic() - edge_quartic_authors())
 0
 >>> alpha_pr_expr().subs({RHO: sp.Rational(1, 2), T_: 2})
 3/16
@@ -38,11 +41,12 @@ import functools
 import sympy as sp
 
 from icl_companion.theory.linear import mp_stieltjes_equation
-from icl_companion.theory.registry import Reference, integer, real, register_symbolic
+from icl_companion.theory.papers import paper
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, integer, real, register_symbolic
 
-__all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "mp_r_transform",
+__all__ = ["RHO", "DELTA", "A", "G", "Z", "T_", "ALPHA", "ALPHA_BAR", "DBAR", "DELTA_OUT", "mp_r_transform",
            "wishart_r_transform", "stieltjes_cubic", "cubic_coeffs", "edge_quartic",
-           "edge_quartic_digest", "small_delta_slope", "softmax_directions", "alpha_pr_expr",
+           "edge_quartic_authors", "small_delta_slope", "softmax_directions", "alpha_pr_expr",
            "rho_infinity_mmse_expr", "semicircle_prior_mmse_expr", "bbp_mmse_expr",
            "bivariate_partial_identity", "hardmax_E0_expr", "weak_recovery_expr",
            "maillard_mapping", "mmse_from_cube_integral"]
@@ -56,8 +60,8 @@ T_ = sp.Symbol("T", positive=True, integer=True)
 ALPHA = sp.Symbol("alpha", nonnegative=True)
 ALPHA_BAR = sp.Symbol("alphabar", positive=True)   # n/(d r) = alpha/rho
 DBAR = sp.Symbol("Deltabar", positive=True)        # rho * Delta, per-spike noise
+DELTA_OUT = sp.Symbol("Delta_out", nonnegative=True)  # output-noise variance of a channel
 _g = sp.Symbol("g")
-_REF_DIGEST = "digest §4.2-4.3 (authors' free-probability code, derived)"
 
 
 # ------------------------------------------------------------------ free probability, prior
@@ -95,11 +99,13 @@ def stieltjes_cubic():
 
     Free additive convolution adds R-transforms: ``R_Y = R_S + Delta g`` (the semicircle of variance
     ``Delta`` has ``R = Delta g``).  The inverse relation ``z = R_Y(G) + 1/G`` is cleared of its
-    denominators; normalised to the digest's sign (leading coefficient ``sqrt(a) Delta``).
+    denominators; normalised to the sign of the authors' code (leading coefficient
+    ``sqrt(a) Delta``).
 
     References
     ----------
-    Digest §4.2 (authors' ``RIE`` code); Voiculescu's R-transform, Mingo & Speicher (2017).
+    ``docs/derivations/aim.md#stieltjes-cubic-of-the-noisy-prior`` (the same polynomial as the
+    authors' free-probability code); Voiculescu's R-transform, Mingo & Speicher (2017).
     """
     RY = wishart_r_transform() + DELTA * _g
     expr = sp.together(RY.subs(_g, G) + 1 / G - Z)
@@ -128,8 +134,9 @@ def edge_quartic():
     return sp.expand(sp.simplify(disc * A / poly.LC()))
 
 
-def edge_quartic_digest():
-    """The quartic as printed in the digest §4.3 (authors' ``edges_rho``), for the identity test."""
+def edge_quartic_authors():
+    """The edge quartic as coded by the authors (``edges_rho``), for the identity test
+    (``docs/derivations/aim.md#support-edges``)."""
     a, R = A, DELTA
     s = sp.sqrt(a)
     c4 = a
@@ -142,7 +149,8 @@ def edge_quartic_digest():
 
 
 def mmse_from_cube_integral(delta=DELTA, cube_integral=sp.Symbol("I3", positive=True)):
-    """``mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu^3`` (digest §4.1, RIE/Bun et al.)."""
+    """``mmse_rho(Delta) = Delta - (4 pi^2/3) Delta^2 int mu^3`` (RIE, Bun et al. 2016;
+    ``docs/derivations/aim.md#denoising-mmse-and-the-rie``)."""
     return delta - sp.Rational(4, 3) * sp.pi**2 * delta**2 * cube_integral
 
 
@@ -165,7 +173,7 @@ def small_delta_slope(rho=RHO):
     A rank-``r`` PSD matrix has ``d r - r(r - 1)/2`` free parameters; per ``d^2/2`` this is
     ``2 rho - rho^2`` for ``rho < 1`` and 1 (all of a symmetric matrix) for ``rho >= 1``: at small
     noise the MMSE is ``Delta`` times the fraction of noise directions that survive the projection
-    on the tangent space of the prior (digest §4.5).
+    on the tangent space of the prior (``docs/derivations/aim.md#limits-of-the-denoising-mmse``).
     """
     r = sp.Symbol("r", positive=True)
     d = sp.Symbol("d", positive=True)
@@ -180,7 +188,8 @@ def softmax_directions(T=T_):
     ``h`` is symmetric ``T x T``: ``T (T + 1)/2`` free entries.  ``y = softmax(h)`` row-wise reveals
     every difference ``h_ab - h_aT``; the only invisible direction is ``h -> h + t 1 1^T``.  So
     ``m = T (T + 1)/2 - 1`` normalised directions are observed noiselessly, and the channel term of
-    the SE is ``hat q = 2 alpha m / V = K alpha / V`` with ``K = 2 m`` (digest §5.1).
+    the SE is ``hat q = 2 alpha m / V = K alpha / V`` with ``K = 2 m``
+    (``docs/derivations/aim.md#softmax-channel``).
 
     >>> softmax_directions(2), softmax_directions(3)
     (4, 10)
@@ -191,20 +200,24 @@ def softmax_directions(T=T_):
 
 @functools.lru_cache(maxsize=None)
 def alpha_pr_expr():
-    """Perfect-recovery threshold ``alpha_PR(rho, T) = slope(rho) / K(T)`` (digest §5.1).
+    """Perfect-recovery threshold ``alpha_PR(rho, T) = slope(rho) / K(T)``
+    (``docs/derivations/aim.md#perfect-recovery-threshold``).
 
     The softmax SE reduces to ``mmse_rho(Delta)/Delta = K alpha``; ``mmse/Delta`` decreases from
     :func:`small_delta_slope` at ``Delta = 0`` to 0, so the error reaches 0 exactly when
     ``K alpha`` reaches the slope.
     """
-    return sp.Piecewise(((2 * RHO - RHO**2) / (T_**2 + T_ - 2), RHO < 1),
+    # written rho (2 - rho): the numeric evaluation computes both branches, and rho**2 overflows
+    # (OverflowError) for rho ~ 1e200 where the other branch applies
+    return sp.Piecewise((RHO * (2 - RHO) / (T_**2 + T_ - 2), RHO < 1),
                         (1 / (T_**2 + T_ - 2), True))
 
 
 @functools.lru_cache(maxsize=None)
 def rho_infinity_mmse_expr():
     """``rho = infinity`` line: solving ``mmse/Delta = 1/(1 + Delta) = K alpha`` gives
-    ``MMSE = K alpha Delta* = 1 - K alpha`` (clipped at 0 for ``alpha >= 1/K``), digest §5.1."""
+    ``MMSE = K alpha Delta* = 1 - K alpha`` (clipped at 0 for ``alpha >= 1/K``),
+    ``docs/derivations/aim.md#the-goe-prior-line``."""
     K = softmax_directions()
     slope = sp.simplify(semicircle_prior_mmse_expr() / DELTA)
     (dstar,) = sp.solve(sp.Eq(slope, K * ALPHA), DELTA)
@@ -213,7 +226,8 @@ def rho_infinity_mmse_expr():
 
 @functools.lru_cache(maxsize=None)
 def bbp_mmse_expr():
-    """``rho -> 0`` denoising error per spike, ``Db = rho Delta`` (digest §6.1).
+    """``rho -> 0`` denoising error per spike, ``Db = rho Delta``
+    (``docs/derivations/aim.md#small-rank-limit``).
 
     Rank-one spiked Wigner ``Y = v v^T + sqrt(Db) Z`` with ``|v| = 1``: above the BBP threshold
     (``Db < 1``) the top eigenvector has squared overlap ``1 - Db`` and the outlier eigenvalue is
@@ -243,7 +257,8 @@ def bivariate_partial_identity():
     ``Phi_2(k1, k2; r) = int_{-inf}^{k1} phi(t) Phi((k2 - r t)/sqrt(1 - r^2)) dt``, hence
     ``d_1 Phi_2 = phi(k1) Phi((k2 - r k1)/sqrt(1 - r^2))`` (the ``"correct"`` variant) and
     ``d_2 d_1 Phi_2 = phi_2(k1, k2; r)``, the bivariate density (what the authors' code uses in
-    place of the first partial, the ``"paper"`` variant; digest §5.2, §10.3).
+    place of the first partial, the ``"paper"`` variant;
+    ``docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative``).
     """
     s = sp.sqrt(1 - _R**2)
     d1 = _phi(_K1) * _Phi((_K2 - _R * _K1) / s)
@@ -260,7 +275,8 @@ def hardmax_E0_expr(variant: str = "correct"):
     (Sheppard: ``1/4 + arcsin(r)/(2 pi)``), ``p_s`` for equal, ``p_o`` for opposite signs.  With
     ``g_ii = s_i D_i / (sqrt(3V) Z)``, ``g_12 = -(g_11 + g_22)`` and the Nishimori weight ``Z`` of
     each of the 4 sign patterns, ``E0 = sum_s (2 D1^2 + 2 D2^2 + (s1 D1 + s2 D2)^2) / (3 Z_s)``.
-    ``D_i`` is the first partial (correct) or the bivariate density (paper).  Digest §6.1.
+    ``D_i`` is the first partial (correct) or the bivariate density (paper).
+    ``docs/derivations/aim.md#weak-recovery-threshold``.
     """
     d1, _, phi2 = bivariate_partial_identity()
     total = 0
@@ -284,7 +300,8 @@ def weak_recovery_expr(variant: str = "correct"):
     """``alpha_bar_c = 1 / (2 E0)``: the ``rho -> 0`` hardmax weak-recovery threshold in ``n/(d r)``.
 
     At ``q = 0`` the rescaled noise is ``Db = 1/(2 alpha_bar E0)`` and the BBP error
-    (:func:`bbp_mmse_expr`) leaves 1 exactly when ``Db < 1`` (digest §6.1).
+    (:func:`bbp_mmse_expr`) leaves 1 exactly when ``Db < 1``
+    (``docs/derivations/aim.md#weak-recovery-threshold``).
     """
     (sol,) = sp.solve(sp.Eq(2 * ALPHA_BAR * hardmax_E0_expr(variant), 1), ALPHA_BAR)
     return sp.simplify(sol)
@@ -292,7 +309,8 @@ def weak_recovery_expr(variant: str = "correct"):
 
 # ------------------------------------------------------------------ T = 1: Maillard et al.
 def maillard_mapping():
-    """``T = 1`` reduction and the error map to Maillard et al. (2024) (digest §6.2).
+    """``T = 1`` reduction and the error map to Maillard et al. (2024, arXiv:2408.03733)
+    (``docs/derivations/aim.md#one-token-and-the-quadratic-network``).
 
     Returns a dict of SymPy objects:
     ``alpha_M`` -- Maillard's sample ratio for the AIM softmax problem at ``(alpha, T)``;
@@ -300,38 +318,53 @@ def maillard_mapping():
     ``hat q = 2 alpha / V``);
     ``error_factor`` -- ``MMSE_AIM = rho * err_M``: Maillard normalise ``S_M = S_AIM/sqrt(rho)``,
     so squared errors scale by ``1/rho``;
-    ``alpha_pr_M`` -- Maillard's perfect-recovery ratio ``kappa - kappa^2/2``.
+    ``alpha_pr_M`` -- Maillard's perfect-recovery ratio ``kappa - kappa^2/2``;
+    ``delta_M`` -- Maillard's output-noise variance for the AIM identity channel ``y = h_11 +
+    sqrt(Delta_out) z`` at ``T = 1``: their outputs are ``h / sqrt(rho)``, so ``Delta_M =
+    Delta_out / rho`` (with ``alpha_M = alpha``, ``kappa = rho`` and the same ``error_factor``).
     """
     K = softmax_directions()
     return {"alpha_M": K * ALPHA / 2, "K1": sp.Integer(2), "error_factor": RHO,
-            "alpha_pr_M": sp.Piecewise((RHO - RHO**2 / 2, RHO < 1), (sp.Rational(1, 2), True))}
+            "alpha_pr_M": sp.Piecewise((RHO - RHO**2 / 2, RHO < 1), (sp.Rational(1, 2), True)),
+            "delta_M": DELTA_OUT / RHO}
 
 
 # ------------------------------------------------------------------ registry
-def _ref(where):
-    return Reference("aim", where)
+#: The authors' public code, from which the model and the state evolution are read (the paper body
+#: was
+#: not available: its equation and figure numbers are not known).
+AUTHORS_CODE = paper("aim").code_citation()  # declared once, in theory.papers (SymPy-free)
+
+
+def _ref(anchor, *cites):
+    """Not numbered in the sources; derived on ``docs/derivations/aim.md#<anchor>``."""
+    return Reference("aim", NOT_NUMBERED, f"docs/derivations/aim.md#{anchor}", cites)
 
 
 register_symbolic(
     "aim.alpha_pr",
     "Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1",
-    [real("rho", 0, lo_open=True, doc="r/d"), integer("T", 2, doc="sequence length")],
-    alpha_pr_expr, lambda: (RHO, T_), _ref("digest §5.1 (SE_softmax.py alpha_max; derived)"),
-    status="asymptotic", status_note="d -> inf, n = alpha d^2, r = rho d")
+    [real("rho", 0, lo_open=True, doc="r/d"), integer("T", 2, 10**6, doc="sequence length")],
+    alpha_pr_expr, lambda: (RHO, T_),
+    _ref("perfect-recovery-threshold", AUTHORS_CODE + ", SE_softmax.py (alpha_max)"),
+    status="asymptotic", status_note="d -> inf, n = alpha d^2, r = rho d",
+    bounds={"value": (0.0, 0.25)})
 
 register_symbolic(
     "aim.rho_inf_mmse",
     "Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0",
-    [real("alpha", 0, doc="n/d^2"), integer("T", 2, doc="sequence length")],
-    rho_infinity_mmse_expr, lambda: (ALPHA, T_), _ref("digest §5.1 (rho = infinity line)"),
-    status="asymptotic", status_note="d -> inf, then rho -> inf")
+    [real("alpha", 0, doc="n/d^2"), integer("T", 2, 10**6, doc="sequence length")],
+    rho_infinity_mmse_expr, lambda: (ALPHA, T_), _ref("the-goe-prior-line"),
+    status="asymptotic", status_note="d -> inf, then rho -> inf", bounds={"value": (0.0, 1.0)})
 
 register_symbolic(
     "aim.bbp_mmse",
     "rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1",
     [real("Deltabar", 0, lo_open=True, doc="rho * Delta")],
-    bbp_mmse_expr, lambda: (DBAR,), _ref("digest §6.1 (SE_hardmax_rho=0.py; BBP)"),
-    status="asymptotic", status_note="rho -> 0 at fixed rho Delta")
+    bbp_mmse_expr, lambda: (DBAR,),
+    _ref("small-rank-limit", AUTHORS_CODE + ", SE_hardmax_rho=0.py",
+         "Baik, Ben Arous, Péché (2005), Ann. Probab. 33, 1643"),
+    status="asymptotic", status_note="rho -> 0 at fixed rho Delta", bounds={"value": (0.0, 1.0)})
 
 
 # ------------------------------------------------------------------ derivation helpers for tests
@@ -367,7 +400,8 @@ def maillard_scaling_residual():
     ``a = 1/rho``) into :func:`stieltjes_cubic` and divide by :func:`maillard_cubic` in
     ``(G_M, z_M, Delta_M)``: the ratio is free of ``G_M`` and ``z_M`` iff the spectral laws map as
     ``mu_M(x) = sqrt(rho) mu(sqrt(rho) x)``, hence ``int mu_M^3 = rho int mu^3`` and
-    ``mmse_M(Delta_M) = mmse_rho(rho Delta_M)/rho`` (digest §6.2)."""
+    ``mmse_M(Delta_M) = mmse_rho(rho Delta_M)/rho``
+    (``docs/derivations/aim.md#one-token-and-the-quadratic-network``)."""
     gm, zm, dm = sp.symbols("G_M z_M Delta_M")
     aim_sub = stieltjes_cubic().subs(A, 1 / RHO).subs({G: gm / sp.sqrt(RHO), Z: sp.sqrt(RHO) * zm,
                                                        DELTA: RHO * dm})

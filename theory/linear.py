@@ -1,9 +1,9 @@
 """Shared linear baselines of in-context linear regression (prefix ``linear``).
 
-Setting (He et al. 2025, §1; the softmax digest §3.4, §3.6): a prompt holds ``L`` pairs
-``(x_l, y_l)`` with ``x_l ~ N(0, I_d)``, ``y_l = x_l^T beta + eps_l``, ``beta ~ N(0, I_d/d)``,
-``eps_l ~ N(0, sigma2)``; the query is ``(x_q, y_q)`` from the same law.  Risks are
-``E (yhat_q - y_q)^2`` and therefore *include* the noise ``sigma2``.
+Setting (He et al. 2025, arXiv:2503.12734; ``docs/derivations/linear.md#setting``): a prompt holds
+``L`` pairs ``(x_l, y_l)`` with ``x_l ~ N(0, I_d)``, ``y_l = x_l^T beta + eps_l``,
+``beta ~ N(0, I_d/d)``, ``eps_l ~ N(0, sigma2)``; the query is ``(x_q, y_q)`` from the same law.
+Risks are ``E (yhat_q - y_q)^2`` and therefore *include* the noise ``sigma2``.
 
 The ZFB result uses the Zhang-Frei-Bartlett convention instead: ``x ~ N(0, diag(lambdas))``,
 ``w ~ N(0, I_d)``, noiseless ``y``, and the error ``E (yhat_q - <w, x_q>)^2``.
@@ -23,15 +23,18 @@ True
 from __future__ import annotations
 
 import functools
+import math
 
 import sympy as sp
 from sympy.stats import E as _expect, Normal
 
-from icl_companion.theory.registry import (Reference, Result, integer, real, register,
-                             register_symbolic, vector)
+from icl_companion.theory.closed_form import register_closed_form
+from icl_companion.theory.registry import (Reference, Result, RiskBounds, integer, real, register,
+                                           vector)
 
 __all__ = ["ridge_bayes_risk_expr", "mp_stieltjes_equation", "gd_risk_expr", "gd_eta_star_expr",
-           "zfb_term_expr", "zfb_risk", "zfb_isotropic_check", "gd_moments"]
+           "zfb_term_expr", "zfb_term_ratio_form", "zfb_risk", "zfb_isotropic_check", "gd_moments",
+           "risk_bounds"]
 
 XI, SIGMA2, ETA = sp.symbols("xi sigma2 eta", positive=True)
 D, L = sp.symbols("d L", positive=True, integer=True)
@@ -61,7 +64,8 @@ def ridge_bayes_risk_expr():
 
     References
     ----------
-    He, Pan, Chen, Yang (2025), Theorem 1(3) and the code's ``ridge_loss`` (softmax digest §3.6).
+    He, Pan, Chen, Yang (2025), Theorem 1(3) of their blog post and the code's ``ridge_loss``;
+    ``docs/derivations/linear.md#bayes-risk-via-marchenko-pastur``.
     """
     lam = SIGMA2 * XI
     roots = sp.solve(mp_stieltjes_equation(z=-lam), M_)
@@ -96,7 +100,8 @@ def gd_risk_expr():
 
     References
     ----------
-    He et al. (2025), the vanilla one-step GD estimator ``TFEst.GDEst`` (softmax digest §2.4, §3.4).
+    He et al. (2025), the vanilla one-step GD estimator ``TFEst.GDEst``;
+    ``docs/derivations/linear.md#exact-risk-of-one-step-gd``.
     """
     m4, m2 = gd_moments()
     b2 = 1  # E|beta|^2 for beta ~ N(0, I/d)
@@ -107,7 +112,8 @@ def gd_risk_expr():
 
 @functools.lru_cache(maxsize=None)
 def gd_eta_star_expr():
-    """The risk-minimising GD step, from ``d risk / d eta = 0`` (softmax digest §3.4)."""
+    """The risk-minimising GD step, from ``d risk / d eta = 0``
+    (``docs/derivations/linear.md#optimal-gd-step``)."""
     (sol,) = sp.solve(sp.diff(gd_risk_expr(), ETA), ETA)
     return sp.simplify(sol)
 
@@ -130,7 +136,8 @@ def zfb_term_expr():
 
     References
     ----------
-    Zhang, Frei, Bartlett, JMLR 25(49), 2024; cross-attention digest §2.1, §3.1.
+    Zhang, Frei, Bartlett, JMLR 25(49), 2024, Theorem 4.1;
+    ``docs/derivations/linear.md#zfb-lsa-risk``.
     """
     m4, m2 = gd_moments()
     ex2x2 = m4 * LAM**2 + m2 * LAM * (TR - LAM)
@@ -139,13 +146,25 @@ def zfb_term_expr():
     return sp.factor(LAM * (es2 / gamma**2 - 2 * LAM / gamma + 1))
 
 
-@functools.lru_cache(maxsize=None)
-def _zfb_term_numeric():
-    return sp.lambdify((LAM, TR, N_, MM), zfb_term_expr(), modules="numpy")
+def zfb_term_ratio_form():
+    """``term = lambda a^2 + (lambda + T) r^2 / M`` with ``a = (lambda + T)/g``, ``r = N lambda/g``,
+    ``g = N lambda + lambda + T``: :func:`zfb_term_expr` as a sum of positive terms whose ratios
+    ``a, r`` lie in ``[0, 1]``, so that no intermediate overflows, underflows to ``0/0`` or cancels
+    (the tests prove the identity with SymPy).  ``term`` is homogeneous of degree 1 in
+    ``(lambda, T)``, which :func:`zfb_risk` uses to rescale the spectrum to ``max lambda = 1``.
+    """
+    g = N_ * LAM + LAM + TR
+    a, r = (LAM + TR) / g, N_ * LAM / g
+    return LAM * a**2 + (LAM + TR) * r**2 / MM
 
 
 def zfb_risk(lambdas, N, M) -> float:
     """``R_LSA(N, M) = sum_i term(lambda_i, tr Lambda, N, M)`` (see :func:`zfb_term_expr`).
+
+    Evaluated in the ratio form of :func:`zfb_term_ratio_form` on the spectrum rescaled to
+    ``max lambda = 1`` (the risk is homogeneous of degree 1): every term is a sum of non-negative
+    numbers of size at most ``max(lambda, T)``, so the relative error is a few ulps for any
+    ``lambdas``, ``N``, ``M`` in the domain.
 
     >>> round(zfb_risk([1.0] * 5, 20, 20), 12) == round(5 * 6 / 26, 12)
     True
@@ -153,7 +172,17 @@ def zfb_risk(lambdas, N, M) -> float:
     import numpy as np
 
     lam = np.asarray(lambdas, dtype=float)
-    return float(np.sum(_zfb_term_numeric()(lam, lam.sum(), float(N), float(M))))
+    scale = float(lam.max())
+    lam = lam / scale
+    T, N, M = float(lam.sum()), float(N), float(M)
+    g = N * lam + lam + T
+    a, r = (lam + T) / g, N * lam / g
+    with np.errstate(over="ignore"):
+        value = scale * float(np.sum(lam * a**2 + (lam + T) * r**2 / M))
+    if not math.isfinite(value):
+        raise ValueError(f"the error is about {float(np.sum(lam * a**2 + (lam + T) * r**2 / M)):.3g}"
+                         f" x {scale:.3g}, beyond the double-precision range")
+    return value
 
 
 def zfb_isotropic_check() -> bool:
@@ -170,42 +199,63 @@ def _zfb_display():
 
 
 # ----------------------------------------------------------------------------------- registry
+#: The works the shared baselines come from (the ``linear`` prefix is no paper of its own).
+HE_ET_AL = "He, Pan, Chen, Yang (2025), arXiv:2503.12734"
+ZFB = "Zhang, Frei, Bartlett (2024), JMLR 25(49), arXiv:2306.09927"
 
-register_symbolic(
+
+def _ref(anchor: str, *cites: str) -> Reference:
+    """Derived on ``docs/derivations/linear.md#<anchor>``, citing the works it comes from."""
+    return Reference("linear", "", f"docs/derivations/linear.md#{anchor}", cites)
+
+
+def risk_bounds(hi_above_noise: float | None = None):
+    """``bounds`` of a risk that includes the noise: ``>= sigma2`` and, when given,
+    ``<= sigma2 + hi_above_noise`` (:class:`~icl_companion.theory.registry.RiskBounds`)."""
+    return RiskBounds(hi_above_noise)
+
+
+register_closed_form(
     "linear.ridge_bayes_risk_asym",
     "Asymptotic Bayes (ridge, lambda = sigma2 d) risk of in-context linear regression, d/L -> xi",
     [real("xi", 0, hi_open=False, lo_open=True, doc="d/L, limit ratio"),
      real("sigma2", 0, doc="noise variance")],
     ridge_bayes_risk_expr, lambda: (XI, SIGMA2),
-    Reference("linear", "Bayes risk incl. noise (Marchenko-Pastur), softmax digest §3.6",
-              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734, Theorem 1(3)",)),
-    status="asymptotic", status_note="d, L -> inf with d/L -> xi")
+    _ref("bayes-risk-via-marchenko-pastur", "Marchenko, Pastur (1967), Math. USSR Sbornik 1",
+         HE_ET_AL + " (the BayesRisk of Theorem 1(3) of their blog post; code ridge_loss)"),
+    status="asymptotic", status_note="d, L -> inf with d/L -> xi", bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "linear.gd_risk",
     "Exact risk E(yhat - y_q)^2 of one-step GD from zero with step eta (finite d, L)",
     [integer("d", 1, doc="dimension"), integer("L", 1, doc="prompt length"),
      real("sigma2", 0, doc="noise variance"), real("eta", doc="GD step")],
     gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    Reference("linear", "vanilla one-step GD, exact, softmax digest §3.4",
-              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)))
+    _ref("exact-risk-of-one-step-gd", HE_ET_AL + " (estimator TFEst.GDEst)"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "linear.gd_eta_star",
     "Risk-minimising step of one-step GD from zero (finite d, L)",
     [integer("d", 1), integer("L", 1), real("sigma2", 0)],
     gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    Reference("linear", "eta*_gd, softmax digest §3.4",
-              cites=("He, Pan, Chen, Yang (2025), arXiv:2503.12734",)))
+    _ref("optimal-gd-step", HE_ET_AL + " (estimator TFEst.GDEst)"), bounds={"value": (0, 1)})
+
+
+def _zfb_result(lambdas, N, M):
+    try:
+        return zfb_risk(lambdas, N, M)
+    except ValueError as e:
+        raise ValueError(f"linear.lsa_zfb_risk: {e}") from None
+
 
 register(Result(
     "linear.lsa_zfb_risk",
     "Exact error of the gradient-flow optimum of 1-layer LSA (ZFB), trained at N, tested at M",
     (vector("lambdas", 0, lo_open=True, doc="eigenvalues of Lambda (x ~ N(0, diag))"),
      integer("N", 1, doc="training prompt length"), integer("M", 1, doc="test prompt length")),
-    lambda lambdas, N, M: zfb_risk(lambdas, N, M),
-    Reference("linear", "Thm 4.1 optimum; risk derived, w ~ N(0, I), noiseless (cross-attention "
-              "digest §3.1)", cites=("Zhang, Frei, Bartlett (2024), JMLR 25(49), arXiv:2306.09927",)),
-    expression=_zfb_display,
+    _zfb_result,
+    _ref("zfb-lsa-risk", ZFB + ", Theorem 4.1 (the optimum; its exact risk is derived here)"),
+    expression=_zfb_display, bounds={"value": (0, math.inf)},
     definition="where T_Lambda = sum_i lambda_i; predictor yhat = x_q^T Gamma^-1 (1/M) sum_i y_i x_i, "
                "Gamma = (1 + 1/N) Lambda + tr(Lambda)/N I."))

@@ -59,6 +59,8 @@ class Paper:
         figure of the paper says so wherever a user sees it.
     reconstructed_note : str
         Why, in one sentence.
+    code : str
+        Where the authors' code is published (``github.com/owner/repo``), when it is cited.
     layer_modules : dict, optional
         For a paper maintained outside the package: ``{layer: (module, ...)}``.  Built-in papers
         leave it empty and are found by module name.
@@ -74,6 +76,7 @@ class Paper:
     reconstructed_note: str = ""
     summary: str = ""
     layer_modules: dict = field(default_factory=dict, compare=False, hash=False)
+    code: str = ""
 
     def __post_init__(self):
         if not self.prefix.isidentifier() or not self.prefix.islower() or "." in self.prefix:
@@ -94,6 +97,11 @@ class Paper:
     @property
     def url(self) -> str:
         return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else ""
+
+    def code_citation(self) -> str:
+        """The authors' public code, cited as ``<surname> et al., code <code>`` (``code``: where it
+        is published, e.g. ``github.com/owner/repo``)."""
+        return f"{self.short.rsplit(' (', 1)[0]}, code {self.code}"
 
     def citation(self) -> str:
         """Full citation: authors (year). *title*. arXiv:id."""
@@ -134,7 +142,8 @@ def _layer_module_names(layer: str) -> tuple[str, ...]:
 _BUILTIN = (
     Paper("aim", "Boncoraglio, Troiani, Erba, Zdeborová",
           "Bayes optimal learning of attention-indexed models", 2025, "2506.01582", "docs/aim.md",
-          summary="Bayes-optimal error from state evolution, phase transitions, GAMP-RIE, GD"),
+          summary="Bayes-optimal error from state evolution, phase transitions, GAMP-RIE, GD",
+          code="github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention"),
     Paper("softmax", "Jianliang He, Xintian Pan, Siyu Chen, Zhuoran Yang",
           "In-context linear regression demystified: training dynamics and mechanistic "
           "interpretability of multi-head softmax attention", 2025, "2503.12734",

@@ -37,6 +37,7 @@ import functools
 import importlib
 import math
 import numbers
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
@@ -46,7 +47,8 @@ __all__ = [
     "Interval", "Param", "Reference", "Result", "Evaluation", "Registry", "RESULTS", "CATALOGUE",
     "STATUSES", "SOLVER_STATUS", "INFO_KEYS", "NOT_NUMBERED", "register", "register_symbolic", "get", "evaluate",
     "results", "real", "integer", "vector", "matrix", "choice", "UnknownResultError", "PAPERS",
-    "Paper", "paper", "papers",
+    "Paper", "paper", "papers", "REQUIRED", "Bound", "RiskBounds", "symbolic_func", "listing",
+    "DPS_RANGE",
 ]
 
 STATUSES = ("exact", "asymptotic", "numerical", "reconstructed", "monte-carlo")
@@ -56,7 +58,14 @@ SOLVER_STATUS = {0: "converged", 1: "iteration cap reached", 2: "non-finite valu
                  3: "time cap reached", 4: "did not converge",
                  5: "value outside its declared range", 6: "no success flag reported"}
 
-_REQUIRED = object()
+class _Required:
+    """Marks a :class:`Param` without a default (a named sentinel, so that it can be written out)."""
+
+    def __repr__(self):
+        return "REQUIRED"
+
+
+_REQUIRED = REQUIRED = _Required()
 
 
 # ----------------------------------------------------------------------------------------- domains
@@ -121,13 +130,16 @@ class Param:
         text = text.strip()
         try:
             if self.kind == "real":
-                return float(text)
+                return _parse_float(text)
             if self.kind == "integer":
                 return _parse_int(text)
             if self.kind == "vector":
-                return [float(t) for t in text.split(",")]
+                return [_parse_float(t) for t in text.split(",")]
             if self.kind == "matrix":
-                return [[float(t) for t in row.split(",")] for row in text.split(";")]
+                return [[_parse_float(t) for t in row.split(",")] for row in text.split(";")]
+        except _TooLarge:
+            raise ValueError(f"{self.name} = {text!r} is beyond the double-precision range "
+                             f"(|x| <= 1.8e308); expected {self.describe_domain()}") from None
         except ValueError:
             raise ValueError(f"{self.name} = {text!r} is not {self._noun()}; "
                              f"expected {self.describe_domain()}") from None
@@ -156,6 +168,8 @@ class Param:
                 raise ValueError(f"{owner}: {self.name} = {value!r} is not {self._noun()}; "
                                  f"expected {self.describe_domain()}")
             if self.kind == "integer":
+                if isinstance(value, numbers.Integral) and abs(value) > 1.7976931348623157e308:
+                    raise bad(f"{str(value)[:12]}...({len(str(value))} digits)")
                 if not float(value).is_integer():
                     raise ValueError(f"{owner}: {self.name} = {value!r} is not an integer; "
                                      f"expected {self.describe_domain()}")
@@ -184,11 +198,28 @@ class Param:
         return arr.tolist()
 
 
-def _parse_int(text: str) -> int:
+class _TooLarge(ValueError):
+    """A number written in full that no double can hold (``1e400``, 400 digits)."""
+
+
+def _parse_float(text: str) -> float:
     v = float(text)
-    if not v.is_integer():
-        raise ValueError(text)
-    return int(v)
+    if math.isinf(v) and "inf" not in text.lower():
+        raise _TooLarge(text)
+    return v
+
+
+def _parse_int(text: str) -> int:
+    try:
+        n = int(text)  # exact for integers written in full, any length
+    except ValueError:
+        v = _parse_float(text)
+        if not v.is_integer():
+            raise ValueError(text) from None
+        return int(v)
+    if abs(n) > 1.7976931348623157e308:  # compared as ints: no float conversion
+        raise _TooLarge(text)
+    return n
 
 
 def _show(v: float) -> str:
@@ -271,7 +302,8 @@ class Reference:
     def numpydoc(self) -> list[str]:
         """Entries for a numpydoc References section."""
         p = self.source
-        first = p.citation() + (f" {self.where}." if self.where else "")
+        where = self.where[:1].upper() + self.where[1:]  # a sentence after the citation
+        first = p.citation() + (f" {where}." if where else "")
         out = [first] + [c if c.endswith(".") else c + "." for c in self.cites]
         if self.derivation:
             out.append(f"Derivation in this repository: {self.derivation}.")
@@ -295,12 +327,19 @@ class Registry(Generic[E]):
     :meth:`get` and :meth:`select` load only the papers they need.
     """
 
-    def __init__(self, kind: str, layers: Sequence[str], listing: str = "iclc list"):
+    def __init__(self, kind: str, layers: Sequence[str], listing: str = "iclc list",
+                 index: Callable[[str], Mapping | None] | None = None,
+                 stub: Callable[[str], E | None] | None = None):
         self.kind = kind
         self.layers = tuple(layers)
         self.listing = listing  # the command that lists the entries, named in error messages
         self.entries: dict[str, E] = {}
         self._loaded: set[str] = set()
+        # Optional generated index of a paper's entries, ``{id: (module, status, summary)}``, and
+        # a builder of an entry from its generated declaration: they let ``get`` import only the
+        # module that registers an id (or none) and ``rows`` list entries without imports.
+        self.index = index
+        self.stub = stub
 
     # -- identifiers
     @staticmethod
@@ -332,6 +371,9 @@ class Registry(Generic[E]):
         if id in self.entries:
             return self.entries[id]
         prefix = id.partition(".")[0]
+        found = self._indexed(prefix, id)
+        if found is not None:
+            return found
         try:
             self.load(prefix)
         except UnknownPaperError:
@@ -343,6 +385,36 @@ class Registry(Generic[E]):
             hint = f"; did you mean {', '.join(close)}?" if close else f"; see `{self.listing}`"
             raise UnknownResultError(f"unknown {self.kind} id {id!r}{hint}")
         return self.entries[id]
+
+    def _indexed(self, prefix: str, id: str) -> E | None:
+        """``id`` from the generated index: a stub, or the one module that registers it."""
+        if self.index is None or prefix in self._loaded or prefix not in papers():
+            return None
+        idx = self.index(prefix)
+        if not idx or id not in idx:
+            return None
+        entry = self.stub(id) if self.stub is not None else None
+        if entry is not None:
+            self.entries[id] = entry
+            return entry
+        importlib.import_module(idx[id][0])
+        return self.entries.get(id)
+
+    def rows(self, prefix: str | None = None) -> list[tuple[str, str, str]]:
+        """``(id, status, summary)`` of every entry (of one paper), sorted by id.
+
+        Read from the generated indexes when they are up to date (no module is imported), else
+        from the loaded entries.
+        """
+        todo = list(papers()) if prefix is None else [paper(prefix).prefix]
+        out = []
+        for pre in todo:
+            idx = self.index(pre) if self.index is not None and pre not in self._loaded else None
+            if idx is None:
+                out += [(e.id, e.status, e.summary) for e in self.all(pre)]
+            else:
+                out += [(k, v[1], v[2]) for k, v in idx.items()]
+        return sorted(out)
 
     def all(self, prefix: str | None = None) -> list[E]:
         """Every entry (of one paper), sorted by id."""
@@ -409,6 +481,23 @@ class Bound:
         return None
 
 
+@dataclass(frozen=True)
+class RiskBounds:
+    """``bounds`` of a risk that includes the noise: ``value >= sigma2`` and, when
+    ``hi_above_noise`` is given, ``<= sigma2 + hi_above_noise`` (``1`` for a predictor at least as
+    good as predicting 0, whose risk is ``1 + sigma2`` since ``E (x^T beta)^2 = 1``).  The upper
+    end carries a few ulps of slack for the rounding of ``sigma2 + 1`` itself.  A declared value
+    (not a closure), so that generated declarations can carry it."""
+
+    hi_above_noise: float | None = None
+
+    def __call__(self, inputs: Mapping[str, Any]) -> dict:
+        s2 = inputs["sigma2"]
+        hi = math.inf if self.hi_above_noise is None else \
+            (s2 + self.hi_above_noise) * (1 + 4e-16)
+        return {"value": (s2, hi)}
+
+
 class _GeneratedDoc:
     """``__doc__`` of :class:`Result`: the class docstring on the class, numpydoc on instances."""
 
@@ -452,6 +541,16 @@ class Result:
         ``bounds(inputs)`` returning such a dict (e.g. an MMSE in ``[0, Q0]``).  Outputs without a
         bound must be finite.  A value outside its range is reported (``info["success"]`` False),
         never passed off as a result.
+    symbolic : bool
+        Evaluated from its SymPy expression (:func:`register_symbolic`): such a result can also be
+        evaluated at any precision (``evaluate(..., dps=50)``, mpmath).  ``symbols`` is then the
+        factory of the expression's argument symbols, in the order of ``params``.
+    module : str
+        The module that registers the result (filled in by :func:`register`).
+    batch : callable, optional
+        ``batch(points)`` evaluates a list of validated input dicts at once and returns what
+        ``func`` returns for each (bit for bit), or None when it cannot (then sweeps go point by
+        point).  Used by sweeps for solvers that are vectorised.
     """
 
     id: str
@@ -467,6 +566,10 @@ class Result:
     check: Callable[[dict], None] | None = None
     warm_start: bool = False
     bounds: Any = None
+    symbolic: bool = False
+    symbols: Callable[[], Sequence[Any]] | None = field(default=None, repr=False)
+    module: str = ""
+    batch: Callable[[list], list | None] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -523,9 +626,37 @@ class Result:
         """Evaluate and return the bare value (number or dict)."""
         return self.evaluate(**raw).value
 
-    def evaluate(self, **raw) -> "Evaluation":
+    def evaluate(self, dps: int | None = None, **raw) -> "Evaluation":
+        """Evaluate on validated inputs; ``dps`` (15 to 10000) evaluates a symbolic result with
+        that many significant decimal digits (mpmath) instead of in float64."""
         inputs = self.validate(raw)
-        return self.wrap(inputs, self.func(**inputs))
+        if dps is None:
+            return self.wrap(inputs, self.func(**inputs))
+        return self._evaluate_mp(inputs, raw, dps)
+
+    def _evaluate_mp(self, inputs: dict, raw: Mapping[str, Any], dps: int) -> "Evaluation":
+        check_dps(dps)
+        if not self.symbolic:
+            raise ValueError(f"{self.id} cannot honour dps = {dps}: it is computed by a "
+                             f"{'solver' if self.status in _MEASURED else 'numerical routine'} "
+                             f"in float64 ({self.status}); any precision is available for the "
+                             f"closed forms (`iclc list` marks them exact/asymptotic; e.g. "
+                             f"softmax.eta_star)")
+        import mpmath
+
+        f = _mp_function(self)
+        names = [p.name for p in self.params]
+        with mpmath.workdps(dps + 10):  # guard digits, then rounded to dps below
+            args = [_mp_input(raw.get(n, inputs[n]), inputs[n]) for n in names]
+            v = f(*args)
+        if isinstance(v, mpmath.mpc) or not isinstance(v, (mpmath.mpf, int)):
+            raise ValueError(f"{self.id}: the mpmath evaluation gave {v!r}, not a real number")
+        with mpmath.workdps(dps):
+            v = +mpmath.mpf(v)  # round to dps digits
+        problems = self._violations(inputs, float(v))
+        info = {} if not problems else {"success": False, "status": 5,
+                                        "message": "; ".join(problems)}
+        return Evaluation(self, inputs, v, info, dps=dps)
 
     def wrap(self, inputs: dict, raw_value: Any) -> "Evaluation":
         """Split a function's return into value and diagnostics, and check the value's range."""
@@ -534,13 +665,16 @@ class Result:
             value = {k: v for k, v in raw_value.items()
                      if not k.startswith("_") and k not in INFO_KEYS}
             info = {k: raw_value[k] for k in INFO_KEYS if k in raw_value}
+            if set(value) == {"value"}:  # a single unnamed output with diagnostics: a number
+                value = value["value"]
         else:
             value = raw_value
         value, info = _plain(value), _plain(info)
         problems = self._violations(inputs, value)
         if problems:
+            said = [info["message"]] if info.get("message") and info.get("success") is False else []
             info = dict(info, success=False, status=info.get("status") or 5,
-                        message="; ".join(problems))
+                        message="; ".join(said + problems))
         elif self.status in _MEASURED and "success" not in info:
             info = dict(info, success=False, status=6,
                         message="the solver reported no success flag")
@@ -564,8 +698,18 @@ class Result:
         return out
 
     # -- display
-    def sympy_expr(self):
-        return _expr_cache(self.expression) if self.expression is not None else None
+    def sympy_expr(self, live: bool = False):
+        """The SymPy expression shown for this result (the committed, generated one unless
+        ``live``, which derives it now), or None."""
+        if self.expression is None:
+            return None
+        if not live:
+            from icl_companion.theory import precompute
+
+            e = precompute.expression(self.id)
+            if e is not None:
+                return e
+        return _expr_cache(self.expression)
 
     def formula(self, latex: bool = False) -> str:
         """The SymPy expression (pretty or LaTeX), followed by ``definition`` as its legend."""
@@ -620,17 +764,40 @@ class Result:
         lines += [f".. [{i}] {t}" for i, t in enumerate(self.reference.numpydoc(), 1)]
         return "\n".join(lines) + "\n"
 
-    def _repr_markdown_(self) -> str:  # Jupyter
+    # -- Jupyter
+    def latex(self) -> str | None:
+        """The formula in LaTeX with the papers' symbols, ``f(inputs) = expression``, or None."""
         expr = self.sympy_expr()
-        if expr is not None:
-            import sympy as sp
+        if expr is None:
+            return None
+        from icl_companion.theory import display
 
-            body = f"$${sp.latex(expr)}$$"
-        else:
-            body = f"```\n{self.definition}\n```"
-        rows = "\n".join(f"| `{p.name}` | {p.describe_domain()} | {p.doc} |" for p in self.params)
-        return (f"**{self.id}** ({self.status}) {self.summary}\n\n{body}\n\n| input | domain | |\n"
-                f"|---|---|---|\n{rows}\n\n*{self.reference}*")
+        args = ", ".join(display.symbol_latex(p.name) for p in self.params)
+        name = r"\mathrm{" + self.id.partition(".")[2].replace("_", r"\_") + "}"
+        return f"{name}({args}) = {display.latex(expr)}"
+
+    def _repr_latex_(self) -> str | None:
+        tex = self.latex()
+        return None if tex is None else f"$${tex}$$"
+
+    def _repr_html_(self) -> str:
+        """Formula (or defining equations), inputs with symbols and domains, outputs, reference."""
+        from icl_companion.theory.display import esc, status_badge, symbol_latex, table_html
+
+        tex = self.latex()
+        formula = f"<p>$${tex}$$</p>" if tex is not None else ""
+        if self.definition:
+            formula += f"<pre>{esc(self.definition)}</pre>"
+        rows = [(f"<code>{esc(p.name)}</code>", f"\\({symbol_latex(p.name)}\\)",
+                 esc(p.describe_domain()), "" if p.required else esc(p.default), esc(p.doc))
+                for p in self.params]
+        link = f' <a href="{self.paper.url}">{esc(self.paper.url)}</a>' if self.paper.url else ""
+        return (f"<div><b><code>{esc(self.id)}</code></b> {status_badge(True, self.status)} "
+                f"{esc(self.summary)}{formula}"
+                + table_html(("input", "symbol", "domain", "default", ""), rows, raw=True)
+                + f"<p>outputs: {', '.join(f'<code>{esc(o)}</code>' for o in self.outputs)}"
+                f"<br>status: {esc(self.status_line())}"
+                f"<br>reference: <i>{esc(self.reference)}</i>{link}</p></div>")
 
 
 Result.__doc__ = _GeneratedDoc(Result.__doc__)
@@ -639,6 +806,22 @@ Result.__doc__ = _GeneratedDoc(Result.__doc__)
 @functools.lru_cache(maxsize=None)
 def _expr_cache(factory):
     return factory()
+
+
+def format_mp(v: Any, dps: int) -> str:
+    """``dps`` significant digits of an mpmath number (trailing zeros kept)."""
+    import mpmath
+
+    with mpmath.workdps(dps + 5):  # at mpmath's default 15 digits mpf(v) would round v
+        return mpmath.nstr(v, dps, strip_zeros=False, min_fixed=-6, max_fixed=dps)
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.12g}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt_value(x) for x in v) + "]"
+    return str(v)
 
 
 def _plain(v: Any) -> Any:
@@ -672,33 +855,98 @@ class Evaluation:
     inputs: dict
     value: Any
     info: dict = field(default_factory=dict)
+    dps: int | None = None  # set for an arbitrary-precision evaluation (value: mpmath.mpf)
 
     @property
     def success(self) -> bool:
         """False when the solver did not converge or the value left its declared range."""
         return bool(self.info.get("success", True))
 
+    def value_text(self) -> str:
+        """The value as printed by ``iclc eval``: 12 significant digits, or ``dps`` digits."""
+        if self.dps is not None:
+            return format_mp(self.value, self.dps)
+        return _fmt_value(self.value)
+
     def to_dict(self) -> dict:
-        return {"id": self.result.id, "inputs": dict(self.inputs), "value": self.value,
+        """The ``iclc eval --json`` object; with ``dps`` the value is a decimal string of ``dps``
+        significant digits (a JSON float cannot hold them)."""
+        value = format_mp(self.value, self.dps) if self.dps is not None else self.value
+        return {"id": self.result.id, "inputs": dict(self.inputs), "value": value,
                 "status": self.result.status, "reference": str(self.result.reference),
                 "info": dict(self.info)}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.inputs.items())
         flag = "" if self.success else f"  (NOT CONVERGED: {self.info.get('message', '')})"
-        return f"{self.result.id}({args}) = {self.value!r}  [{self.result.status}]{flag}"
+        shown = self.value_text() if self.dps is not None else repr(self.value)
+        return f"{self.result.id}({args}) = {shown}  [{self.result.status}]{flag}"
 
-    def _repr_markdown_(self) -> str:
-        return f"`{self!r}`  \n*{self.result.reference}*"
+    # -- Jupyter
+    def _items(self) -> list[tuple[str, Any]]:
+        return list(self.value.items()) if isinstance(self.value, dict) else \
+            [(self.result.outputs[0], self.value)]
+
+    def _repr_latex_(self) -> str:
+        """``f(inputs) = value`` (each output on its own line)."""
+        from icl_companion.theory.display import fmt_number, symbol_latex
+
+        args = ", ".join(f"{symbol_latex(k)}={fmt_number(v, 8)}" for k, v in self.inputs.items()
+                         if not isinstance(v, str))
+        name = r"\mathrm{" + self.result.id.partition(".")[2].replace("_", r"\_") + "}"
+        shown = self.value_text() if self.dps is not None else None
+        lines = [f"{symbol_latex(k) if k != 'value' else name + '(' + args + ')'} = "
+                 f"{shown or fmt_number(v, 12)}" for k, v in self._items()]
+        flag = "" if self.success else r"\quad\text{(not trusted: see diagnostics)}"
+        return "$$\\begin{aligned}" + r" \\ ".join(lines).replace(" = ", " &= ") + \
+            "\\end{aligned}" + flag + "$$"
+
+    def _repr_html_(self) -> str:
+        """The value(s) with the result's status, the inputs and the solver diagnostics."""
+        from icl_companion.theory.display import (esc, fmt_number, status_badge, symbol_latex,
+                                                  table_html)
+
+        r = self.result
+        digits = self.dps or 12
+        vals = [(f"\\({symbol_latex(k)}\\)", f"<code>{esc(k)}</code>",
+                 esc(format_mp(v, self.dps) if self.dps else fmt_number(v, digits)))
+                for k, v in self._items()]
+        inputs = ", ".join(f"{esc(k)}={esc(fmt_number(v, 10))}" for k, v in self.inputs.items())
+        ok = self.success
+        badge = status_badge(ok, "trusted" if ok else "NOT TRUSTED")
+        diag = ""
+        if self.info:
+            diag = "<p>diagnostics: " + ", ".join(
+                f"{esc(k)} = {esc(fmt_number(self.info[k]))}" for k in INFO_KEYS
+                if k in self.info) + "</p>"
+        prec = f" ({self.dps} significant digits)" if self.dps else ""
+        return (f"<div><b><code>{esc(r.id)}</code></b>({inputs}) {badge} "
+                f"<small>{esc(r.status_line())}{prec}</small>"
+                + table_html(("", "output", "value"), vals, raw=True) + diag
+                + f"<p><i>{esc(r.reference)}</i></p></div>")
 
 
 # ----------------------------------------------------------------------------------- the catalogue
-RESULTS: Registry[Result] = Registry("result", ("theory", "numerics"))
+def _index(prefix: str):
+    from icl_companion.theory import precompute
+
+    return precompute.index(prefix)
+
+
+def _stub(id: str):
+    from icl_companion.theory import precompute
+
+    return precompute.stub(id)
+
+
+RESULTS: Registry[Result] = Registry("result", ("theory", "numerics"), index=_index, stub=_stub)
 CATALOGUE = RESULTS.entries  # id -> Result (filled as papers are loaded)
 
 
-def register(result: Result) -> Result:
+def register(result: Result, _depth: int = 1) -> Result:
     """Add ``result`` to the catalogue (re-registering the same id replaces it)."""
+    if not result.module:
+        result.module = sys._getframe(_depth).f_globals.get("__name__", "")
     return RESULTS.add(result)
 
 
@@ -713,20 +961,70 @@ def register_symbolic(id: str, summary: str, params: Sequence[Param],
     the expression and the SymPy symbols in the order of ``params``.
     """
 
-    @functools.lru_cache(maxsize=None)
-    def compiled():
+    def compile():
+        from icl_companion.theory import precompute
+
+        f = precompute.function(id)
+        if f is not None:
+            return f
         import sympy as sp
 
         return sp.lambdify(tuple(symbols()), _expr_cache(expression), modules=list(modules))
 
+    return register(Result(id, summary, tuple(params), symbolic_func(id, params, compile),
+                           reference, status, status_note, expression=expression, check=check,
+                           bounds=bounds, symbolic=True, symbols=symbols), _depth=2)
+
+
+def symbolic_func(id: str, params: Sequence[Param], compile: Callable[[], Callable]):
+    """``func(**inputs)`` of a symbolic result: the float value of ``compile()`` (called once, on
+    first use: the generated function, or the expression lambdified now)."""
     names = [p.name for p in params]
+    compiled = functools.lru_cache(maxsize=None)(compile)
 
     def func(**inputs):
         return float(compiled()(*[inputs[n] for n in names]))
 
     func.__name__ = id.replace(".", "_")
-    return register(Result(id, summary, tuple(params), func, reference, status, status_note,
-                           expression=expression, check=check, bounds=bounds))
+    return func
+
+
+#: Allowed ``dps`` (significant decimal digits) of an arbitrary-precision evaluation.
+DPS_RANGE = (15, 10000)
+
+
+def check_dps(dps) -> int:
+    """``dps`` as an int in :data:`DPS_RANGE`, or ``ValueError``."""
+    if isinstance(dps, bool) or not isinstance(dps, numbers.Integral) or \
+            not DPS_RANGE[0] <= dps <= DPS_RANGE[1]:
+        raise ValueError(f"dps = {dps!r} is outside the allowed range: an integer in "
+                         f"[{DPS_RANGE[0]}, {DPS_RANGE[1]}] (significant decimal digits)")
+    return int(dps)
+
+
+def _mp_function(r: Result):
+    from icl_companion.theory import precompute
+
+    f = precompute.mpmath_function(r.id)
+    if f is None:
+        import sympy as sp
+
+        f = sp.lambdify(tuple(r.symbols()), r.sympy_expr(live=True), modules="mpmath")
+    return f
+
+
+def _mp_input(raw: Any, value: Any):
+    """An input as an mpmath number: a decimal string as written (``0.1`` is 1/10, not the
+    nearest double), a float by its shortest repr (what was typed), an integer exactly."""
+    import mpmath
+
+    if isinstance(value, str) or isinstance(value, list):
+        return value
+    if isinstance(raw, str):
+        return mpmath.mpf(raw.strip())
+    if isinstance(value, int):
+        return mpmath.mpf(value)
+    return mpmath.mpf(repr(float(raw)))
 
 
 def load_catalogue() -> dict[str, Result]:
@@ -740,18 +1038,26 @@ def get(id: str) -> Result:
     return RESULTS.get(id)
 
 
+def listing(paper: str | None = None) -> list[tuple[str, str, str]]:
+    """``(id, status, summary)`` of every result (of one paper), without importing the modules
+    when the generated index is up to date (``iclc list``)."""
+    return RESULTS.rows(paper)
+
+
 def results(paper: str | None = None) -> list[Result]:
     """All results, optionally of one paper prefix, sorted by id."""
     return RESULTS.all(paper)
 
 
-def evaluate(id: str, **inputs) -> Evaluation:
-    """Evaluate result ``id`` on validated inputs.
+def evaluate(id: str, dps: int | None = None, **inputs) -> Evaluation:
+    """Evaluate result ``id`` on validated inputs; ``dps`` digits with mpmath for closed forms.
 
     >>> evaluate("linear.gd_risk", d=5, L=40, sigma2=0.1, eta=0.9).to_dict()["status"]
     'exact'
+    >>> evaluate("softmax.eta_star", d=5, L=40, sigma2=0.1, dps=30).value_text()
+    '0.879120879120879120879120879121'
     """
-    return get(id).evaluate(**inputs)
+    return get(id).evaluate(dps=dps, **inputs)
 
 
 class _Papers(Mapping):

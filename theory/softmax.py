@@ -1,11 +1,14 @@
 """Multi-head softmax attention learns debiased GD: closed forms (prefix ``softmax``).
 
 He, Pan, Chen, Yang, "In-context linear regression demystified: training dynamics and mechanistic
-interpretability of multi-head softmax attention", ICML 2025 (arXiv:2503.12734).  The paper body
-was not available; formulas follow the authors' blog post and code as summarised in the softmax
-digest (``shared/papers/softmax_icl.md``, cited below as "digest §x").  Setting as in
-:mod:`icl_companion.theory.linear`: ``x_l ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = x^T beta + eps``,
-``eps ~ N(0, sigma2)``; risks are ``E (yhat_q - y_q)^2`` and include ``sigma2``.
+interpretability of multi-head softmax attention", ICML 2025 (arXiv:2503.12734).  The paper body was
+not available (its theorem and equation numbers are not known); the formulas are read from the
+authors' blog post (github.com/Y-Agent/Y-Agent.github.io,
+``content/posts/in_context_regression.md``, which numbers Theorem 1 and its figures) and code
+(github.com/XintianPan/ICL_linear), and every derived step is written out in
+``docs/derivations/softmax.md``.  Setting as in :mod:`icl_companion.theory.linear`:
+``x_l ~ N(0, I_d)``, ``beta ~ N(0, I_d/d)``, ``y = x^T beta + eps``, ``eps ~ N(0, sigma2)``; risks
+are ``E (yhat_q - y_q)^2`` and include ``sigma2``.
 
 Everything is *derived* by SymPy from its ingredients and the registered callables are lambdified
 from the same expressions:
@@ -47,15 +50,16 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Sequence
 
 import numpy as np
 import sympy as sp
 
 from icl_companion.theory import linear as tl
 from icl_companion.theory.linear import D, ETA, L, SIGMA2, XI
-from icl_companion.theory.registry import (Reference, Result, integer, real, register,
-                             register_symbolic, vector)
+from icl_companion.theory.closed_form import register_closed_form
+from icl_companion.theory.linear import risk_bounds
+from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, integer, real, register,
+                             vector)
 
 __all__ = [
     # reduced predictor
@@ -77,6 +81,7 @@ __all__ = [
     "ratio_bound_grid", "single_head_profile_expr", "single_head_optimum_expr",
     "single_head_optimum", "linear_length_risk_expr", "ar1_covariance",
     "preconditioner_from_moments", "preconditioner_closed_form", "preconditioner",
+    "preconditioner_eig", "PRECONDITIONER_MAX_D", "certified_approx_loss", "MAX_HEADS",
     "preconditioned_gd_risk", "preconditioned_min_risk",
     "GAMMA", "MU", "OMEGA", "L_TRAIN", "L_TEST", "RHO",
 ]
@@ -89,7 +94,7 @@ C_NOISE = (1 + SIGMA2) / L  # the variance factor (1 + sigma2)/L of the approxim
 
 
 # =============================================================================================
-# 1. The reduced predictor and its expansion to debiased GD (digest §2.3, §3.1)
+# 1. The reduced predictor and its expansion to debiased GD (derivations: softmax.md)
 # =============================================================================================
 def _prompt_symbols(n: int):
     """Symbols ``y_1..y_n`` (context responses) and ``s_1..s_n`` (``s_l = x_l^T x_q``)."""
@@ -107,7 +112,8 @@ def nw_head_expr(n: int, w=W):
 
     References
     ----------
-    He et al. (2025), reduced predictor ``TFEst.Est`` (digest §2.3).
+    He et al. (2025), reduced predictor ``TFEst.Est``;
+    ``docs/derivations/softmax.md#reduced-predictor``.
     """
     y, s = _prompt_symbols(n)
     den = sum(sp.exp(w * sk) for sk in s)
@@ -129,7 +135,7 @@ def dgd_predictor_expr(n: int, eta=ETA):
 
     References
     ----------
-    He et al. (2025), ``TFEst.DGDEst`` (digest §2.4).
+    He et al. (2025), ``TFEst.DGDEst``; ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     y, s = _prompt_symbols(n)
     sbar = sum(s) / n
@@ -149,7 +155,8 @@ def pair_series(n: int, order: int = 3):
 
     References
     ----------
-    He et al. (2025), Theorem 1(1) (blog; digest §3.1, §3.7).
+    He et al. (2025), Theorem 1(1) of the authors' blog post (not numbered in the paper sources);
+    ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     c = taylor_coefficients(nw_head_expr(n), W, order + 1)
     # eta/(2 gamma) * sum_k c_k (gamma^k - (-gamma)^k) = eta * sum_{k odd} c_k gamma^(k-1)
@@ -172,7 +179,8 @@ def nw_cumulant_coefficients(n: int):
 
     References
     ----------
-    He et al. (2025), Theorem 1(1) (digest §3.1, §3.7); the cumulant form is derived here.
+    He et al. (2025), Theorem 1(1) of the authors' blog post; the cumulant form is derived here,
+    ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     y, s = _prompt_symbols(n)
     ybar, sbar = sum(y) / n, sum(s) / n
@@ -196,7 +204,8 @@ def multihead_first_order_expr(n: int, H: int):
 
     References
     ----------
-    He et al. (2025), first-order expansion (blog; digest §3.1).
+    He et al. (2025), first-order expansion (the authors' blog post);
+    ``docs/derivations/softmax.md#small-kq-scale-debiased-gd``.
     """
     t = sp.Symbol("t", real=True)
     om, mu = omega_symbols(H), mu_symbols(H)
@@ -206,7 +215,7 @@ def multihead_first_order_expr(n: int, H: int):
 
 
 # =============================================================================================
-# 2. Exact finite-(d, L) risks of one-step GD and debiased GD (digest §3.4)
+# 2. Exact finite-(d, L) risks of one-step GD and debiased GD (derived here)
 # =============================================================================================
 def projected_gd_moments(rank):
     """``(E<g, beta>, E|g|^2)`` for ``g = (1/L) X^T P y`` with ``P`` an ``L x L`` projection of rank ``r``.
@@ -220,8 +229,8 @@ def projected_gd_moments(rank):
 
     References
     ----------
-    He et al. (2025), GD and debiased GD estimators ``TFEst.GDEst``/``DGDEst`` (digest §2.4, §3.4);
-    moments derived here.
+    He et al. (2025), GD and debiased GD estimators ``TFEst.GDEst``/``DGDEst``; moments derived
+    here, ``docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd``.
     """
     m4, m2 = tl.gd_moments()
     r = sp.sympify(rank)
@@ -238,7 +247,8 @@ def projected_gd_risk_expr(rank):
 
     References
     ----------
-    Digest §3.4 (risk including the noise, derived).
+    ``docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd`` (risk including the
+    noise).
     """
     e_gb, e_g2 = projected_gd_moments(rank)
     return sp.expand(SIGMA2 + 1 - 2 * ETA * e_gb + ETA**2 * e_g2)
@@ -252,8 +262,10 @@ def dgd_risk_expr():
 
     References
     ----------
-    He et al. (2025), debiased GD ``TFEst.DGDEst`` and Theorem 1 (digest §3.4; the exact finite-size
-    form is derived here and checked by Monte Carlo in ``validation/softmax_theory.py``).
+    He et al. (2025), debiased GD ``TFEst.DGDEst`` and Theorem 1 of the blog post; the exact
+    finite-size form is derived here
+    (``docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd``) and checked by
+    Monte Carlo in ``validation/softmax_theory.py``.
     """
     return projected_gd_risk_expr(L - 1)
 
@@ -272,7 +284,8 @@ def eta_star_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(2) (digest §3.4).
+    He et al. (2025), Theorem 1(2) of the authors' blog post;
+    ``docs/derivations/softmax.md#optimal-debiased-gd-step``.
     """
     (sol,) = sp.solve(sp.diff(dgd_risk_expr(), ETA), ETA)
     return sp.factor(sp.simplify(sol))
@@ -284,7 +297,8 @@ def dgd_min_risk_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(2); finite-size form derived (digest §3.4).
+    He et al. (2025), Theorem 1(2) of the blog post; finite-size form derived,
+    ``docs/derivations/softmax.md#optimal-debiased-gd-step``.
     """
     return sp.simplify(dgd_risk_expr().subs(ETA, eta_star_expr()))
 
@@ -300,13 +314,13 @@ def gd_min_risk_expr():
 
     References
     ----------
-    Digest §3.4 (vanilla one-step GD, derived).
+    ``docs/derivations/linear.md#optimal-gd-step`` (vanilla one-step GD, derived).
     """
     return sp.simplify(gd_risk_expr().subs(ETA, gd_eta_star_expr()))
 
 
 # =============================================================================================
-# 3. The approximate population loss L~(omega, mu) for H heads (digest §3.2, §4.1)
+# 3. The approximate population loss L~(omega, mu) for H heads (the blog's; derivations: softmax.md)
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def omega_symbols(H: int):
@@ -329,8 +343,8 @@ def approx_loss_expr(H: int):
 
     References
     ----------
-    He et al. (2025), approximate loss (blog; code ``utils/funcs.py::loss_function``, which is half of
-    it); digest §3.2.
+    He et al. (2025), approximate loss (the authors' blog post; code ``loss_function``, which is
+    half of it); ``docs/derivations/softmax.md#approximate-population-loss``.
     """
     om, mu = sp.Matrix(omega_symbols(H)), sp.Matrix(mu_symbols(H))
     E = sp.Matrix(H, H, lambda i, j: sp.exp(D * om[i] * om[j]))
@@ -344,7 +358,8 @@ def approx_loss_grad_expr(H: int):
 
     References
     ----------
-    He et al. (2025), code ``utils/funcs.py::gradients`` (of ``L~/2``); digest §4.1.
+    He et al. (2025), code ``gradients`` (of ``L~/2``);
+    ``docs/derivations/softmax.md#approximate-population-loss``.
     """
     e = approx_loss_expr(H)
     return [sp.diff(e, v) for v in omega_symbols(H) + mu_symbols(H)]
@@ -356,7 +371,7 @@ def approx_loss_hessian_expr(H: int):
 
     References
     ----------
-    Digest §3.2, §4.1 (derived).
+    ``docs/derivations/softmax.md#approximate-population-loss`` (derived).
     """
     return sp.hessian(approx_loss_expr(H), omega_symbols(H) + mu_symbols(H))
 
@@ -382,7 +397,8 @@ def mu_star_expr(H: int = 1):
 
     References
     ----------
-    He et al. (2025), code ``calculate_mu_star`` (digest §3.2).
+    He et al. (2025), code ``calculate_mu_star``;
+    ``docs/derivations/softmax.md#optimal-ov-for-a-fixed-kq``.
     """
     A, b = mu_quadratic_form_expr(H)
     return sp.simplify(A.LUsolve(b))
@@ -397,7 +413,8 @@ def taylor_form_expr(H: int, K: int):
 
     References
     ----------
-    He et al. (2025), blog, Taylor form of the approximate loss (digest §3.2).
+    He et al. (2025), blog, Taylor form of the approximate loss;
+    ``docs/derivations/softmax.md#taylor-form-and-gradient-flow``.
     """
     om, mu = omega_symbols(H), mu_symbols(H)
 
@@ -419,7 +436,8 @@ def series_flow_expr(H: int, K: int):
 
     References
     ----------
-    He et al. (2025), blog, GD on the approximate loss (digest §4.1, §4.2).
+    He et al. (2025), blog, GD on the approximate loss;
+    ``docs/derivations/softmax.md#taylor-form-and-gradient-flow``.
     """
     om, mu = omega_symbols(H), mu_symbols(H)
 
@@ -461,24 +479,18 @@ def pair_term_expr():
 
     References
     ----------
-    He et al. (2025), approximate loss (digest §3.2).
+    He et al. (2025), approximate loss; ``docs/derivations/softmax.md#approximate-population-loss``.
     """
     return MA * MB * (WA * WB + C_NOISE * sp.exp(D * WA * WB))
 
 
 @functools.lru_cache(maxsize=None)
 def _pair_functions():
-    T = pair_term_expr()
-    first, second = (WA, MA), (WB, MB)
-    args = (WA, WB, MA, MB, D, L, SIGMA2)
+    from icl_companion.theory.precompute import derived
 
-    def f(e):
-        return sp.lambdify(args, e, "numpy")
-
-    return {"T": f(T),
-            "d1": [f(sp.diff(T, u)) for u in first],
-            "d11": [[f(sp.diff(T, u, v)) for v in first] for u in first],
-            "d12": [[f(sp.diff(T, u, v)) for v in second] for u in first]}
+    # {"T", "d1", "d11", "d12"}: pair_term_expr and its derivatives in (omega, mu) of heads a, b,
+    # lambdified in (omega_a, omega_b, mu_a, mu_b, d, L, sigma2); generated (theory.precompute)
+    return derived("softmax.pair_term")
 
 
 def _pair_grid(om, m, d, L_, sigma2):
@@ -587,7 +599,8 @@ def mu_gamma_expr():
 
     References
     ----------
-    He et al. (2025), solution manifold (blog; digest §3.3).
+    He et al. (2025), solution manifold (the authors' blog post);
+    ``docs/derivations/softmax.md#solution-manifold``.
     """
     e = _manifold_loss_expr()
     (sol,) = sp.solve(sp.diff(e, MU), MU)
@@ -606,7 +619,7 @@ def profile_loss_expr():
 
     References
     ----------
-    Digest §3.3 (profile loss derived from the blog's manifold).
+    ``docs/derivations/softmax.md#profile-loss`` (derived from the blog's manifold).
     """
     e = _manifold_loss_expr().subs(MU, mu_gamma_expr())
     target = 1 + SIGMA2 - GAMMA**2 / (GAMMA**2 + C_NOISE * sp.sinh(D * GAMMA**2))
@@ -626,7 +639,8 @@ def approx_loss_step_limit_expr():
 
     References
     ----------
-    He et al. (2025), approximate loss and solution manifold (blog; digest §3.2-3.3); limit derived.
+    He et al. (2025), approximate loss and solution manifold (blog); limit derived,
+    ``docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap``.
     """
     e = _manifold_loss_expr().subs(MU, ETA / (2 * GAMMA))
     return sp.expand(sp.limit(e, GAMMA, 0))
@@ -638,7 +652,7 @@ def approx_loss_gamma_term_expr():
 
     References
     ----------
-    Digest §3.2-3.3 (derived).
+    ``docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap`` (derived).
     """
     e = _manifold_loss_expr().subs(MU, ETA / (2 * GAMMA))
     diff = sp.simplify((e - approx_loss_step_limit_expr()).rewrite(sp.exp))
@@ -665,16 +679,17 @@ def approx_loss_centring_gap_expr():
 
     References
     ----------
-    He et al. (2025), approximate loss (digest §3.2, "accurate for large L"; caveat 3 of §6);
-    exact risk derived here (digest §3.4).
+    He et al. (2025), approximate loss (the blog: "accurate when L is sufficiently large"); exact
+    risk derived here, ``docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap``.
     """
     return sp.factor(sp.simplify(dgd_risk_expr() - approx_loss_step_limit_expr()))
 
 
 @functools.lru_cache(maxsize=None)
 def _manifold_numeric():
-    return (sp.lambdify((D, L, SIGMA2, GAMMA), mu_gamma_expr(), "numpy"),
-            sp.lambdify((D, L, SIGMA2, GAMMA), profile_loss_expr(), "numpy"))
+    from icl_companion.theory.precompute import derived
+
+    return derived("softmax.manifold")  # mu_gamma_expr, profile_loss_expr in (d, L, sigma2, gamma)
 
 
 def mu_gamma(d, L, sigma2, gamma) -> float:
@@ -694,14 +709,15 @@ def profile_loss(d, L, sigma2, gamma) -> float:
 
 
 # =============================================================================================
-# 4. Bayes risk and the Theorem 1(3) ratio bound (digest §3.6)
+# 4. Bayes risk and the Theorem 1(3) ratio bound (blog numbering)
 # =============================================================================================
 def bayes_risk_expr():
     """Asymptotic Bayes risk: the *same* expression as :func:`icl_companion.theory.linear.ridge_bayes_risk_expr`.
 
     References
     ----------
-    He et al. (2025), Theorem 1(3) and code ``ridge_loss`` (digest §3.6).
+    He et al. (2025), Theorem 1(3) of the blog post and code ``ridge_loss``;
+    ``docs/derivations/linear.md#bayes-risk-via-marchenko-pastur``.
     """
     return tl.ridge_bayes_risk_expr()
 
@@ -713,7 +729,8 @@ def dgd_risk_asym_expr():
 
     References
     ----------
-    He et al. (2025), large-L risk used in the code (digest §3.4).
+    He et al. (2025), large-L risk used in the code;
+    ``docs/derivations/softmax.md#large-l-limit-of-the-optimal-risk``.
     """
     Lc = sp.Symbol("Lc", positive=True)
     e = dgd_min_risk_expr().subs({D: XI * Lc, L: Lc})
@@ -728,7 +745,8 @@ def ratio_bound_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(3) (blog; digest §3.6).
+    He et al. (2025), Theorem 1(3) of the authors' blog post;
+    ``docs/derivations/softmax.md#bayes-risk-and-the-ratio-bound``.
     """
     return 1 + 1 / (SIGMA2 * (1 + XI * SIGMA2) * (1 + SIGMA2 + 1 / XI))
 
@@ -739,17 +757,18 @@ def ratio_expr():
 
     References
     ----------
-    He et al. (2025), Theorem 1(3) (digest §3.6).
+    He et al. (2025), Theorem 1(3) of the blog post;
+    ``docs/derivations/softmax.md#bayes-risk-and-the-ratio-bound``.
     """
     return dgd_risk_asym_expr() / bayes_risk_expr()
 
 
 @functools.lru_cache(maxsize=None)
 def _ratio_numeric():
-    return (sp.lambdify((XI, SIGMA2), ratio_expr(), "numpy"),
-            sp.lambdify((XI, SIGMA2), ratio_bound_expr(), "numpy"),
-            sp.lambdify((XI, SIGMA2), dgd_risk_asym_expr(), "numpy"),
-            sp.lambdify((XI, SIGMA2), bayes_risk_expr(), "numpy"))
+    from icl_companion.theory.precompute import derived
+
+    # ratio, ratio_bound, dgd_risk_asym, bayes_risk in (xi, sigma2); generated (theory.precompute)
+    return derived("softmax.ratio")
 
 
 def ratio_bound_grid(xis, sigma2s) -> dict:
@@ -771,7 +790,7 @@ def ratio_bound_grid(xis, sigma2s) -> dict:
 
 
 # =============================================================================================
-# 5. Single head (digest §3.5)
+# 5. Single head
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def single_head_profile_expr():
@@ -779,7 +798,7 @@ def single_head_profile_expr():
 
     References
     ----------
-    Digest §3.5 (profiled single-head approximate loss).
+    ``docs/derivations/softmax.md#single-head-optimum`` (profiled single-head approximate loss).
     """
     (w,), (m,) = omega_symbols(1), mu_symbols(1)
     e = approx_loss_expr(1).subs(m, mu_star_expr(1)[0])
@@ -795,8 +814,9 @@ def single_head_optimum_expr():
 
     References
     ----------
-    He et al. (2025), single-head case, citing Chen, Sheen, Wang, Yang (2024), arXiv:2402.19442;
-    the code's ``mu = sqrt(d)/(1 + (1+sigma2) d e / L)`` (digest §3.5).
+    He et al. (2025), single-head case, citing Chen, Sheen, Wang, Yang (2024), arXiv:2402.19442; the
+    code's ``mu = sqrt(d)/(1 + (1+sigma2) d e / L)``;
+    ``docs/derivations/softmax.md#single-head-optimum``.
     """
     crit = sp.solve(sp.diff(OMEGA**2 * sp.exp(-D * OMEGA**2), OMEGA), OMEGA)
     pos = [c for c in crit if c.is_positive]
@@ -810,10 +830,11 @@ def single_head_optimum_expr():
 
 @functools.lru_cache(maxsize=None)
 def _single_head_numeric():
-    w, mu = single_head_optimum_expr()
-    risk = single_head_profile_expr().subs(OMEGA, w)
-    return (sp.lambdify((D, L, SIGMA2), w, "numpy"), sp.lambdify((D, L, SIGMA2), mu, "numpy"),
-            sp.lambdify((D, L, SIGMA2), sp.simplify(risk), "numpy"))
+    from icl_companion.theory.precompute import derived
+
+    # omega, mu of single_head_optimum_expr and the profile risk there, in (d, L, sigma2);
+    # generated (theory.precompute)
+    return derived("softmax.single_head")
 
 
 def single_head_optimum(d, L, sigma2):
@@ -824,7 +845,7 @@ def single_head_optimum(d, L, sigma2):
 
 
 # =============================================================================================
-# 6. Linear attention: length generalisation (digest §3.8)
+# 6. Linear attention: length generalisation
 # =============================================================================================
 @functools.lru_cache(maxsize=None)
 def linear_length_risk_expr():
@@ -837,7 +858,8 @@ def linear_length_risk_expr():
 
     References
     ----------
-    He et al. (2025), linear vs softmax attention length generalisation (blog; digest §3.8).
+    He et al. (2025), linear vs softmax attention length generalisation (blog Figure 4.1);
+    ``docs/derivations/softmax.md#linear-attention-length-generalisation``.
     """
     eta0 = tl.gd_eta_star_expr().subs(L, L_TRAIN)
     return sp.simplify(tl.gd_risk_expr().subs({ETA: eta0 * L_TEST / L_TRAIN, L: L_TEST},
@@ -845,14 +867,14 @@ def linear_length_risk_expr():
 
 
 # =============================================================================================
-# 7. Optimal linear-TF preconditioner for anisotropic covariates (digest §3.9)
+# 7. Optimal linear-TF preconditioner for anisotropic covariates
 # =============================================================================================
 def ar1_covariance(d: int, rho: float) -> np.ndarray:
     """AR(1) covariance ``Sigma_ij = rho^|i - j|`` (the code's ``generate_covariance_matrix``).
 
     References
     ----------
-    He et al. (2025), anisotropic experiments (digest §1.3).
+    He et al. (2025), anisotropic experiments (code ``generate_covariance_matrix``).
     """
     if int(d) != d or d < 1:
         raise ValueError(f"d = {d} is outside the allowed domain: an integer >= 1")
@@ -871,7 +893,8 @@ def _gd_moments_aniso(Sigma, L, sigma2):
 
     References
     ----------
-    Digest §3.9 (derived); Isserlis (1918).
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates`` (derived);
+    Isserlis (1918).
     """
     S = np.asarray(Sigma, float)
     d = S.shape[0]
@@ -889,7 +912,8 @@ def preconditioner_from_moments(Sigma, L, sigma2) -> np.ndarray:
 
     References
     ----------
-    Digest §3.9; Zhang, Frei, Bartlett (2024) for the isotropic-task analogue.
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates``; Zhang, Frei,
+    Bartlett (2024) for the isotropic-task analogue.
     """
     e_gb, e_gg = _gd_moments_aniso(Sigma, L, sigma2)
     return np.linalg.solve(e_gg, e_gb)
@@ -900,7 +924,8 @@ def preconditioner_closed_form(Sigma, L, sigma2) -> np.ndarray:
 
     References
     ----------
-    He et al. (2025), "Opt_KQ_LinTF" panel (blog); formula derived (digest §3.9).
+    He et al. (2025), "Opt_KQ_LinTF" panel (blog Figure 3.1); formula derived,
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates``.
     """
     S = np.asarray(Sigma, float)
     d = S.shape[0]
@@ -914,7 +939,7 @@ def preconditioned_gd_risk(Gamma, Sigma, L, sigma2) -> float:
 
     References
     ----------
-    Digest §3.9 (derived).
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates`` (derived).
     """
     G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
     e_gb, e_gg = _gd_moments_aniso(S, L, sigma2)
@@ -933,7 +958,7 @@ def preconditioned_min_risk(Gamma, Sigma, sigma2) -> float:
 
     References
     ----------
-    Digest §3.9 (derived).
+    ``docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates`` (derived).
     """
     G, S = np.asarray(Gamma, float), np.asarray(Sigma, float)
     return float(sigma2 + np.trace(S - S @ S @ G) / S.shape[0])
@@ -942,12 +967,52 @@ def preconditioned_min_risk(Gamma, Sigma, sigma2) -> float:
 def preconditioner(d, L, sigma2, rho) -> np.ndarray:
     """Optimal one-step linear-TF preconditioner for AR(1) covariates, ``Sigma_ij = rho^|i-j|``.
 
+    Computed by :func:`preconditioner_eig` (symmetric by construction, accurate near
+    ``|rho| = 1``); equal to the normal-equation solution :func:`preconditioner_from_moments`.
+
     >>> G = preconditioner(3, 40, 0.1, 0.0)
     >>> bool(np.allclose(G, 1 / (1 + (3 + 1 + 3 * 0.1) / 40) * np.eye(3)))
     True
     """
     _check_dls(d, L, sigma2)
-    return preconditioner_from_moments(ar1_covariance(d, rho), L, sigma2)
+    return preconditioner_eig(ar1_covariance(d, rho), L, sigma2)[0]
+
+
+def preconditioner_eig(Sigma, L, sigma2) -> tuple:
+    """``Gamma* = M^-1`` with ``M = (1 + 1/L) Sigma + (tr Sigma + sigma2 d)/L I`` from ``eigh(Sigma)``.
+
+    ``M`` and ``Sigma`` share eigenvectors ``U``, so ``Gamma* = U diag(1/m) U^T`` with
+    ``m = (1 + 1/L) lambda + (tr Sigma + sigma2 d)/L``: exactly symmetric (the two triangles are
+    averaged) and backward stable, where solving the normal equations with ``E[g g^T] = Sigma M/d``
+    squares the conditioning of a nearly singular ``Sigma`` (``|rho| -> 1``: an asymmetric result
+    off by 1% at ``rho = 1 - 1e-12``).  Returns ``(Gamma, rel_err)`` with ``rel_err = d eps
+    cond(M)``, the a-priori bound on the relative error of a backward-stable eigensolver.
+    """
+    S = np.asarray(Sigma, float)
+    d = S.shape[0]
+    lam, U = np.linalg.eigh(S)
+    lam = np.clip(lam, 0.0, None)  # Sigma is PSD; rounding may leave -1e-17
+    m = (1 + 1 / L) * lam + (np.trace(S) + sigma2 * d) / L
+    G = (U / m) @ U.T
+    return (G + G.T) / 2, float(d * np.finfo(float).eps * m.max() / m.min())
+
+
+#: Largest ``d`` of ``softmax.preconditioner``: a d x d result printed in full (d = 256 is
+#: 65,536 numbers, about 1.5 MB of text; the figures use d <= 20).
+PRECONDITIONER_MAX_D = 256
+
+
+def _preconditioner_result(d, L, sigma2, rho):
+    G, err = preconditioner_eig(ar1_covariance(d, rho), L, sigma2)
+    out = {"value": G.tolist(), "residual": err}
+    if not np.all(np.isfinite(G)):
+        out.update(success=False, status=2, message="non-finite entries in Gamma*")
+    elif err > 1e-8:
+        out.update(success=False, status=4, message=f"M is too ill-conditioned for double "
+                   f"precision: estimated relative error {err:.1e} > 1e-8")
+    else:
+        out["success"] = True
+    return out
 
 
 def _preconditioner_display():
@@ -959,8 +1024,16 @@ def _preconditioner_display():
 # =============================================================================================
 # Registry
 # =============================================================================================
-def _ref(where: str) -> Reference:
-    return Reference("softmax", where)
+#: The authors' public sources (the paper body was not available: its theorem, equation and figure
+#: numbers are not known).  The blog numbers Theorem 1 and its figures; the ICML version may differ.
+BLOG = ("He, Pan, Chen, Yang, blog post 'In-Context Linear Regression Demystified' (2025), "
+        "github.com/Y-Agent/Y-Agent.github.io, content/posts/in_context_regression.md")
+AUTHORS_CODE = "He et al., code github.com/XintianPan/ICL_linear"
+
+
+def _ref(anchor: str, *cites: str) -> Reference:
+    """Not numbered in the sources; derived on ``docs/derivations/softmax.md#<anchor>``."""
+    return Reference("softmax", NOT_NUMBERED, f"docs/derivations/softmax.md#{anchor}", cites)
 
 
 def _d():
@@ -975,54 +1048,139 @@ def _s2():
     return real("sigma2", 0, doc="noise variance")
 
 
-def same_length(a: str = "omega", b: str = "mu"):
-    """A catalogue ``check``: the per-head vectors ``a`` and ``b`` have one entry per head each."""
+#: Largest number of heads accepted by the catalogue (the head-pair matrices are H x H).
+MAX_HEADS = 1000
+
+
+def same_length(a: str = "omega", b: str | None = "mu", max_heads: int = MAX_HEADS):
+    """A catalogue ``check``: the per-head vectors ``a`` and ``b`` have one entry per head each,
+    and at most ``max_heads`` heads."""
 
     def check(inputs):
-        if len(inputs[a]) != len(inputs[b]):
+        if b is not None and len(inputs[a]) != len(inputs[b]):
             raise ValueError(f"{a} and {b} must have the same length (one entry per head), got "
                              f"len({a}) = {len(inputs[a])} and len({b}) = {len(inputs[b])}")
+        if len(inputs[a]) > max_heads:
+            raise ValueError(f"{a} has {len(inputs[a])} entries; at most {max_heads} heads are "
+                             f"allowed")
 
     return check
 
 
+#: ``d omega_a omega_b`` above which ``exp`` overflows a double (log(1.8e308) = 709.8).
+EXP_MAX = 709.0
+
+
+def _exp_exponent_check(d, om) -> None:
+    w = float(np.max(np.abs(om)))
+    top = float(d) * w * w  # float products give inf, never OverflowError
+    if top > EXP_MAX:
+        raise ValueError(f"d * max(omega)^2 = {top:.4g} exceeds {EXP_MAX:g}: exp(d omega_a omega_b) "
+                         f"overflows double precision (allowed: d * max|omega|^2 <= {EXP_MAX:g})")
+
+
+def _approx_loss_iv(d, L, sigma2, om, m):
+    """``L~`` in :mod:`mpmath.iv` interval arithmetic (arguments are intervals)."""
+    from mpmath import iv
+
+    c = (1 + sigma2) / L
+    quad = sum(m[a] * m[b] * (om[a] * om[b] + c * iv.exp(d * om[a] * om[b]))
+               for a in range(len(om)) for b in range(len(om)))
+    return 1 + sigma2 - 2 * sum(x * y for x, y in zip(m, om)) + quad
+
+
+#: Heads up to which an uncertain double-precision ``L~`` is recomputed in interval arithmetic.
+_IV_MAX_HEADS = 64
+
+
+def certified_approx_loss(d, L, sigma2, omega, mu) -> dict:
+    """``L~(omega, mu)`` with a guaranteed accuracy, or ``success=False`` saying why not.
+
+    Double precision first, with the a-priori bound ``(n + 4) eps S`` on its rounding error
+    (``n = H^2 + H`` terms, ``S`` the sum of their magnitudes): accepted when that bound is below
+    ``2^-50`` of the value.  Otherwise (cancellation between ``2 mu^T omega`` and the quadratic
+    form, or an ``exp`` beyond the double range) the loss is recomputed in interval arithmetic
+    (:func:`icl_companion.theory.closed_form.evaluate_interval`) for ``H <= 64``.
+    """
+    from icl_companion.theory.closed_form import evaluate_interval
+
+    om, m = _heads(omega, mu)
+    # Heads sharing one omega act as one head with the summed mu (L~ depends on mu only through
+    # those sums): merging them removes exact cancellations that no rounding analysis can see.
+    om, inverse = np.unique(om, return_inverse=True)
+    m = np.bincount(inverse.ravel(), weights=m, minlength=om.size)
+    H = om.size
+    with np.errstate(all="ignore"):
+        T = _bcast(_pair_functions()["T"](*_pair_grid(om, m, d, L, sigma2)), H)
+        lin = 2 * m * om
+        value = float(1 + sigma2 - lin.sum() + T.sum())
+        scale = 1 + sigma2 + float(np.abs(lin).sum() + np.abs(T).sum())
+    bound = (H * H + H + 4) * np.finfo(float).eps * scale
+    if math.isfinite(value) and math.isfinite(scale) and bound <= 2.0 ** -50 * abs(value):
+        return {"value": value, "success": True, "residual": bound}
+    if H > _IV_MAX_HEADS:
+        return {"value": value, "success": False, "status": 4,
+                "message": f"double precision cannot guarantee L~ here (rounding bound "
+                           f"{bound:.1e}) and H = {H} > {_IV_MAX_HEADS} is too many heads for "
+                           f"interval arithmetic"}
+    args = [d, L, sigma2, *om.tolist(), *m.tolist()]
+    r = evaluate_interval(lambda d_, L_, s_, *x: _approx_loss_iv(d_, L_, s_, x[:H], x[H:]), args)
+    out = {"value": r.value, "success": r.success, "residual": r.error}
+    if not r.success:
+        out.update(status=r.status, message=r.message)
+    return out
+
 
 def _ratio_conditions(inputs):
+    from fractions import Fraction
+
     xi, s2 = inputs["xi"], inputs["sigma2"]
-    if not s2 + 1 / xi > 1:
+    if not Fraction(s2) + 1 / Fraction(xi) > 1:  # exact: 1/xi may overflow a double
         raise ValueError(f"Theorem 1(3) needs sigma2 + 1/xi > 1, got sigma2 = {s2:g}, "
-                         f"xi = {xi:g} (sigma2 + 1/xi = {s2 + 1 / xi:g})")
+                         f"xi = {xi:g} (sigma2 + 1/xi = {float(Fraction(s2) + 1 / Fraction(xi)):g})")
 
 
-register_symbolic(
+register_closed_form(
     "softmax.eta_star", "Optimal debiased-GD step eta* = (1 + (1+sigma2) d/L)^-1 (Theorem 1(2))",
     [_d(), _L(), _s2()], eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("Theorem 1(2); exact minimiser of the finite-(d, L) debiased-GD risk (digest §3.4)"))
+    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"),
+    bounds={"value": (0, 1)})
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_risk", "Exact risk of debiased one-step GD with step eta (finite d, L)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], dgd_risk_expr,
     lambda: (D, L, SIGMA2, ETA),
-    _ref("debiased GD TFEst.DGDEst, risk derived from Gaussian moments (digest §3.4)"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.DGDEst"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_min_risk", "Minimum over eta of the exact debiased-GD risk (finite d, L)",
     [_d(), _L(), _s2()], dgd_min_risk_expr, lambda: (D, L, SIGMA2),
-    _ref("Theorem 1(2) at finite d, L (digest §3.4)"))
+    _ref("optimal-debiased-gd-step", BLOG + ", Theorem 1(2)"),
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.gd_risk", "Exact risk of vanilla one-step GD with step eta (= linear.gd_risk)",
     [_d(), _L(), _s2(), real("eta", doc="GD step")], gd_risk_expr, lambda: (D, L, SIGMA2, ETA),
-    _ref("vanilla one-step GD TFEst.GDEst (digest §3.4); same expression as linear.gd_risk"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"),
+    bounds=risk_bounds())
 
-register_symbolic(
+register_closed_form(
     "softmax.gd_eta_star", "Optimal vanilla one-step GD step (= linear.gd_eta_star)",
     [_d(), _L(), _s2()], gd_eta_star_expr, lambda: (D, L, SIGMA2),
-    _ref("eta*_gd (digest §3.4)"))
+    _ref("exact-risks-of-one-step-gd-and-debiased-gd", AUTHORS_CODE + ", TFEst.GDEst"),
+    bounds={"value": (0, 1)})
 
 
 def _approx_loss_display():
     return approx_loss_expr(2)
+
+
+def _approx_loss_result(d, L, sigma2, omega, mu):
+    try:
+        return certified_approx_loss(d, L, sigma2, omega, mu)
+    except ValueError as e:  # the value itself is beyond the double range
+        raise ValueError(f"softmax.approx_loss: {e}") from None
 
 
 register(Result(
@@ -1030,69 +1188,122 @@ register(Result(
     "Approximate population loss L~(omega, mu) of the reduced H-head model (H = len(omega))",
     (_d(), _L(), _s2(), vector("omega", doc="KQ scales, one per head"),
      vector("mu", doc="OV last entries, one per head")),
-    lambda d, L, sigma2, omega, mu: approx_loss(d, L, sigma2, omega, mu),
-    _ref("approximate loss (blog; code loss_function x 2), digest §3.2"),
-    status="asymptotic", status_note="large-L approximation of the reduced model's risk",
+    _approx_loss_result,
+    _ref("approximate-population-loss", BLOG + ", section 'Simplification and Approximate Loss'",
+         AUTHORS_CODE + ", loss_function (= L~/2)"),
+    status="asymptotic", status_note="large-L approximation of the reduced model's risk; "
+                                     "accuracy certified (residual = error bound)",
     expression=_approx_loss_display,
     definition="Shown for H = 2. General H: 1 + sigma2 - 2 mu^T omega + mu^T (omega omega^T + "
                "(1+sigma2)/L exp(d omega omega^T)) mu, exp entrywise.",
-    check=same_length()))
+    check=same_length(), bounds=risk_bounds()))
 
 
 def _mu_star_result(d, L, sigma2, omega):
-    m = mu_star(d, L, sigma2, omega)
-    return {"mu": m.tolist(), "loss": approx_loss(d, L, sigma2, omega, m)}
+    """``mu*`` by least squares (after refusing an ``exp`` beyond the double range, which LAPACK
+    would report on stdout), its backward error as the residual, and the loss there."""
+    om, _ = _heads(omega)
+    try:
+        _exp_exponent_check(d, om)
+    except ValueError as e:
+        raise ValueError(f"softmax.mu_star: {e}") from None
+    H = om.size
+    with np.errstate(all="ignore"):
+        A = approx_loss_hessian(d, L, sigma2, om, np.zeros(H))[H:, H:] / 2
+    if not np.all(np.isfinite(A)):  # checked here: LAPACK would print to stdout
+        raise ValueError("softmax.mu_star: (1 + sigma2)/L exp(d omega_a omega_b) overflows "
+                         "double precision at these inputs")
+    m = mu_star(d, L, sigma2, om)
+    scale = np.linalg.norm(A) * np.linalg.norm(m) + np.linalg.norm(om)
+    backward = float(np.linalg.norm(A @ m - om) / scale) if scale > 0 else 0.0
+    loss = certified_approx_loss(d, L, sigma2, om, m)
+    ok = backward <= 1e-10 and loss["success"]
+    out = {"mu": m.tolist(), "loss": loss["value"], "success": ok, "residual": backward}
+    if not ok:
+        out.update(status=4, message=loss.get("message") or f"least-squares backward error "
+                   f"{backward:.1e} > 1e-10")
+    return out
 
 
 register(Result(
     "softmax.mu_star", "Optimal OV mu*(omega) = argmin_mu L~(omega, mu) and the loss there",
     (_d(), _L(), _s2(), vector("omega", doc="KQ scales, one per head")), _mu_star_result,
-    _ref("code calculate_mu_star, digest §3.2"), status="asymptotic",
+    _ref("optimal-ov-for-a-fixed-kq", AUTHORS_CODE + ", calculate_mu_star"), status="asymptotic",
     status_note="minimiser of the large-L approximate loss; minimum-norm when A is singular",
     outputs=("mu", "loss"), expression=lambda: mu_star_expr(1),
     definition="Shown for H = 1. General H: mu* = (omega omega^T + (1+sigma2)/L exp(d omega "
-               "omega^T))^-1 omega (minimum-norm least squares when singular)."))
+               "omega^T))^-1 omega (minimum-norm least squares when singular).",
+    check=same_length("omega", None),
+    bounds=lambda inp: {"loss": risk_bounds(1.0)(inp)["value"]}))
 
-register_symbolic(
+register_closed_form(
     "softmax.mu_gamma", "OV sum mu_gamma on the solution manifold S_gamma (omega = +-gamma)",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     mu_gamma_expr, lambda: (D, L, SIGMA2, GAMMA),
-    _ref("solution manifold S_gamma (blog), digest §3.3"), status="asymptotic",
-    status_note="minimiser of the large-L approximate loss")
+    _ref("solution-manifold", BLOG + ", solution manifold S_gamma"), status="asymptotic",
+    status_note="minimiser of the large-L approximate loss",
+    bounds={"value": (0, math.inf)})
 
-register_symbolic(
+register_closed_form(
     "softmax.profile_loss", "Approximate loss along the solution manifold S_gamma",
     [_d(), _L(), _s2(), real("gamma", 0, lo_open=True, doc="common |omega| of the heads")],
     profile_loss_expr, lambda: (D, L, SIGMA2, GAMMA),
-    _ref("profile loss, digest §3.3 (derived)"), status="asymptotic",
-    status_note="large-L approximate loss")
+    _ref("profile-loss"), status="asymptotic",
+    status_note="large-L approximate loss",
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.approx_loss_gap", "Exact debiased-GD risk minus the gamma -> 0 limit of the "
     "approximate loss at the same step: (eta/L)(2 - eta/eta*), eta*/L at eta*",
     [_d(), _L(), _s2(), real("eta", doc="effective step 2 gamma mu")],
     approx_loss_centring_gap_expr, lambda: (D, L, SIGMA2, ETA),
-    _ref("approximate loss (digest §3.2) vs the exact finite-L risk (digest §3.4), derived"),
+    _ref("the-gamma-to-zero-limit-and-the-1l-gap"),
     status_note="the O(1/L) centring term that L~ drops; the reduced predictor adds O(gamma^2)")
 
-register_symbolic(
+register_closed_form(
     "softmax.bayes_risk", "Asymptotic Bayes risk, d/L -> xi (= linear.ridge_bayes_risk_asym)",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], bayes_risk_expr, lambda: (XI, SIGMA2),
-    _ref("Theorem 1(3), code ridge_loss (digest §3.6)"), status="asymptotic",
-    status_note="d, L -> inf with d/L -> xi")
+    _ref("bayes-risk-and-the-ratio-bound", BLOG + ", Theorem 1(3)", AUTHORS_CODE + ", ridge_loss"),
+    status="asymptotic",
+    status_note="d, L -> inf with d/L -> xi",
+    bounds=risk_bounds(1.0))
 
-register_symbolic(
+register_closed_form(
     "softmax.dgd_risk_asym", "Limit of the optimal debiased-GD risk, d/L -> xi",
     [real("xi", 0, lo_open=True, doc="d/L"), _s2()], dgd_risk_asym_expr, lambda: (XI, SIGMA2),
-    _ref("digest §3.4, large-L form"), status="asymptotic",
-    status_note="d, L -> inf with d/L -> xi")
+    _ref("large-l-limit-of-the-optimal-risk"), status="asymptotic",
+    status_note="d, L -> inf with d/L -> xi",
+    bounds=risk_bounds(1.0))
+
+
+@functools.lru_cache(maxsize=None)
+def _ratio_intervals():
+    from icl_companion.theory.closed_form import interval_function
+
+    exprs = {"ratio": ratio_expr(), "bound": ratio_bound_expr(), "dgd_risk": dgd_risk_asym_expr(),
+             "bayes_risk": bayes_risk_expr(), "margin": ratio_bound_expr() - ratio_expr()}
+    return {k: interval_function((XI, SIGMA2), e) for k, e in exprs.items()}
 
 
 def _ratio_result(xi, sigma2):
-    f = _ratio_numeric()
-    r, b = float(f[0](xi, sigma2)), float(f[1](xi, sigma2))
-    return {"ratio": r, "bound": b, "holds": bool(r <= b), "dgd_risk": float(f[2](xi, sigma2)),
-            "bayes_risk": float(f[3](xi, sigma2))}
+    """Theorem 1(3) at one point, every number certified by interval arithmetic.
+
+    ``holds`` is decided on the enclosure of ``bound - ratio`` (both tend to 1 as ``xi -> 0``, where
+    comparing the two rounded doubles would decide on rounding errors).
+    """
+    from icl_companion.theory.closed_form import evaluate_many
+
+    v = evaluate_many(_ratio_intervals(), (xi, sigma2), "softmax.ratio_bound")
+    v["holds"] = bool(v.pop("margin") >= 0)
+    order = ("ratio", "bound", "holds", "dgd_risk", "bayes_risk")  # the declared outputs, in order
+    return {**{k: v.pop(k) for k in order}, **v}
+
+
+def _ratio_bounds(inputs):
+    s2 = inputs["sigma2"]
+    hi = (1 + s2) * (1 + 4e-16)
+    return {"ratio": (1, math.inf), "bound": (1, math.inf), "dgd_risk": (s2, hi),
+            "bayes_risk": (s2, hi)}
 
 
 register(Result(
@@ -1100,47 +1311,67 @@ register(Result(
     "Theorem 1(3): optimal debiased-GD risk / Bayes risk, and its upper bound",
     (real("xi", 0, lo_open=True, doc="d/L"),
      real("sigma2", 0, lo_open=True, doc="noise variance (> 0 in Theorem 1(3))")),
-    _ratio_result, _ref("Theorem 1(3) (blog), digest §3.6"), status="asymptotic",
+    _ratio_result, _ref("bayes-risk-and-the-ratio-bound", BLOG + ", Theorem 1(3)"),
+    status="asymptotic",
     status_note="d, L -> inf with d/L -> xi; needs sigma2 > 0 and sigma2 + 1/xi > 1",
     outputs=("ratio", "bound", "holds", "dgd_risk", "bayes_risk"),
     expression=ratio_bound_expr,
     definition="bound shown; ratio = (sigma2 + xi(1+sigma2)/(1 + xi(1+sigma2))) / BayesRisk(xi, "
                "sigma2), BayesRisk = softmax.bayes_risk.",
-    check=_ratio_conditions))
+    check=_ratio_conditions, bounds=_ratio_bounds))
+
+
+@functools.lru_cache(maxsize=None)
+def _single_head_intervals():
+    from icl_companion.theory.closed_form import interval_function
+
+    w, mu = single_head_optimum_expr()
+    loss = sp.simplify(single_head_profile_expr().subs(OMEGA, w))
+    return {k: interval_function((D, L, SIGMA2), e)
+            for k, e in (("omega", w), ("mu", mu), ("approx_loss", loss))}
 
 
 def _single_head_result(d, L, sigma2):
-    w, m = single_head_optimum(d, L, sigma2)
-    return {"omega": w, "mu": m, "approx_loss": float(_single_head_numeric()[2](d, L, sigma2))}
+    from icl_companion.theory.closed_form import evaluate_many
+
+    return evaluate_many(_single_head_intervals(), (d, L, sigma2), "softmax.single_head_optimum")
 
 
 register(Result(
     "softmax.single_head_optimum",
     "Single-head optimum of the approximate loss: omega = 1/sqrt(d), mu = mu*(omega)",
     (_d(), _L(), _s2()), _single_head_result,
-    _ref("single head (Chen et al. 2024a; code), digest §3.5"), status="asymptotic",
+    _ref("single-head-optimum", "Chen, Sheen, Wang, Yang (2024), COLT 2024, arXiv:2402.19442",
+         AUTHORS_CODE), status="asymptotic",
     status_note="minimiser of the large-L approximate loss; rough at d = 5",
     outputs=("omega", "mu", "approx_loss"),
     expression=lambda: sp.Matrix(single_head_optimum_expr()),
-    definition="(omega, mu); approx_loss = 1 + sigma2 - (1 + (1+sigma2) e d/L)^-1."))
+    definition="(omega, mu); approx_loss = 1 + sigma2 - (1 + (1+sigma2) e d/L)^-1.",
+    bounds=lambda inp: {"omega": (0, 1), "mu": (0, math.inf),
+                        "approx_loss": risk_bounds(1.0)(inp)["value"]}))
 
-register_symbolic(
+register_closed_form(
     "softmax.linear_length_risk",
     "Risk at L_test of linear attention trained at L_train (GD with the 1/L_train kept)",
     [_d(), integer("L_train", 1, doc="training prompt length"),
      integer("L_test", 1, doc="test prompt length"), _s2()],
     linear_length_risk_expr, lambda: (D, L_TRAIN, L_TEST, SIGMA2),
-    _ref("linear vs softmax attention, length generalisation (blog), digest §3.8"),
+    _ref("linear-attention-length-generalisation", BLOG + ", Figure 4.1"),
     status="exact", status_note="exact for the linear-attention population optimum at L_train "
-                                "(one-step GD with eta*_gd(L_train))")
+                                "(one-step GD with eta*_gd(L_train))",
+    bounds=risk_bounds())
 
 
 register(Result(
     "softmax.preconditioner",
     "Optimal linear-TF preconditioner Gamma* for AR(1) covariates Sigma_ij = rho^|i-j|",
-    (_d(), _L(), _s2(), real("rho", -1, 1, lo_open=True, hi_open=True, doc="AR(1) correlation")),
-    lambda d, L, sigma2, rho: preconditioner(d, L, sigma2, rho).tolist(),
-    _ref("anisotropic covariates, Opt_KQ_LinTF panel (blog), digest §3.9"), status="exact",
-    status_note="minimiser of the exact one-step preconditioned-GD risk",
+    (integer("d", 1, PRECONDITIONER_MAX_D, doc="covariate dimension (the d x d matrix is printed "
+             "in full)"), _L(), _s2(),
+     real("rho", -1, 1, lo_open=True, hi_open=True, doc="AR(1) correlation")),
+    _preconditioner_result,
+    _ref("optimal-preconditioner-for-anisotropic-covariates",
+         BLOG + ", Figure 3.1 (panel Opt_KQ_LinTF)"), status="exact",
+    status_note="minimiser of the exact one-step preconditioned-GD risk; eigh of Sigma, residual = "
+                "estimated relative error d eps cond(M)",
     expression=_preconditioner_display,
     definition="Sigma_ij = rho^|i-j| (d x d); returned as a nested list (rows)."))

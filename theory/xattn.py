@@ -1,18 +1,20 @@
 """Multi-modal ICL in a latent factor model: LSA fails, deep linearized cross-attention reaches Bayes.
 
 **Reconstructed model.**  Only the abstract and secondary summaries of Barnfield, Sen & Sur
-(arXiv:2602.04872) were available.  Everything below implements the reconstruction of the project
-digest (``shared/papers/cross_attention.md``), built to agree with every stated fact, in particular
-``alpha* = 2/(2 + m_lo + m_hi)`` and ``beta* -> -alpha*``.  Its open choices are parameters:
+(arXiv:2602.04872) were available (the paper's numbering is not known).  Everything below implements
+the reconstruction written out in ``docs/derivations/xattn.md``, built to agree with every stated
+fact, in particular ``alpha* = 2/(2 + m_lo + m_hi)`` and ``beta* -> -alpha*``.  Its open choices are
+parameters:
 
 * view-noise variance ``tau2`` (the "2" in ``alpha*`` is ``2 tau2`` with ``tau2 = 1``),
 * response noise ``sigma2`` and latent dimension ``k``,
 * one-parameter (``beta = -alpha``) or two-parameter ``(alpha, beta)`` layers, shared or per layer.
 
-Latent factor model (digest §1.3).  Per prompt (task) draw loadings ``Gamma = [Gamma_bar; Gamma_tilde]``
-(``d x k``, ``d = d1 + d2``) and a response loading ``beta`` (``k``); per example
-``u ~ N(0, I_k)``, ``x = Gamma u + tau eps`` (both modalities stacked), ``y = beta^T u + sigma e``.
-Given the task, ``Sigma = tau2 I + Gamma Gamma^T``, ``s = Cov(x, y) = Gamma beta``.
+Latent factor model (``docs/derivations/xattn.md#latent-factor-model``).  Per prompt (task) draw
+loadings ``Gamma = [Gamma_bar; Gamma_tilde]`` (``d x k``, ``d = d1 + d2``) and a response loading
+``beta`` (``k``); per example ``u ~ N(0, I_k)``, ``x = Gamma u + tau eps`` (both modalities
+stacked), ``y = beta^T u + sigma e``. Given the task, ``Sigma = tau2 I + Gamma Gamma^T``,
+``s = Cov(x, y) = Gamma beta``.
 
 Every closed form is derived here by SymPy; the catalogue callables are lambdified from these
 expressions, so ``iclc show`` prints what ``iclc eval`` computes.
@@ -33,8 +35,9 @@ import math
 import numpy as np
 import sympy as sp
 
-from icl_companion.theory.registry import (Reference, Result, choice, integer, matrix, real, register,
-                             register_symbolic, vector)
+from icl_companion.theory.closed_form import DOUBLE_MAX, register_closed_form
+from icl_companion.theory.registry import (NOT_NUMBERED, Reference, Result, choice, integer, matrix,
+                             real, register, vector)
 
 __all__ = [
     "alpha_star_expr", "rho_star_expr", "layers_needed", "alpha_T_expr", "alpha_T",
@@ -45,8 +48,8 @@ __all__ = [
     "STATUS_NOTE",
 ]
 
-STATUS_NOTE = ("reconstructed model (digest of arXiv:2602.04872 v3 from abstract/summaries only); "
-               "not confirmed against the paper body")
+STATUS_NOTE = ("reconstructed model (arXiv:2602.04872: only the abstract and secondary summaries "
+               "were available); not confirmed against the paper body")
 
 A, B, LAM, TAU2, MLO, MHI = sp.symbols("alpha beta lambda tau2 m_lo m_hi", positive=True)
 T = sp.Symbol("T", positive=True, integer=True)
@@ -57,8 +60,9 @@ G2 = sp.Symbol("g2", nonnegative=True)
 P = sp.Symbol("p", nonnegative=True)
 
 
-def _ref(where: str) -> Reference:
-    return Reference("xattn", where)
+def _ref(anchor: str, *cites: str, where: str = NOT_NUMBERED) -> Reference:
+    """Derived for the reconstructed model on ``docs/derivations/xattn.md#<anchor>``."""
+    return Reference("xattn", where, f"docs/derivations/xattn.md#{anchor}", cites)
 
 
 # ------------------------------------------------------------------------ Bayes predictor and risk
@@ -72,7 +76,7 @@ def push_through_check(d: int = 3, k: int = 2) -> bool:
 
     References
     ----------
-    Digest §1.4 (Bayes predictor, push-through / Woodbury form); digest §3.5 item 6.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk`` (push-through / Woodbury form).
     """
     n, m = sp.symbols("n m", integer=True, positive=True)
     G = sp.MatrixSymbol("Gamma", n, m)
@@ -92,7 +96,8 @@ def bayes_risk_form_check() -> bool:
 
     References
     ----------
-    Digest §1.4: ``Cov(u | x) = tau2 (tau2 I + Gamma^T Gamma)^-1``.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk``:
+    ``Cov(u | x) = tau2 (tau2 I + Gamma^T Gamma)^-1``.
     """
     s2 = sp.Symbol("sigma2", nonnegative=True)
     ok = True
@@ -115,31 +120,56 @@ def bayes_predictor(Gamma, beta, tau2: float = 1.0) -> np.ndarray:
 
     References
     ----------
-    Digest §1.4 (reconstructed latent factor model), push-through form.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk`` (reconstructed latent factor model),
+    push-through form.
     """
-    G = np.atleast_2d(np.asarray(Gamma, dtype=float))
-    b = np.asarray(beta, dtype=float).ravel()
-    return G @ np.linalg.solve(tau2 * np.eye(G.shape[1]) + G.T @ G, b)
+    return np.asarray(bayes_risk(Gamma, beta, 0.0, tau2)["w"])
 
 
 def bayes_risk(Gamma, beta, sigma2: float = 0.0, tau2: float = 1.0) -> dict:
     """Infinite-context Bayes risk ``sigma2 + tau2 beta^T (tau2 I + Gamma^T Gamma)^-1 beta``.
 
-    Returns the risk, the explained variance ``w^T s`` and the Bayes coefficient ``w``.
+    Returns the risk, the explained variance ``w^T s`` and the Bayes coefficient ``w``, plus the
+    diagnostics ``success`` and ``residual`` (the a-priori relative error ``k eps cond(K)`` of the
+    symmetric eigensolver applied to ``K = tau2 I + Gamma^T Gamma``).  ``Gamma`` is rescaled by its
+    largest entry first (``K`` is then formed without overflow); a risk beyond the double range is
+    refused with a ``ValueError``.
 
     >>> round(bayes_risk([[1.0], [1.0]], [1.0])["risk"], 12)
     0.333333333333
 
     References
     ----------
-    Digest §1.4 (reconstructed): ``R_j = Var(y_q | x_q, task)``.
+    ``docs/derivations/xattn.md#bayes-predictor-and-risk`` (reconstructed):
+    ``R_j = Var(y_q | x_q, task)``.
     """
     G = np.atleast_2d(np.asarray(Gamma, dtype=float))
     b = np.asarray(beta, dtype=float).ravel()
-    K = tau2 * np.eye(G.shape[1]) + G.T @ G
-    risk = sigma2 + tau2 * float(b @ np.linalg.solve(K, b))
-    w = bayes_predictor(G, b, tau2)
-    return {"risk": risk, "explained": float(w @ (G @ b)), "w": w.tolist()}
+    g = float(np.max(np.abs(G)))
+    g = g if g > 1e150 else 1.0                   # rescale only where Gamma^T Gamma would overflow
+    Gs = G / g                                    # K = g^2 (tau2/g^2 I + Gs^T Gs)
+    with np.errstate(all="ignore"):
+        ks, V = np.linalg.eigh(Gs.T @ Gs)
+        ks = np.clip(ks, 0.0, None)
+        gks = g * (g * ks)                        # eigenvalues of Gamma^T Gamma (0 stays 0)
+        k = tau2 + gks                            # eigenvalues of K (inf when g^2 overflows)
+        c = V.T @ b
+        quad = float(np.sum(c * c * (tau2 / k)))  # tau2 beta^T K^-1 beta, each term >= 0
+        risk = sigma2 + quad
+        w = Gs @ (V @ (g * c / k))                # Gamma K^-1 beta
+        share = 1 / (1 + tau2 / gks)              # gks / k in [0, 1] (0 where gks = 0)
+        explained = float(np.sum(c * c * share))  # beta^T Gamma^T Gamma K^-1 beta
+    if not (math.isfinite(risk) and math.isfinite(explained) and np.all(np.isfinite(w))):
+        raise ValueError(f"the Bayes risk or coefficients leave the double-precision range at "
+                         f"these inputs (|Gamma| up to {g:.3g}, |beta| up to "
+                         f"{float(np.max(np.abs(b))):.3g}, sigma2 = {sigma2:.3g}); rescale them")
+    err = float(len(k) * np.finfo(float).eps * k.max() / k.min())
+    ok = err <= 1e-8
+    out = {"risk": risk, "explained": explained, "w": w.tolist(), "success": ok, "residual": err}
+    if not ok:
+        out.update(status=4, message=f"K = tau2 I + Gamma^T Gamma is too ill-conditioned for double "
+                                     f"precision: estimated relative error {err:.1e} > 1e-8")
+    return out
 
 
 # --------------------------------------------------------------------- single-layer LSA, L = inf
@@ -148,7 +178,8 @@ def lsa_normal_equation_check() -> bool:
     ``2 (Sigma G s s^T - s s^T)`` when ``Sigma w = s``.
 
     Summing over tasks gives the normal equations ``E[Sigma G s s^T] = E[s s^T]``, i.e.
-    ``E[s s^T (x) Sigma] vec G = vec E[s s^T]`` (digest §3.2).  Checked for a generic 2 x 2 case.
+    ``E[s s^T (x) Sigma] vec G = vec E[s s^T]``
+    (``docs/derivations/xattn.md#single-layer-lsa-gap``).  Checked for a generic 2 x 2 case.
     """
     Gm = sp.Matrix(2, 2, sp.symbols("G0:4"))
     a, b_, c = sp.symbols("S00 S01 S11")
@@ -163,7 +194,8 @@ def lsa_normal_equation_check() -> bool:
 
 @functools.lru_cache(maxsize=None)
 def lsa_fixed_direction_exprs():
-    """Closed forms for the fixed-direction family (digest §3.2), derived by SymPy.
+    """Closed forms for the fixed-direction family
+    (``docs/derivations/xattn.md#single-layer-lsa-gap``), derived by SymPy.
 
     Model: ``x = c v u + eps``, ``|v| = 1``, ``y = u``, unit view noise, noiseless response, signal
     strength ``g2 = c^2`` random.  Per task ``lambda = 1 + g2``, ``s^2 = g2``, Bayes risk
@@ -182,7 +214,8 @@ def lsa_fixed_direction_exprs():
 
     References
     ----------
-    Digest §3.2 ("fixed-direction toy"), reconstructed model; ZFB §4.3 for the unimodal ancestor.
+    ``docs/derivations/xattn.md#single-layer-lsa-gap`` (fixed-direction family), reconstructed
+    model; Zhang, Frei, Bartlett (2024), §4.3 for the unimodal ancestor.
     """
     gam = sp.Symbol("gamma")
 
@@ -204,9 +237,9 @@ def lsa_fixed_direction_exprs():
 
 @functools.lru_cache(maxsize=None)
 def _lsa_gap_mp():
-    exprs = lsa_fixed_direction_exprs()
-    return {k: {q: sp.lambdify((MLO, MHI, P), e, modules="mpmath") for q, e in v.items()}
-            for k, v in exprs.items()}
+    from icl_companion.theory.precompute import derived
+
+    return derived("xattn.lsa_fixed_direction")  # lsa_fixed_direction_exprs, mpmath (m_lo, m_hi, p)
 
 
 def lsa_gap(dist: str, m_lo: float, m_hi: float, p: float = 0.5) -> dict:
@@ -222,7 +255,7 @@ def lsa_gap(dist: str, m_lo: float, m_hi: float, p: float = 0.5) -> dict:
 
     References
     ----------
-    Digest §3.2 (reconstructed model).
+    ``docs/derivations/xattn.md#single-layer-lsa-gap`` (reconstructed model).
     """
     import mpmath as mp
 
@@ -246,7 +279,8 @@ def neumann_check() -> bool:
     """SymPy: ``alpha sum_{t<T} (1 - alpha lambda)^t = (1 - (1 - alpha lambda)^T)/lambda``.
 
     Per eigenvalue of the (symmetric) ``Sigma``, this is the truncated Neumann series
-    ``alpha sum_{t<T} (I - alpha Sigma)^t = Sigma^-1 (I - (I - alpha Sigma)^T)`` (digest §3.3).
+    ``alpha sum_{t<T} (I - alpha Sigma)^t = Sigma^-1 (I - (I - alpha Sigma)^T)``
+    (``docs/derivations/xattn.md#cross-attention-recursion``).
     """
     lhs = sp.summation(A * (1 - A * LAM) ** t, (t, 0, T - 1))
     rhs = (1 - (1 - A * LAM) ** T) / LAM
@@ -258,9 +292,10 @@ def neumann_check() -> bool:
 def ca_closed_form_expr():
     """Depth-T CA coefficient per eigen-direction, from ``rsolve`` of the layer recursion.
 
-    Recursion (digest §2.3, reconstructed): ``w_{t+1} = (I + beta Sigma_hat) w_t + alpha s_hat``,
-    ``w_0 = 0``.  Along an eigenvector with eigenvalue ``lambda`` and with ``q_t = w_t / w``
-    (``w = s/lambda``): ``q_{t+1} = (1 + beta lambda) q_t + alpha lambda``.  Returns ``q_T``.
+    Recursion (``docs/derivations/xattn.md#cross-attention-recursion``, reconstructed):
+    ``w_{t+1} = (I + beta Sigma_hat) w_t + alpha s_hat``, ``w_0 = 0``.  Along an eigenvector with
+    eigenvalue ``lambda`` and with ``q_t = w_t / w`` (``w = s/lambda``):
+    ``q_{t+1} = (1 + beta lambda) q_t + alpha lambda``.  Returns ``q_T``.
     """
     q = sp.Function("q")
     sol = sp.rsolve(q(t + 1) - (1 + B * LAM) * q(t) - A * LAM, q(t), {q(0): 0})
@@ -269,7 +304,8 @@ def ca_closed_form_expr():
 
 def ca_recursion_check() -> bool:
     """SymPy: the rsolve solution equals ``(alpha/(-beta)) (1 - (1 + beta lambda)^T)``, and with
-    ``beta = -alpha`` it is the Neumann form ``1 - (1 - alpha lambda)^T`` (digest §3.3)."""
+    ``beta = -alpha`` it is the Neumann form ``1 - (1 - alpha lambda)^T``
+    (``docs/derivations/xattn.md#cross-attention-recursion``)."""
     q = ca_closed_form_expr()
     two = sp.simplify(q - (A / (-B)) * (1 - (1 + B * LAM) ** T)) == 0
     one = sp.simplify(q.subs(B, -A) - (1 - (1 - A * LAM) ** T)) == 0
@@ -278,14 +314,16 @@ def ca_recursion_check() -> bool:
 
 def ca_excess_term_expr():
     """Excess risk of one eigen-direction at L = inf: ``c (1 - alpha lambda)^(2T)``,
-    ``c = (u^T s)^2 / lambda`` (digest §3.4).  The total is the task average of the sum."""
+    ``c = (u^T s)^2 / lambda`` (``docs/derivations/xattn.md#excess-risk-per-eigen-direction``).
+    The total is the task average of the sum."""
     c = sp.Symbol("c", nonnegative=True)
     return c * (1 - A * LAM) ** (2 * T)
 
 
 @functools.lru_cache(maxsize=None)
 def alpha_star_expr():
-    """Minimax step from equalising the spectrum endpoints (digest §3.4).
+    """Minimax step from equalising the spectrum endpoints
+    (``docs/derivations/xattn.md#minimax-step-and-contraction``).
 
     ``max_{lambda in [tau2 + m_lo, tau2 + m_hi]} |1 - alpha lambda|`` is minimised where
     ``1 - alpha (tau2 + m_lo) = alpha (tau2 + m_hi) - 1`` (SymPy ``solve``); with ``tau2 = 1`` this is
@@ -302,13 +340,24 @@ def alpha_star_expr():
 
 @functools.lru_cache(maxsize=None)
 def rho_star_expr():
-    """Worst-case contraction at ``alpha*``: ``1 - alpha* (tau2 + m_lo)`` (digest §3.4)."""
+    """Worst-case contraction at ``alpha*``: ``1 - alpha* (tau2 + m_lo)``
+    (``docs/derivations/xattn.md#minimax-step-and-contraction``)."""
     return sp.simplify((1 - A * (TAU2 + MLO)).subs(A, alpha_star_expr()))
 
 
-@functools.lru_cache(maxsize=None)
-def _rho_num():
-    return sp.lambdify((MLO, MHI, TAU2), rho_star_expr(), modules="math")
+def _log_ratio_iv(m_lo, m_hi, eps, tau2):
+    """``log(eps) / log(rho*)`` in interval arithmetic, with ``1 - rho* = 2 (tau2 + m_lo) /
+    (2 tau2 + m_lo + m_hi)`` exactly: ``log(rho*) = log1p(-(1 - rho*))`` keeps its digits when
+    ``rho*`` is within rounding of 1 (``m_hi = 1e17 m_lo``: a double ``rho*`` is 1.0, and the old
+    ``log(eps)/log(rho*)`` divided by zero)."""
+    from mpmath import iv
+
+    delta = 2 * (tau2 + m_lo) / (2 * tau2 + m_lo + m_hi)
+    return iv.log(eps) / iv.log1p(-delta)
+
+
+#: Relative tolerance under which ``log(eps)/log(rho*)`` counts as the integer just below it.
+_GUARD = 2.0 ** -50
 
 
 def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> int:
@@ -316,19 +365,39 @@ def layers_needed(m_lo: float, m_hi: float, eps: float, tau2: float = 1.0) -> in
 
     ``|w_T - w| <= rho*^T |w|`` at ``alpha*`` and ``L = inf``, so
     ``T(eps) = ceil(log(1/eps) / log(1/rho*))``; ``T = 1`` when ``rho* = 0`` (isotropic signal).
+    The ratio is evaluated in interval arithmetic (:func:`_log_ratio_iv`); a depth beyond the
+    double range is refused with a ``ValueError``.  A ratio less than ``2^-50`` (relative) above
+    an integer ``n`` gives ``n``: the inputs are doubles rounded from what was typed, and
+    ``eps = 1/9`` at ``rho* = 1/3`` means ``rho*^2 = eps`` (the double ``1/9`` is 6e-18 smaller).
 
     >>> layers_needed(1, 3, 1e-3)
     7
 
     References
     ----------
-    Digest §3.4 ("depth for relative coefficient accuracy").
+    ``docs/derivations/xattn.md#depth-needed``.
     """
-    rho = _rho_num()(m_lo, m_hi, tau2)
-    if rho <= 0.0:
+    from mpmath import ceil, iv, mp, mpf, nstr
+
+    if m_lo == m_hi:  # rho* = 0: one layer is exact
         return 1
-    x = math.log(eps) / math.log(rho)
-    return max(1, math.ceil(x - 1e-12 * max(1.0, x)))  # round-off guard: rho^n = eps exactly
+    dps, old = 20, iv.dps
+    try:
+        while True:  # narrow the enclosure of x until its ceiling is decided
+            iv.dps = dps
+            with mp.workdps(dps):  # the endpoints keep every digit of the enclosure
+                x = _log_ratio_iv(*(iv.mpf(v) for v in (m_lo, m_hi, eps, tau2))) * (1 - _GUARD)
+                lo, hi = mpf(x.a), mpf(x.b)
+                if lo > DOUBLE_MAX:
+                    raise ValueError(f"the depth is about {nstr(lo, 3)}, beyond the double range")
+                n_lo, n_hi = int(ceil(lo)), int(ceil(hi))
+            if n_lo == n_hi:
+                return max(1, n_lo)
+            if dps > 5000:
+                return max(1, n_lo)
+            dps *= 2
+    finally:
+        iv.dps = old
 
 
 def _layers_display():
@@ -349,7 +418,8 @@ def chebyshev_steps(m_lo: float, m_hi: float, T: int, tau2: float = 1.0) -> np.n
 
     References
     ----------
-    Digest §3.4 (per-layer steps); Saad, Iterative Methods for Sparse Linear Systems, §12.3.
+    ``docs/derivations/xattn.md#depth-needed`` (per-layer steps); Saad, Iterative Methods for Sparse
+    Linear Systems, chapter 12.
     """
     if T < 1:
         raise ValueError(f"T = {T} is outside the allowed domain: an integer >= 1")
@@ -372,7 +442,8 @@ def chebyshev_residual_check(T_: int = 3) -> bool:
 
 @functools.lru_cache(maxsize=None)
 def alpha_T_expr():
-    """Exact trained shared step for a two-point spectrum (digest §4.3).
+    """Exact trained shared step for a two-point spectrum
+    (``docs/derivations/xattn.md#trained-step-for-a-two-point-spectrum``).
 
     Minimiser of ``w1 (1 - alpha lambda1)^(2T) + w2 (1 - alpha lambda2)^(2T)`` (strictly convex in
     alpha for ``lambda1 != lambda2``): the first-order condition gives
@@ -409,13 +480,28 @@ def alpha_T_foc_check() -> bool:
 def alpha_T(lambda1: float, lambda2: float, w1: float, w2: float, T: int) -> float:
     """Depth-T trained shared step for a two-point spectrum (see :func:`alpha_T_expr`).
 
-    Evaluated in log space for the ratio (no overflow for extreme weights).
+    ``alpha_T = (1 + r)/(lambda1 + r lambda2)`` with ``log r = (log(w2 lambda2) - log(w1 lambda1))
+    / (2T - 1)``, evaluated in logs (each factor separately, so that ``w lambda`` cannot overflow),
+    with ``r`` or ``1/r`` (whichever is <= 1) and the eigenvalues scaled by the larger one: no
+    intermediate overflows for any inputs of the domain.  A step beyond the double range is
+    refused with a ``ValueError``.
 
     >>> round(alpha_T(2, 4, 1, 1, 1), 12) == round(6 / 20, 12)
     True
     """
-    r = math.exp((math.log(w2 * lambda2) - math.log(w1 * lambda1)) / (2 * T - 1))
-    return (1 + r) / (lambda1 + r * lambda2)
+    x = (math.log(w2) + math.log(lambda2) - math.log(w1) - math.log(lambda1)) / (2.0 * T - 1.0)
+    top = max(lambda1, lambda2)
+    l1, l2 = lambda1 / top, lambda2 / top
+    if x > 0:  # r > 1: divide through by r
+        q = math.exp(-x)
+        a = (q + 1) / (l1 * q + l2)
+    else:
+        q = math.exp(x)
+        a = (1 + q) / (l1 + q * l2)
+    value = a / top
+    if not math.isfinite(value):
+        raise ValueError(f"alpha_T is about {a:.3g}/{top:.3g}, beyond the double-precision range")
+    return value
 
 
 # ------------------------------------------------------------------------------------- reductions
@@ -440,7 +526,8 @@ def isotropic_one_layer_check(d: int = 3, k: int = 2) -> bool:
 def no_shift_gap_check() -> bool:
     """SymPy: with no covariate shift (one ``Sigma`` for all tasks) ``G = Sigma^-1`` solves the
     normal equations ``E[Sigma G s s^T] = E[s s^T]`` whatever the law of ``s``: the LSA gap is 0
-    (digest §3.5 item 2).  Generic symmetric 2 x 2 ``Sigma`` and second moment ``M = E[s s^T]``."""
+    (``docs/derivations/xattn.md#reductions``).  Generic symmetric 2 x 2 ``Sigma`` and second
+    moment ``M = E[s s^T]``."""
     a, b_, c, m0, m1, m2 = sp.symbols("S00 S01 S11 M00 M01 M11")
     S = sp.Matrix([[a, b_], [b_, c]])
     M = sp.Matrix([[m0, m1], [m1, m2]])
@@ -450,12 +537,13 @@ def no_shift_gap_check() -> bool:
 def zfb_no_shift_risk(Gamma, N: int, M: int, tau2: float = 1.0) -> float:
     """ZFB reduction: one modality-stacked covariance ``Lambda = tau2 I + Gamma Gamma^T`` for every
     prompt (no covariate shift), Gaussian task ``w ~ N(0, I)`` with noiseless ``y = w^T x``: the
-    gradient-flow single-layer LSA error is ``linear.lsa_zfb_risk(eig(Lambda), N, M)``, which tends
-    to the (zero) infinite-context gap as ``N = M -> inf`` (digest §3.5 items 2 and 4).
+    gradient-flow single-layer LSA error is ``linear.lsa_zfb_risk(eig(Lambda), N, M)``, which
+    tends to the (zero) infinite-context gap as ``N = M -> inf``
+    (``docs/derivations/xattn.md#reductions``).
 
     References
     ----------
-    Zhang, Frei, Bartlett, JMLR 25(49) 2024, Thm 4.1; digest §3.1, §3.5.
+    Zhang, Frei, Bartlett, JMLR 25(49) 2024, Thm 4.1; ``docs/derivations/xattn.md#reductions``.
     """
     from icl_companion.theory.registry import evaluate
 
@@ -476,28 +564,47 @@ _TAU = real("tau2", 0, lo_open=True, default=1.0,
 _MLO = real("m_lo", 0, doc="lower bound of the spectrum of Gamma^T Gamma (>= 0)")
 _MHI = real("m_hi", 0, doc="upper bound of the spectrum of Gamma^T Gamma (>= m_lo)")
 
-register_symbolic(
+register_closed_form(
     "xattn.alpha_star",
     "Minimax shared CA step alpha* = 2/(2 tau2 + m_lo + m_hi) (gradient-flow limit, T, L -> inf)",
     [_MLO, _MHI, _TAU], alpha_star_expr, lambda: (MLO, MHI, TAU2),
-    _ref("abstract: alpha* = 2/(2 + m_lo + m_hi); derivation digest §3.4"),
-    status="reconstructed", status_note=STATUS_NOTE + "; formula [READ] at tau2 = 1", check=_order)
+    _ref("minimax-step-and-contraction"),
+    status="reconstructed", status_note=STATUS_NOTE + "; formula [READ] at tau2 = 1", check=_order,
+    bounds={"value": (0, math.inf)})
 
-register_symbolic(
+register_closed_form(
     "xattn.rho_star",
     "Worst-case per-layer contraction of CA at alpha*: (m_hi - m_lo)/(2 tau2 + m_lo + m_hi)",
     [_MLO, _MHI, _TAU], rho_star_expr, lambda: (MLO, MHI, TAU2),
-    _ref("digest §3.4 (derived)"), status="reconstructed", status_note=STATUS_NOTE, check=_order)
+    _ref("minimax-step-and-contraction"), status="reconstructed", status_note=STATUS_NOTE,
+    check=_order, bounds={"value": (0, 1)})
+
+
+def _layers_result(m_lo, m_hi, eps, tau2):
+    try:
+        return layers_needed(m_lo, m_hi, eps, tau2)
+    except (ValueError, OverflowError) as e:  # ceil of a depth beyond the double range
+        raise ValueError(f"xattn.layers_needed: the depth is beyond the double-precision range "
+                         f"({e})") from None
+
 
 register(Result(
     "xattn.layers_needed",
     "CA depth T(eps) = ceil(log(1/eps)/log(1/rho*)) for relative coefficient error eps at L = inf",
     (_MLO, _MHI, real("eps", 0, 1, lo_open=True, hi_open=True, doc="target relative accuracy"),
      _TAU),
-    lambda m_lo, m_hi, eps, tau2: layers_needed(m_lo, m_hi, eps, tau2),
-    _ref("digest §3.4 (derived)"), status="reconstructed", status_note=STATUS_NOTE,
+    _layers_result,
+    _ref("depth-needed"), status="reconstructed", status_note=STATUS_NOTE,
     expression=_layers_display,
-    definition="rho* = (m_hi - m_lo)/(2 tau2 + m_lo + m_hi); T = 1 when rho* = 0", check=_order))
+    definition="rho* = (m_hi - m_lo)/(2 tau2 + m_lo + m_hi); T = 1 when rho* = 0", check=_order,
+    bounds={"value": (1, math.inf)}))
+
+
+def _alpha_T_result(lambda1, lambda2, w1, w2, T):
+    try:
+        return alpha_T(lambda1, lambda2, w1, w2, T)
+    except ValueError as e:
+        raise ValueError(f"xattn.alpha_T: {e}") from None
 
 
 register(Result(
@@ -508,10 +615,12 @@ register(Result(
      real("w1", 0, lo_open=True, doc="weight p1 (u1^T s)^2/lambda1 > 0"),
      real("w2", 0, lo_open=True, doc="weight p2 (u2^T s)^2/lambda2 > 0"),
      integer("T", 1, doc="depth (number of CA layers)")),
-    lambda lambda1, lambda2, w1, w2, T: alpha_T(lambda1, lambda2, w1, w2, T),
-    _ref("digest §4.3 (derived)"), status="reconstructed", status_note=STATUS_NOTE,
+    _alpha_T_result,
+    _ref("trained-step-for-a-two-point-spectrum"), status="reconstructed", status_note=STATUS_NOTE,
     expression=alpha_T_expr,
-    definition="argmin_alpha w1 (1 - alpha lambda1)^(2T) + w2 (1 - alpha lambda2)^(2T)"))
+    definition="argmin_alpha w1 (1 - alpha lambda1)^(2T) + w2 (1 - alpha lambda2)^(2T)",
+    bounds=lambda inp: {"value": (1 / max(inp["lambda1"], inp["lambda2"]) * (1 - 1e-15),
+                                  1 / min(inp["lambda1"], inp["lambda2"]) * (1 + 1e-15))}))
 
 
 def _lsa_check(inp):
@@ -530,13 +639,20 @@ register(Result(
     (choice("dist", ("uniform", "two_point"), doc="law of the signal strength g2"), _MLO, _MHI,
      real("p", 0, 1, default=0.5, doc="two_point: probability of g2 = m_lo")),
     lambda dist, m_lo, m_hi, p: lsa_gap(dist, m_lo, m_hi, p),
-    _ref("digest §3.2 (derived); LSA fails uniformly over the task law [READ, abstract]"),
+    _ref("single-layer-lsa-gap", where="abstract (single-layer LSA fails to recover the Bayes "
+                                        "predictor uniformly over the task distribution)"),
     status="reconstructed", status_note=STATUS_NOTE + "; unit view noise, noiseless response",
     outputs=("gap", "gamma_star", "bayes_risk", "lsa_risk"), expression=_lsa_display,
+    bounds={"gap": (0, 1), "gamma_star": (0, math.inf), "bayes_risk": (0, 1), "lsa_risk": (0, 1)},
     definition="shown: dist=uniform, g2 ~ U[m_lo, m_hi]; dist=two_point: g2 = m_lo w.p. p, m_hi "
                "w.p. 1 - p.  In both, gap = E[g2/(1+g2)] - (E g2)^2/E[g2 (1+g2)] (exact SymPy "
                "expectations), gamma_star = E g2/E[g2 (1+g2)], bayes_risk = E[1/(1+g2)], "
                "lsa_risk = bayes_risk + gap.", check=_lsa_check))
+
+
+#: Largest Gamma (entries) accepted by ``xattn.bayes_risk``: eigh of the k x k Gram matrix.
+BAYES_MAX_ENTRIES = 4_000_000
+BAYES_MAX_K = 2000
 
 
 def _bayes_check(inp):
@@ -544,6 +660,16 @@ def _bayes_check(inp):
     if G.shape[1] != len(inp["beta"]):
         raise ValueError(f"Gamma has {G.shape[1]} columns but beta has length {len(inp['beta'])}; "
                          "Gamma must be d x k and beta of length k")
+    if G.size > BAYES_MAX_ENTRIES or G.shape[1] > BAYES_MAX_K:
+        raise ValueError(f"Gamma is {G.shape[0]} x {G.shape[1]}; allowed: at most "
+                         f"{BAYES_MAX_ENTRIES} entries and k <= {BAYES_MAX_K} columns")
+
+
+def _bayes_result(Gamma, beta, sigma2, tau2):
+    try:
+        return bayes_risk(Gamma, beta, sigma2, tau2)
+    except ValueError as e:
+        raise ValueError(f"xattn.bayes_risk: {e}") from None
 
 
 def _bayes_display():
@@ -560,9 +686,10 @@ register(Result(
     (matrix("Gamma", doc="stacked loadings [Gamma_bar; Gamma_tilde], d x k (rows split by ';')"),
      vector("beta", doc="response loading, length k"),
      real("sigma2", 0, default=0.0, doc="response noise variance"), _TAU),
-    lambda Gamma, beta, sigma2, tau2: bayes_risk(Gamma, beta, sigma2, tau2),
-    _ref("digest §1.4 (derived for the reconstructed latent factor model)"),
+    _bayes_result,
+    _ref("bayes-predictor-and-risk"),
     status="reconstructed", status_note=STATUS_NOTE, outputs=("risk", "explained", "w"),
     expression=_bayes_display,
     definition="w = Sigma^-1 s = Gamma (tau2 I_k + Gamma^T Gamma)^-1 beta (push-through); "
-               "explained = w^T s", check=_bayes_check))
+               "explained = w^T s", check=_bayes_check,
+    bounds=lambda inp: {"risk": (inp["sigma2"], math.inf), "explained": (0, math.inf)}))

@@ -10,7 +10,9 @@ more than the noise plus the observed drift with ``d``.
 References
 ----------
 Boncoraglio, Troiani, Erba, Zdeborová, "Bayes optimal learning of attention-indexed models",
-NeurIPS 2025, arXiv:2506.01582; digest ``aim.md`` §5 (SE), §7 (GAMP-RIE), §8 (GD).
+NeurIPS 2025, arXiv:2506.01582 (not numbered in the sources; the authors' ``AMP_*.py`` and
+``GD_softmax_averaged.py``); ``docs/derivations/aim.md#state-evolution``, ``#gamp-rie``,
+``#gradient-descent-students``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from icl_companion.numerics.aim_data import rank, sample_aim
 from icl_companion.numerics.aim_gamp import gamp_rie
 from icl_companion.numerics.aim_gd import gd_estimate
 from icl_companion.numerics.aim_se import K_of_T, se_hardmax, se_softmax
-from icl_companion.validation.checks import Comparison, Outcome, check, compare
+from icl_companion.theory.aim import AUTHORS_CODE
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
+from icl_companion.validation.checks import Outcome, check, compare
 
 RHO = 0.5
 ALLOW_RULE = "finite-size allowance |m(d/2) - m(d)| (bias ~ 1/d assumed)"
@@ -109,7 +113,9 @@ def softmax_comparisons(quick: bool, seed: int, theory=None) -> Outcome:
 
 
 @check("aim.se_vs_gamp_softmax", "softmax SE MMSE vs GAMP-RIE (T = 2, 3; rho = 0.5; alpha "
-       "below and above alpha_PR)")
+       "below and above alpha_PR)",
+       reference=Reference("aim", NOT_NUMBERED, "docs/derivations/aim.md#gamp-rie",
+                           (AUTHORS_CODE + ", AMP_softmax.py, SE_softmax.py",)))
 def se_vs_gamp_softmax(quick: bool, seed: int) -> Outcome:
     return softmax_comparisons(quick, seed)
 
@@ -137,7 +143,10 @@ def hardmax_comparisons(quick: bool, seed: int, variant_theory: str = "correct")
     return out
 
 
-@check("aim.se_vs_gamp_hardmax", "hardmax T = 2 SE (variant correct) vs GAMP-RIE at two alphas")
+@check("aim.se_vs_gamp_hardmax", "hardmax T = 2 SE (variant correct) vs GAMP-RIE at two alphas",
+       reference=Reference("aim", NOT_NUMBERED,
+                           "docs/derivations/aim.md#hardmax-channel-and-its-corrected-derivative",
+                           (AUTHORS_CODE + ", AMP_hardmax.py, SE_hardmax.py",)))
 def se_vs_gamp_hardmax(quick: bool, seed: int) -> Outcome:
     return hardmax_comparisons(quick, seed)
 
@@ -191,7 +200,8 @@ def gd_comparisons(quick: bool, seed: int, theory=None, abars=None) -> Outcome:
     slightly above SE": the average of ``k`` students has error ``E_inf + v/k`` (``v`` = spread of
     the students), so it lies above ``E_inf`` by an amount that depends on ``k`` only.  The former
     target ``(1 + 1/k) MMSE`` additionally assumed that each student is a posterior sample
-    (``v = MMSE``, ``E_1 = 2 MMSE``), a derived heuristic (digest §8) that is not needed.
+    (``v = MMSE``, ``E_1 = 2 MMSE``), a heuristic that is not needed
+    (``docs/derivations/aim.md#gradient-descent-students``).
 
     Tolerance: 4 standard errors of the teacher-to-teacher spread of ``E_inf`` at ``d`` plus the
     finite-size allowance ``GD_C / sqrt(d)`` measured by d-scaling (see ``GD_C``; at ``d = 80``:
@@ -253,6 +263,8 @@ def gd_comparisons(quick: bool, seed: int, theory=None, abars=None) -> Outcome:
 
 
 @check("aim.gd_vs_se", "infinitely averaged GD students (E_k - s^2/k) vs softmax SE MMSE for "
-       "T = 2..4 (rho = 0.5), and their collapse in K alpha")
+       "T = 2..4 (rho = 0.5), and their collapse in K alpha",
+       reference=Reference("aim", NOT_NUMBERED, "docs/derivations/aim.md#gradient-descent-students",
+                           (AUTHORS_CODE + ", GD_softmax_averaged.py",)))
 def gd_vs_se(quick: bool, seed: int) -> Outcome:
     return gd_comparisons(quick, seed)

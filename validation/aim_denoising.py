@@ -22,7 +22,7 @@ import numpy as np
 
 from icl_companion.numerics.aim_free_prob import rie_denoise
 from icl_companion.numerics.linear import mc_mean
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.validation.checks import Outcome, check, compare
 
 CONFIGS = [(0.5, 0.4), (0.2, 0.05), (1.0, 0.1), (2.0, 1.0)]  # (rho, Delta); (0.2, 0.05): 2 intervals
@@ -59,6 +59,10 @@ def denoising_outcome(quick: bool, seed: int, configs=CONFIGS) -> Outcome:
 
 
 @check("aim.denoising_rie", "mmse_rho(Delta) vs the RIE on sampled S + sqrt(Delta) GOE "
-       "(d >= 800 full, 160 quick; 1/d Richardson)")
+       "(d >= 800 full, 160 quick; 1/d Richardson)",
+       reference=Reference("aim", NOT_NUMBERED,
+                           "docs/derivations/aim.md#denoising-mmse-and-the-rie",
+                           ("Bun, Allez, Bouchaud, Potters (2016), IEEE Trans. Inf. Theory 62, "
+                            "7475, arXiv:1502.06736",)))
 def denoising_rie_check(quick: bool, seed: int) -> Outcome:
     return denoising_outcome(quick, seed)

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 
 from icl_companion.theory.registry import Reference, Registry
 
-__all__ = ["Comparison", "Outcome", "Check", "CheckReport", "CHECKS", "REGISTRY", "check",
+__all__ = ["Comparison", "Outcome", "Check", "CheckReport", "Reports", "CHECKS", "REGISTRY", "check",
            "compare", "load_checks", "select", "run", "run_one", "OUTCOMES", "FAILING"]
 
 #: Report statuses.  ``not-reproduced``: a declared non-reproduction that still does not reproduce;
@@ -163,6 +163,51 @@ class CheckReport:
         if self.docs:
             lines.append(f"    see: {self.docs}")
         return "\n".join(lines)
+
+    # -- Jupyter
+    def _repr_html_(self) -> str:
+        """Status, then one row per comparison: theory, measured, |diff|, tolerance and its rule."""
+        return _reports_html([self])
+
+
+def _reports_html(reports) -> str:
+    from icl_companion.theory.display import esc, fmt_number, status_badge, table_html
+
+    blocks = []
+    for r in reports:
+        ok = r.status in ("passed", "not-reproduced", "skipped")
+        head = (f"<p>{status_badge(ok, r.status)} <b><code>{esc(r.id)}</code></b> "
+                f"{esc(r.description)} <small>({r.seconds:.1f} s, "
+                f"{'quick' if r.quick else 'full'}, seed {r.seed})</small></p>")
+        rows = [("&#10003;" if c.passed else "&#10007;", esc(c.name), fmt_number(c.theory),
+                 fmt_number(c.measured), fmt_number(abs(c.measured - c.theory), 3),
+                 fmt_number(c.tolerance, 3), esc(c.rule)) for c in r.comparisons]
+        table = table_html(("", "comparison", "theory", "measured", "|diff|", "tolerance",
+                            "tolerance rule"), rows, raw=True) if rows else ""
+        notes = "".join(f"<br><small>{esc(n)}</small>" for n in r.notes)
+        see = f"<br><small>see {esc(r.docs)}</small>" if r.docs else ""
+        blocks.append(head + table + notes + see)
+    return "<div>" + "".join(blocks) + "</div>"
+
+
+class Reports(list):
+    """The reports of a verification run (a list), with a summary display in Jupyter."""
+
+    @property
+    def passed(self) -> bool:
+        """No report counts as a failure (declared non-reproductions do not)."""
+        return not any(r.failing for r in self)
+
+    def counts(self) -> dict:
+        return {s: sum(r.status == s for r in self) for s in OUTCOMES if
+                any(r.status == s for r in self)}
+
+    def __repr__(self) -> str:
+        return "Reports(" + ", ".join(f"{v} {k}" for k, v in self.counts().items()) + ")"
+
+    def _repr_html_(self) -> str:
+        summary = ", ".join(f"{v} {k}" for k, v in self.counts().items())
+        return f"<p><b>{len(self)} checks</b>: {summary}</p>" + _reports_html(self)
 
 
 REGISTRY: Registry[Check] = Registry("verification check", ("validation",), "iclc verify --list")

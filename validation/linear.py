@@ -9,15 +9,18 @@ from __future__ import annotations
 import numpy as np
 
 from icl_companion.numerics.linear import (bayes_conditional_risk, gd_predict, mc_mean, mc_risk, ridge_predict,
-                             sample_prompts, zfb_predict)
-from icl_companion.theory.registry import evaluate
+                             zfb_predict)
+from icl_companion.theory.linear import HE_ET_AL, ZFB
+from icl_companion.theory.registry import Reference, evaluate
 from icl_companion.validation.checks import Outcome, compare, check
 
 GD_CONFIGS = [  # (d, L, sigma2, eta): He et al.'s d=5, L=40, sigma2=0.1, plus off-optimum steps
     (5, 40, 0.1, 0.9), (10, 20, 1.0, 0.5), (3, 5, 0.5, 1.2)]
 
 
-@check("linear.gd_risk", "exact one-step GD risk vs Monte Carlo over prompts")
+@check("linear.gd_risk", "exact one-step GD risk vs Monte Carlo over prompts",
+       reference=Reference("linear", "", "docs/derivations/linear.md#exact-risk-of-one-step-gd",
+                           (HE_ET_AL,)))
 def gd_risk_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = 400_000 if quick else 4_000_000
@@ -33,7 +36,9 @@ def gd_risk_check(quick: bool, seed: int) -> Outcome:
 ZFB_CONFIGS = [((1.0, 2.0, 0.5), 10, 20), ((1.0, 1.0, 1.0, 1.0), 8, 8), ((3.0, 0.2), 30, 5)]
 
 
-@check("linear.lsa_zfb_risk", "ZFB LSA optimum: exact error vs Monte Carlo (noiseless, w ~ N(0, I))")
+@check("linear.lsa_zfb_risk", "ZFB LSA optimum: exact error vs Monte Carlo (noiseless, w ~ N(0, I))",
+       reference=Reference("linear", "", "docs/derivations/linear.md#zfb-lsa-risk",
+                           (ZFB + ", Theorem 4.1",)))
 def zfb_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = 400_000 if quick else 4_000_000
@@ -47,7 +52,9 @@ def zfb_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("linear.ridge_posterior", "finite-size Bayes risk: ridge predictor MC vs the conditional "
-       "posterior-variance formula")
+       "posterior-variance formula",
+       reference=Reference("linear", "",
+                           "docs/derivations/linear.md#bayes-risk-via-marchenko-pastur"))
 def ridge_posterior_check(quick: bool, seed: int) -> Outcome:
     """Both sides estimate the same finite-(d, L) Bayes risk; tolerance from the combined SE."""
     rng = np.random.default_rng(seed)
@@ -71,7 +78,10 @@ def _extrapolate(ds, means, ses):
 
 
 @check("linear.ridge_bayes_risk_asym", "Marchenko-Pastur Bayes risk vs finite-size Bayes risks "
-       "extrapolated in 1/d")
+       "extrapolated in 1/d",
+       reference=Reference("linear", "",
+                           "docs/derivations/linear.md#bayes-risk-via-marchenko-pastur",
+                           (HE_ET_AL + " (Theorem 1(3) of their blog post, code ridge_loss)",)))
 def ridge_asym_check(quick: bool, seed: int) -> Outcome:
     """The finite-d Bayes risk has bias ``b/d + c/d^2`` (real Gaussian resolvent); the intercept of a
     weighted fit over several d is compared with the limit, tolerance 4 SE of the intercept."""

@@ -27,7 +27,7 @@ which exemplar matches (``mmicl.copy_slot_uniform``, ``mmicl.distinct_label_accu
 a model above it by 4 standard errors uses *which* exemplar matches the query, not just the set of
 labels in context.  Every criterion can fail, and the report lists each with its numbers.
 
-Quick mode (the default of ``--quick``) uses the reduced CPU configuration of digest section 4.4
+Quick mode (the default of ``--quick``) uses a reduced CPU configuration
 (D = 32 features, a short one-hot of length 3N+2 = 26, Adam 1e-3, batch 128, a few thousand
 steps); full mode uses the paper's (D = 64, one-hot 65, SGD 1e-3 with weight decay 1e-6, 300k
 stage-1 / 80k stage-2 iterations), which takes many CPU hours per run.  Early fusion is trained
@@ -40,9 +40,9 @@ Trained runs are cached on disk and shared with the ``mmicl-*`` figures.
 
 References
 ----------
-Y. Huang, K. Roth, Q. Bouniot, W. Xu, Z. Akata, arXiv:2601.20796 (2026); digest
-``shared/papers/multimodal_icl.md`` sections 1.2 (claims), 3.1 (metrics), 4.4 (smallest
-configurations), 5 (figures, knockouts).  G. Reddy, ICLR 2024 (arXiv:2312.03002).
+Y. Huang, K. Roth, Q. Bouniot, W. Xu, Z. Akata, arXiv:2601.20796 (2026; section numbers not
+known; the README of github.com/YiranHuangIrene/multimodal-icl maps its scripts to Figs. 2a-b, 2c-d
+and 4); ``docs/derivations/mmicl.md#trained-decoders``.  G. Reddy, ICLR 2024 (arXiv:2312.03002).
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from icl_companion.theory.mmicl import AUTHORS_CODE
+from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.validation.checks import Outcome, check
 
 __all__ = ["reduced", "uni_configs", "mm_configs", "task_for", "uni_run", "mm_run", "runs",
@@ -66,10 +68,10 @@ K2_GRID = {True: (64, 256, 1024), False: (128, 256, 512, 1024)}
 def reduced(quick: bool) -> dict:
     """The configuration of a mode: task sizes, model shape, and stage-1 / stage-2 training.
 
-    Quick (digest 4.4, reduced CPU): D = 32, L = 32, N = 8, eps = 0.1, one-hot length 26 (fits the
-    3N+2 multimodal sequences, so stage-1 decoders can be reused in stage 2), Adam lr 1e-3,
-    batch 128.  Full (digest 2.2): D = 64, one-hot 65, SGD lr 1e-3, weight decay 1e-6, batch 128,
-    300k stage-1 iterations, 80k stage-2 iterations (300k for early fusion).
+    Quick (reduced CPU): D = 32, L = 32, N = 8, eps = 0.1, one-hot length 26 (fits the 3N+2
+    multimodal sequences, so stage-1 decoders can be reused in stage 2), Adam lr 1e-3, batch 128.
+    Full (the authors' scripts): D = 64, one-hot 65, SGD lr 1e-3, weight decay 1e-6, batch 128, 300k
+    stage-1 iterations, 80k stage-2 iterations (300k for early fusion).
     """
     from icl_companion.validation.mmicl_train import TrainConfig
 
@@ -122,13 +124,13 @@ def task_for(task_cfg, model_cfg):
     return replace(task_cfg, ape=model_cfg.ape_len if model_cfg.pos == "ape" else 0)
 
 
-def uni_run(quick: bool, K: int, B: int, pos: str = "ape", seed: int = 0):
+def uni_run(quick: bool, K: int, B: int, pos: str = "ape", seed: int = 0, device: str = "cpu"):
     """A cached stage-1 run of the mode's configuration."""
     from icl_companion.validation.mmicl_train import stage1
 
     cfg = reduced(quick)
     t, m = uni_configs(cfg, K, B, pos)
-    return stage1(t, m, cfg["train"], seed=seed)
+    return stage1(t, m, cfg["train"], seed=seed, device=device)
 
 
 def pretrained(quick: bool, seed: int = 0):
@@ -158,17 +160,20 @@ def stage2_train(quick: bool, init: bool, variant: str = "main"):
     return replace(tc, proj_lr_scale=SLOW_PROJECTOR) if variant == "slow_projector" else tc
 
 
-def mm_run(quick: bool, K2: int, init: bool, seed: int = 0, variant: str = "main"):
-    """A cached stage-2 run: ``init=True`` starts from :func:`pretrained`, else from scratch;
-    ``variant`` picks the training settings (:func:`stage2_train`)."""
+def mm_run(quick: bool, K2: int, init: bool, seed: int = 0, variant: str = "main",
+           device: str = "cpu", pretrained_run=None):
+    """A cached stage-2 run: ``init=True`` starts from :func:`pretrained` (or from
+    ``pretrained_run``, that run passed explicitly), else from scratch; ``variant`` picks the
+    training settings (:func:`stage2_train`)."""
     from icl_companion.validation.mmicl_train import stage2
 
     cfg = reduced(quick)
     t, m = mm_configs(cfg, K2)
     tc = stage2_train(quick, init, variant)
     if init:
-        return stage2(t, None, tc, seed=seed, init=pretrained(quick, seed))
-    return stage2(t, m, tc, seed=seed)
+        pre = pretrained(quick, seed) if pretrained_run is None else pretrained_run
+        return stage2(t, None, tc, seed=seed, init=pre, device=device)
+    return stage2(t, m, tc, seed=seed, device=device)
 
 
 def _run_spec(spec):
@@ -234,7 +239,11 @@ def _diff_se(p1: float, p2: float, n: int) -> float:
 
 # ----------------------------------------------------------------------------- check 1
 @check("mmicl.icl_emergence", "ICL emerges with enough classes K (APE, B = 2) and the ICL/IWL "
-       "trade-off moves with K and with B (trained decoder)", requires=("torch",))
+       "trade-off moves with K and with B (trained decoder)", requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#trained-decoders",
+                           ("Reddy (2024), ICLR, arXiv:2312.03002",
+                            "Chan et al. (2022), NeurIPS, arXiv:2205.05055")))
 def icl_emergence(quick: bool, seed: int) -> Outcome:
     cfg = reduced(quick)
     L, N = cfg["L"], cfg["N"]
@@ -297,7 +306,9 @@ def rope_grid(quick: bool) -> tuple:
 
 
 @check("mmicl.rope_threshold", "RoPE raises the class-count threshold K for ICL compared with "
-       "APE (B = 2, two seeds per K; seed fractions reaching ICL)", requires=("torch",))
+       "APE (B = 2, two seeds per K; seed fractions reaching ICL)", requires=("torch",),
+       reference=Reference("mmicl", "Fig. 2c-d (figure map of the authors' README)",
+                           "docs/derivations/mmicl.md#trained-decoders"))
 def rope_threshold(quick: bool, seed: int) -> Outcome:
     cfg = reduced(quick)
     S = cfg["train"].eval_size
@@ -341,7 +352,9 @@ def rope_threshold(quick: bool, seed: int) -> Outcome:
 # ----------------------------------------------------------------------------- check 3
 @check("mmicl.mm_asymmetry", "multimodal asymmetry: a stage-1-pretrained decoder reaches high ICL "
        "with K2 = 256 secondary classes where early fusion (from scratch) memorises",
-       requires=("torch",))
+       requires=("torch",),
+       reference=Reference("mmicl", "Fig. 4 (figure map of the authors' README)",
+                           "docs/derivations/mmicl.md#trained-decoders"))
 def mm_asymmetry(quick: bool, seed: int) -> Outcome:
     cfg = reduced(quick)
     S = cfg["train2"].eval_size
@@ -402,7 +415,10 @@ def knockout_table(run) -> list[dict]:
 
 @check("mmicl.circuit_mechanism", "mechanism: knocking out the previous-token head (layer 1) or "
        "the induction head (layer 2) collapses ICL (stage 1 and stage 2); induction strength "
-       "tracks ICL accuracy over training", requires=("torch",))
+       "tracks ICL accuracy over training", requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#trained-decoders",
+                           ("Reddy (2024), ICLR, arXiv:2312.03002",)))
 def circuit_mechanism(quick: bool, seed: int) -> Outcome:
     from scipy.stats import pearsonr
 
@@ -531,13 +547,16 @@ ZEROING_NOTES = (
 
 @check("mmicl.modality_zeroing", "modality zeroing in the pretrained stage-2 model trained with "
        "the paper's optimiser (SGD): zeroing the primary modality (M1) collapses ICL, zeroing M2 "
-       "hurts less", requires=("torch",))
+       "hurts less", requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#trained-decoders"))
 def modality_zeroing(quick: bool, seed: int) -> Outcome:
-    """Reproduction 4 of the issue (paper Sec. 5, modality zeroing): the primary modality carries
-    multimodal ICL.  Criteria: the full model is above the copy baseline by 4 SE; with M1 zeroed
-    the accuracy is at or below the copy baseline; zeroing M2 leaves more accuracy than zeroing M1
-    (4 SE of the difference).  The paper's further statement that zeroing M2 *also* causes a large
-    drop is judged separately by ``mmicl.secondary_zeroing`` (not reproduced at CPU scale)."""
+    """Reproduction 4 of the issue (the paper's modality-zeroing experiment): the primary modality
+    carries multimodal ICL.  Criteria: the full model is above the copy baseline by 4 SE; with M1
+    zeroed the accuracy is at or below the copy baseline; zeroing M2 leaves more accuracy than
+    zeroing M1 (4 SE of the difference).  The paper's further statement that zeroing M2 *also*
+    causes a large drop is judged separately by ``mmicl.secondary_zeroing`` (not reproduced at
+    CPU scale)."""
     m = _zeroing_measurements(quick, seed)
     full, z1, z2, base, S = m["full"], m["z1"], m["z2"], m["base"], m["S"]
     c = Criteria()
@@ -554,7 +573,9 @@ def modality_zeroing(quick: bool, seed: int) -> Outcome:
        "multimodal ICL markedly (SGD stage-2 run of mmicl.modality_zeroing); not reproduced at "
        "CPU scale, the check reports the measurement", requires=("torch",),
        expect="not-reproduced",
-       docs="docs/mmicl.md#not-reproduced-zeroing-the-secondary-modality")
+       docs="docs/mmicl.md#not-reproduced-zeroing-the-secondary-modality",
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#trained-decoders"))
 def secondary_zeroing(quick: bool, seed: int) -> Outcome:
     """The paper's statement that zeroing the secondary modality gives a large (if smaller) drop,
     judged on the same run as ``mmicl.modality_zeroing``: ``full - acc(M2 zeroed)`` must exceed 4
@@ -577,7 +598,10 @@ PARAM_SIZES = ((64, 32, 2, 1, 65), (32, 32, 2, 2, 26), (16, 8, 3, 4, 16), (8, 4,
 
 @check("mmicl.param_count", "parameter count and width of the decoder: the derived formula "
        "(mmicl.param_count) vs sum(p.numel()) of the torch model, every positional scheme",
-       requires=("torch",))
+       requires=("torch",),
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#decoder-and-parameter-count",
+                           (AUTHORS_CODE + ", model.py",)))
 def param_count_check(quick: bool, seed: int) -> Outcome:
     """Exact integer comparisons (tolerance 0); also checks that the catalogue's positional
     choices are the model's schemes, so ``positional=...`` on the command line and

@@ -14,7 +14,7 @@ import numpy as np
 from icl_companion.numerics.linear import mc_mean
 from icl_companion.numerics import mmicl_metrics as mmet
 from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTask
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.validation.checks import Outcome, check, compare
 
 # (K, L, N, alpha, B, p_B, p_C): IW-like, Zipf mixture, uniform bursty+novel, B = 0 with novel
@@ -40,7 +40,9 @@ def _batches(sampler, n: int, chunk: int = 20_000):
 
 
 @check("mmicl.data.query_in_context", "P(query class in context) over the training mixture "
-       "(Zipf, B, p_B, p_C): finite-sum formula vs the sampler")
+       "(Zipf, B, p_B, p_C): finite-sum formula vs the sampler",
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"))
 def query_in_context_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = 2 * _sizes(quick)
@@ -72,7 +74,9 @@ def query_in_context_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("mmicl.data.copy_slot", "copy-a-random-context-label accuracy E|M|/N: closed forms vs "
-       "unimodal and multimodal sampler (IC, IC2, IW, training mixture)")
+       "unimodal and multimodal sampler (IC, IC2, IW, training mixture)",
+       reference=Reference("mmicl", NOT_NUMBERED,
+                           "docs/derivations/mmicl.md#zipf-classes-and-the-training-mixture"))
 def copy_slot_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = _sizes(quick)
@@ -127,7 +131,10 @@ def copy_slot_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("mmicl.data.distinct_labels", "IC sets: E[1/#distinct labels] (pick-a-distinct-label "
-       "accuracy), E[#distinct], CLA of a uniform guess; Zipf IC2: E[#distinct], CLA")
+       "accuracy), E[#distinct], CLA of a uniform guess; Zipf IC2: E[#distinct], CLA",
+       reference=Reference(
+           "mmicl", NOT_NUMBERED,
+           "docs/derivations/mmicl.md#reference-levels-of-bursty-uniform-label-sequences"))
 def distinct_labels_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = _sizes(quick)
@@ -173,7 +180,10 @@ def _ideal_induction_attention(batch) -> np.ndarray:
 
 
 @check("mmicl.data.ideal_induction", "ideal induction head on sampled IC sets and a Zipf IC2 "
-       "set: TILA and IndStrength (numerics.mmicl_metrics) vs E[1/|M|] = E[D]/N")
+       "set: TILA and IndStrength (numerics.mmicl_metrics) vs E[1/|M|] = E[D]/N",
+       reference=Reference(
+           "mmicl", NOT_NUMBERED,
+           "docs/derivations/mmicl.md#reference-levels-of-bursty-uniform-label-sequences"))
 def ideal_induction_check(quick: bool, seed: int) -> Outcome:
     """Exercises sampler and metrics together: the match sets come from sampled IC batches
     (unimodal and multimodal), the metric values from the metric functions."""

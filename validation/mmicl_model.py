@@ -17,9 +17,10 @@ Positional schemes (``pos``):
     at positions ``0..T-1``; a true rotation, so ``<R_t q, R_s k>`` depends only on ``t - s``.
 ``"rope_repo"``
     The authors' released variant: half-split cos/sin tables with an *interleaved* rotate-half.  The
-    map is **not a rotation** (it changes norms, and scores are not functions of ``t - s`` alone), so
-    it carries partly absolute position information (digest section 6, item 1).  Kept only to compare
-    with the released code.
+    map is **not a rotation** (it changes norms, and scores are not functions of ``t - s`` alone),
+    so it carries partly absolute position information
+    (``docs/derivations/mmicl.md#positional-schemes``).  Kept only to compare with the released
+    code.
 ``"alibi"``
     Linear distance biases with the Press et al. (2022) head slopes; features only.
 
@@ -31,8 +32,9 @@ zeroing.
 References
 ----------
 Y. Huang, K. Roth, Q. Bouniot, W. Xu, Z. Akata, "Dissecting multimodal in-context learning: modality
-asymmetries and circuit dynamics in modern transformers", arXiv:2601.20796 (2026), section 2 (model),
-digest ``shared/papers/multimodal_icl.md`` sections 1.3, 2.1, 6.
+asymmetries and circuit dynamics in modern transformers", arXiv:2601.20796 (2026; section numbers
+not known), the authors' ``model.py`` (github.com/YiranHuangIrene/multimodal-icl);
+``docs/derivations/mmicl.md#decoder-and-parameter-count``, ``#positional-schemes``.
 G. Reddy, "The mechanistic basis of data dependence and abrupt learning in an in-context
 classification task", ICLR 2024 (arXiv:2312.03002): the shifted one-hot APE.
 J. Su et al., "RoFormer: enhanced transformer with rotary position embedding", arXiv:2104.09864.
@@ -57,7 +59,8 @@ POS_SCHEMES = ("ape", "rope", "rope_repo", "alibi")
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Shape and positional scheme of the decoder (digest section 2.1).
+    """Shape and positional scheme of the decoder
+    (``docs/derivations/mmicl.md#decoder-and-parameter-count``).
 
     Parameters
     ----------
@@ -71,8 +74,8 @@ class DecoderConfig:
     norm_eps : RMSNorm epsilon (1e-5 as in the authors' runs).
     mlp : include the gated MLP (the paper's blocks do).
     mlp_init : ``"torch"`` keeps PyTorch's default Linear init for the MLP, which is what the
-        authors' runs effectively used (their ``_init_weights`` is never called, digest section 6,
-        item 2); ``"normal"`` uses N(0, 0.02^2) weights and zero biases.
+        authors' runs effectively used (their ``_init_weights`` is never called); ``"normal"`` uses
+        N(0, 0.02^2) weights and zero biases.
     """
 
     d_feat: int
@@ -190,7 +193,8 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
 
 # ----------------------------------------------------------------------------- blocks
 class GatedMLP(nn.Module):
-    """``W3 SiLU((W1 x + b1) * (W2 x + b2)) + b3`` with three ``d x d`` layers (digest sec. 2.1)."""
+    """``W3 SiLU((W1 x + b1) * (W2 x + b2)) + b3`` with three ``d x d`` layers (the authors'
+    ``model.py``)."""
 
     def __init__(self, d: int, init: str):
         super().__init__()
@@ -223,7 +227,7 @@ class Attention(nn.Module):
         h, hd = self.cfg.n_heads, self.cfg.head_dim
         q, k, v = (w(x).view(b, t, h, hd).transpose(1, 2) for w in (self.wq, self.wk, self.wv))
         if self.cfg.pos.startswith("rope"):
-            cos, sin = rope_tables(t, hd, self.cfg.rope_theta, x.dtype)
+            cos, sin = (a.to(x.device) for a in rope_tables(t, hd, self.cfg.rope_theta, x.dtype))
             q = apply_rope(q, cos, sin, self.cfg.pos)
             k = apply_rope(k, cos, sin, self.cfg.pos)
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
@@ -274,7 +278,8 @@ def _knock_map(knockout: Iterable, cfg: DecoderConfig) -> dict[int, list[int]]:
 
 
 class Decoder(nn.Module):
-    """The paper's decoder (digest section 2.1), reading tokens that are already feature vectors.
+    """The paper's decoder (``docs/derivations/mmicl.md#decoder-and-parameter-count``), reading
+    tokens that are already feature vectors.
 
     ``forward(feats, shift=None, generator=None, knockout=(), capture=None)``:
 
@@ -324,7 +329,8 @@ class Decoder(nn.Module):
 
 
 class Projector(nn.Module):
-    """Stage-2 projector ``W_b GELU(W_a z)``, bias-free, N(0, 0.02^2) init (digest sec. 2.1)."""
+    """Stage-2 projector ``W_b GELU(W_a z)``, bias-free, N(0, 0.02^2) init (the authors'
+    ``model.py``)."""
 
     def __init__(self, d_in: int, d_out: int):
         super().__init__()
@@ -338,7 +344,7 @@ class Projector(nn.Module):
 
 
 class MultimodalDecoder(nn.Module):
-    """Projector + decoder on triplet sequences (digest section 1.4).
+    """Projector + decoder on triplet sequences (``docs/derivations/mmicl.md#task``).
 
     ``forward(x1, x2, lab, ...)`` takes the primary items ``x1 (B, N+1, D1)`` and the raw secondary
     items ``x2 (B, N+1, D2)`` (context items, then the query) and the label tokens
@@ -385,5 +391,5 @@ class MultimodalDecoder(nn.Module):
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters; for one head and ``n`` layers the decoder has
-    ``n (6 d^2 + 5 d) + d + d L`` (digest section 2.1, derived)."""
+    ``n (6 d^2 + 5 d) + d + d L`` (``docs/derivations/mmicl.md#decoder-and-parameter-count``)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -4,10 +4,11 @@ Stage 1 trains :class:`icl_companion.validation.mmicl_model.Decoder` on bursty u
 :class:`icl_companion.numerics.mmicl_data.GMMTask`; stage 2 trains :class:`~icl_companion.validation.mmicl_model.MultimodalDecoder`
 (projector + decoder) on :class:`icl_companion.numerics.mmicl_data.MMTask` triplet sequences, starting either from
 a stage-1 decoder (``init=`` a stage-1 :class:`RunResult`) or from scratch (early fusion).  Loss:
-cross-entropy of the last-token logits against the target label (digest sections 1.3, 1.4, 4.1).
+cross-entropy of the last-token logits against the target label (the authors' ``main_stage1.py``,
+``main_stage2.py``).
 
 Optimisers: plain SGD (the paper: lr 1e-3, weight decay 1e-6, batch 128, 300k / 80k iterations)
-or Adam (the reduced CPU runs, digest section 4.4).  Every eval step records the accuracies on the
+or Adam (the reduced CPU runs).  Every eval step records the accuracies on the
 fixed evaluation sets (``IC`` novel-class ICL, ``IC2`` swapped-label ICL, ``IW`` in-weights,
 ``test``) and the circuit metrics of :mod:`icl_companion.numerics.mmicl_metrics` computed from the attention of
 the ``IC`` set; the log is rewritten atomically (``numerics.io``) and, when ``out_dir`` is given, a
@@ -24,8 +25,9 @@ figures that need the same trained model train it once.
 
 References
 ----------
-Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026), digest ``shared/papers/multimodal_icl.md``
-sections 1.3-1.4 (tasks, evaluation sets), 2.2 (training configurations), 4.4 (reduced settings).
+Huang, Roth, Bouniot, Xu, Akata, arXiv:2601.20796 (2026; section numbers not known), the authors'
+``main_stage1.py`` and ``main_stage2.py`` (tasks, evaluation sets, training configurations);
+``docs/derivations/mmicl.md#trained-decoders``.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ from icl_companion.numerics.mmicl_data import GMMConfig, GMMTask, MMConfig, MMTa
 from icl_companion.validation.mmicl_model import Decoder, DecoderConfig, MultimodalDecoder
 
 __all__ = ["TrainConfig", "RunResult", "train_stage1", "train_stage2", "stage1", "stage2",
-           "evaluate", "accuracy_se", "build_model", "threads", "projector_decoder_rates"]
+           "evaluate", "accuracy_se", "build_model", "threads", "projector_decoder_rates",
+           "check_device", "default_device", "DEVICES"]
 
 OPTIMIZERS = ("sgd", "adam")
 
@@ -56,7 +59,8 @@ OPTIMIZERS = ("sgd", "adam")
 class TrainConfig:
     """Optimisation and logging settings.
 
-    ``optimizer="sgd"`` with ``lr=1e-3, weight_decay=1e-6, batch=128`` is the paper's (digest 2.2);
+    ``optimizer="sgd"`` with ``lr=1e-3, weight_decay=1e-6, batch=128`` is the paper's (the authors'
+    scripts);
     ``"adam"`` with ``lr=1e-3`` is used for the reduced CPU runs.  ``eval_size`` is ``S`` (sequences
     per evaluation set), ``eval_every`` the interval in steps (the final step is always evaluated).
     ``snapshots``: keep the model state at every eval step in the result (for attention maps over
@@ -140,12 +144,54 @@ class RunResult:
         return DecoderConfig(**{k: v for k, v in self.model.items() if k != "d2"})
 
     def load(self, step: int | None = None):
-        """The trained model (eval mode); ``step`` picks a snapshot."""
+        """The trained model (eval mode, on the CPU); ``step`` picks a snapshot."""
         state = self.state if step is None else self.snapshots[step]
         dec = Decoder(self.model_config())
         model = dec if self.stage == "stage1" else MultimodalDecoder(dec, self.model["d2"])
         model.load_state_dict(state)
         return model.eval()
+
+    def to_data(self) -> dict:
+        """The run as plain data for the on-disk cache: configurations, log and the weights as
+        NumPy arrays (never a pickle; :meth:`from_data` rebuilds the tensors)."""
+        def weights(state):
+            return {k: v.detach().cpu().numpy() for k, v in state.items()}
+
+        return {"stage": self.stage, "task": _plain(self.task), "model": _plain(self.model),
+                "train": _plain(self.train), "seed": int(self.seed),
+                "task_seed": int(self.task_seed), "history": _plain(self.history),
+                "state": weights(self.state), "seconds": float(self.seconds),
+                "snapshots": {str(k): weights(v) for k, v in self.snapshots.items()},
+                "init": _plain(self.init)}
+
+    @classmethod
+    def from_data(cls, data: dict) -> "RunResult":
+        """Inverse of :meth:`to_data`; ``KeyError``/``TypeError``/``ValueError`` if ``data`` is
+        not a run."""
+        def tensors(state):
+            if not isinstance(state, dict) or not all(
+                    isinstance(v, np.ndarray) and v.dtype.kind in "iufb" for v in state.values()):
+                raise TypeError("weights must be numeric arrays")
+            return {k: torch.from_numpy(np.array(v)) for k, v in state.items()}
+
+        if data["stage"] not in ("stage1", "stage2-pretrained", "stage2-scratch"):
+            raise ValueError(f"unknown stage {data['stage']!r}")
+        if not isinstance(data["history"], list) or not all(
+                isinstance(h, dict) for h in data["history"]):
+            raise TypeError("history must be a list of records")
+        return cls(data["stage"], dict(data["task"]), dict(data["model"]), dict(data["train"]),
+                   int(data["seed"]), int(data["task_seed"]), data["history"],
+                   tensors(data["state"]), float(data["seconds"]),
+                   {int(k): tensors(v) for k, v in data["snapshots"].items()}, data["init"])
+
+
+def _plain(obj):
+    """JSON-shaped copy: tuples as lists, NumPy scalars as numbers (what the cache gives back)."""
+    import json
+
+    from icl_companion.numerics.io import _json_default
+
+    return json.loads(json.dumps(obj, default=_json_default))
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -170,11 +216,29 @@ def accuracy_se(p: float, n: int) -> float:
 
 def build_model(cfg: DecoderConfig, seed: int, d2: int | None = None):
     """Initialise a decoder (or projector + decoder when ``d2`` is given) from ``seed`` without
-    touching the caller's global torch RNG state."""
+    touching the caller's global torch RNG state (on the CPU, so that the initial weights do not
+    depend on the device the model is trained on)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         dec = Decoder(cfg)
         return dec if d2 is None else MultimodalDecoder(dec, d2)
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str) -> str:
+    """``device`` if it is usable: ``"cpu"``, or ``"cuda"`` with a GPU; else ``ValueError``."""
+    if device not in DEVICES:
+        raise ValueError(f"device={device!r}; allowed: {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device=cuda requested but torch sees no CUDA GPU; use --device cpu")
+    return device
+
+
+def default_device() -> str:
+    """``"cuda"`` when a GPU is available, else ``"cpu"``."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _optimizer(model, tc: TrainConfig):
@@ -200,8 +264,12 @@ def _mm_inputs(batch):
     return x, shift
 
 
-def _inputs(batch, P: int):
-    return _mm_inputs(batch) if hasattr(batch, "x1") else _uni_inputs(batch, P)
+def _inputs(batch, P: int, device=None):
+    x, shift = _mm_inputs(batch) if hasattr(batch, "x1") else _uni_inputs(batch, P)
+    if device is not None and torch.device(device).type != "cpu":
+        x = tuple(t.to(device) for t in x)
+        shift = None if shift is None else shift.to(device)
+    return x, shift
 
 
 @torch.no_grad()
@@ -212,7 +280,7 @@ def evaluate(model, batch, *, knockout=(), zero=None, capture=False, chunk: int 
     arrays ``(S, h, T, T)`` when ``capture``.  ``knockout`` and ``zero`` are passed to the model.
     """
     P = model.cfg.ape_len if model.cfg.pos == "ape" else 0
-    x, shift = _inputs(batch, P)
+    x, shift = _inputs(batch, P, next(model.parameters()).device)
     kw = {"knockout": knockout}
     if zero is not None:
         if not isinstance(model, MultimodalDecoder):
@@ -227,11 +295,12 @@ def evaluate(model, batch, *, knockout=(), zero=None, capture=False, chunk: int 
         preds.append(logits.argmax(-1))
         if capture:
             caps.append(cap)
-    pred = torch.cat(preds).numpy()
+    pred = torch.cat(preds).cpu().numpy()
     acc = float(np.mean(pred == batch.target))
     out = {"acc": acc, "se": accuracy_se(acc, n), "n": n, "pred": pred, "attn": None}
     if capture:
-        out["attn"] = [np.concatenate([c[i].numpy() for c in caps]) for i in range(len(caps[0]))]
+        out["attn"] = [np.concatenate([c[i].cpu().numpy() for c in caps])
+                       for i in range(len(caps[0]))]
     return out
 
 
@@ -273,11 +342,11 @@ def _save_state(path: Path, state: dict) -> None:
 
 
 def _clone_state(model) -> dict:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 def _train(model, task, tc: TrainConfig, seed: int, P: int, stage: str, out_dir, metrics: bool,
-           progress):
+           progress, device: str = "cpu"):
     """The loop shared by both stages; returns ``(history, snapshots, seconds)``."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     sets = task.eval_sets(tc.eval_size, seed=tc.eval_seed)
@@ -290,8 +359,8 @@ def _train(model, task, tc: TrainConfig, seed: int, P: int, stage: str, out_dir,
     for step in range(1, tc.steps + 1):
         td = time.perf_counter()
         batch = task.sample(tc.batch, rng)
-        x, shift = _inputs(batch, P)
-        y = torch.from_numpy(batch.target)
+        x, shift = _inputs(batch, P, device)
+        y = torch.from_numpy(batch.target).to(device)
         t_data += time.perf_counter() - td
         loss = F.cross_entropy(model(*x, shift=shift), y)
         opt.zero_grad(set_to_none=True)
@@ -336,28 +405,30 @@ def _check_mm(task_cfg: MMConfig, cfg: DecoderConfig) -> MMConfig:
 # ----------------------------------------------------------------------------- stages
 def train_stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
                  task_seed: int | None = None, out_dir=None, metrics: bool = True,
-                 progress=None, n_threads: int | None = 1) -> RunResult:
-    """Stage 1: train the decoder on the unimodal bursty task (digest sections 1.3, 4.1).
+                 progress=None, n_threads: int | None = 1, device: str = "cpu") -> RunResult:
+    """Stage 1: train the decoder on the unimodal bursty task (``docs/derivations/mmicl.md#task``).
 
     The APE one-hot length of the data is the model's ``ape_len`` (0 for RoPE / ALiBi).
-    ``task_seed`` (default ``seed``) fixes the prototypes and labels.
+    ``task_seed`` (default ``seed``) fixes the prototypes and labels.  ``device``: ``"cpu"`` or
+    ``"cuda"`` (the weights come back on the CPU either way).
     """
     task_seed = seed if task_seed is None else task_seed
     tcfg = _check_uni(task_cfg, model_cfg)
     task = GMMTask(tcfg, seed=task_seed)
     with threads(n_threads):
-        model = build_model(model_cfg, seed)
+        model = build_model(model_cfg, seed).to(check_device(device))
         P = tcfg.ape
         hist, snaps, secs = _train(model, task, tc, seed, P, "stage1", out_dir, metrics,
-                                   progress)
+                                   progress, device)
     return RunResult("stage1", asdict(tcfg), model_cfg.to_dict(), asdict(tc), seed, task_seed,
                      hist, _clone_state(model), secs, snaps)
 
 
 def train_stage2(task_cfg: MMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
                  init: RunResult | None = None, task_seed: int | None = None, out_dir=None,
-                 metrics: bool = True, progress=None, n_threads: int | None = 1) -> RunResult:
-    """Stage 2: projector + decoder on the multimodal task (digest sections 1.4, 4.1).
+                 metrics: bool = True, progress=None, n_threads: int | None = 1,
+                 device: str = "cpu") -> RunResult:
+    """Stage 2: projector + decoder on the multimodal task (``docs/derivations/mmicl.md#task``).
 
     ``init`` is a stage-1 run whose decoder weights start the run (pretrained); ``None`` trains
     from scratch (early fusion).  With ``init``, the decoder configuration and the task seed are
@@ -380,9 +451,11 @@ def train_stage2(task_cfg: MMConfig, model_cfg: DecoderConfig, tc: TrainConfig, 
         model = build_model(model_cfg, seed, d2=tcfg.D2)
         if init is not None:
             model.decoder.load_state_dict(init.state)
+        model = model.to(check_device(device))
         P = tcfg.ape
         stage = "stage2-pretrained" if init is not None else "stage2-scratch"
-        hist, snaps, secs = _train(model, task, tc, seed, P, stage, out_dir, metrics, progress)
+        hist, snaps, secs = _train(model, task, tc, seed, P, stage, out_dir, metrics, progress,
+                                   device)
     summary = None if init is None else {"seed": init.seed, "task": init.task,
                                          "final": init.final()}
     return RunResult(stage, asdict(tcfg), dict(model_cfg.to_dict(), d2=tcfg.D2), asdict(tc), seed,
@@ -423,20 +496,30 @@ def _code_key(task_cfg, seed_task: int, tc: TrainConfig, mm: bool) -> dict:
     return {"model": source_hash(model), **_fingerprint(task, tc)}
 
 
+def _device_key(device: str) -> dict:
+    # CPU runs keep the key they always had; a GPU run is another run (other rounding)
+    return {} if device == "cpu" else {"device": device}
+
+
 def stage1(task_cfg: GMMConfig, model_cfg: DecoderConfig, tc: TrainConfig, seed: int = 0,
-           task_seed: int | None = None, use_cache: bool = True) -> RunResult:
+           task_seed: int | None = None, use_cache: bool = True,
+           device: str = "cpu") -> RunResult:
     """:func:`train_stage1`, cached on disk (shared by checks and figures)."""
     ts = seed if task_seed is None else task_seed
     key = {"stage": 1, "task": asdict(task_cfg), "model": model_cfg.to_dict(), "train": asdict(tc),
-           "seed": seed, "task_seed": task_seed,
+           "seed": seed, "task_seed": task_seed, **_device_key(device),
            "code": _code_key(_check_uni(task_cfg, model_cfg), ts, tc, mm=False)}
-    run = lambda: train_stage1(task_cfg, model_cfg, tc, seed, task_seed)  # noqa: E731
-    return cached("mmicl-runs", key, run, code=train_stage1) if use_cache else run()
+    run = lambda: train_stage1(task_cfg, model_cfg, tc, seed, task_seed,  # noqa: E731
+                               device=device)
+    if not use_cache:
+        return run()
+    return cached("mmicl-runs", key, run, code=train_stage1, encode=RunResult.to_data,
+                  decode=RunResult.from_data)
 
 
 def stage2(task_cfg: MMConfig, model_cfg: DecoderConfig | None, tc: TrainConfig, seed: int = 0,
            init: RunResult | None = None, task_seed: int | None = None,
-           use_cache: bool = True) -> RunResult:
+           use_cache: bool = True, device: str = "cpu") -> RunResult:
     """:func:`train_stage2`, cached on disk; the key includes the stage-1 run it starts from (its
     task, model, training settings, seed and final evaluation record)."""
     init_key = None if init is None else {"task": init.task, "model": init.model,
@@ -448,10 +531,14 @@ def stage2(task_cfg: MMConfig, model_cfg: DecoderConfig | None, tc: TrainConfig,
     ts = (init.task_seed if init is not None else seed) if task_seed is None else task_seed
     key = {"stage": 2, "task": asdict(task_cfg),
            "model": None if model_cfg is None else model_cfg.to_dict(), "train": asdict(tc),
-           "seed": seed, "task_seed": task_seed, "init": init_key,
+           "seed": seed, "task_seed": task_seed, "init": init_key, **_device_key(device),
            "code": _code_key(_check_mm(task_cfg, mcfg), ts, tc, mm=True)}
-    run = lambda: train_stage2(task_cfg, model_cfg, tc, seed, init, task_seed)  # noqa: E731
-    return cached("mmicl-runs", key, run, code=train_stage2) if use_cache else run()
+    run = lambda: train_stage2(task_cfg, model_cfg, tc, seed, init, task_seed,  # noqa: E731
+                               device=device)
+    if not use_cache:
+        return run()
+    return cached("mmicl-runs", key, run, code=train_stage2, encode=RunResult.to_data,
+                  decode=RunResult.from_data)
 
 
 def projector_decoder_rates(task_cfg: MMConfig, init: RunResult, lr: float = 1e-3,

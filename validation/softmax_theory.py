@@ -1,6 +1,7 @@
 """Theory-versus-simulation checks of the softmax closed forms (``iclc verify softmax``).
 
-He, Pan, Chen, Yang (2025), arXiv:2503.12734.  Theory values come from the catalogue
+He, Pan, Chen, Yang (2025), arXiv:2503.12734 (not numbered in the sources; the authors' blog post
+and code), derivations in ``docs/derivations/softmax.md``.  Theory values come from the catalogue
 (:func:`icl_companion.theory.registry.evaluate`), so a perturbed formula makes a check fail
 (``tests/test_softmax_theory.py`` proves it).  Tolerances are 4 Monte Carlo standard errors, plus,
 where a predictor is compared with a different one, a derived allowance stated in the report.
@@ -30,7 +31,7 @@ from icl_companion.numerics.linear import (bayes_conditional_risk, gd_predict, m
                              sample_prompts)
 from icl_companion.numerics.softmax_reduced import dgd_gamma2_coefficient, dgd_predict, reduced_predict
 from icl_companion.theory import softmax as ts
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.validation.checks import Outcome, check, compare
 
 # (kind, d, L, sigma2, eta); eta=None means the optimal step of that predictor
@@ -54,7 +55,10 @@ def risk_comparisons(configs, n: int, rng: np.random.Generator) -> list:
 
 
 @check("softmax.dgd_gd_risk", "exact finite-(d, L) risks of debiased and vanilla one-step GD "
-       "vs Monte Carlo")
+       "vs Monte Carlo",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#exact-risks-of-one-step-gd-and-debiased-gd",
+                           (ts.AUTHORS_CODE + ", TFEst.GDEst, TFEst.DGDEst",)))
 def dgd_gd_risk_check(quick: bool, seed: int) -> Outcome:
     n = 80_000 if quick else 2_000_000
     rng = np.random.default_rng(seed)
@@ -129,7 +133,10 @@ def gamma2_extrapolation(d, L, s2, gammas, n, rng, coefficient=dgd_gamma2_coeffi
 
 
 @check("softmax.reduced_to_dgd", "2-head softmax (omega = +-gamma, mu = +-eta*/(2 gamma)) tends to "
-       "debiased GD as gamma -> 0")
+       "debiased GD as gamma -> 0",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#small-kq-scale-debiased-gd",
+                           (ts.BLOG + ", Theorem 1(1)",)))
 def reduced_to_dgd_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n_risk = 60_000 if quick else 1_000_000
@@ -178,7 +185,9 @@ def approx_gap_comparisons(d, s2, gamma, lengths, n, rng, gap=None) -> tuple:
 
 
 @check("softmax.approx_loss_gap", "the true risk of the reduced +/- pair exceeds the approximate "
-       "loss L~ by the O(1/L) centring term (eta/L)(2 - eta/eta*): Monte Carlo at L = 10..160")
+       "loss L~ by the O(1/L) centring term (eta/L)(2 - eta/eta*): Monte Carlo at L = 10..160",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#the-gamma-to-zero-limit-and-the-1l-gap"))
 def approx_loss_gap_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = 50_000 if quick else 1_000_000
@@ -204,7 +213,11 @@ def _rotate_to_eigenbasis(Gamma, Sigma):
 
 
 @check("softmax.preconditioner", "optimal linear-TF preconditioner for AR(1) covariates: exact "
-       "risk vs Monte Carlo")
+       "risk vs Monte Carlo",
+       reference=Reference(
+           "softmax", NOT_NUMBERED,
+           "docs/derivations/softmax.md#optimal-preconditioner-for-anisotropic-covariates",
+           (ts.BLOG + ", Figure 3.1",)))
 def preconditioner_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = 100_000 if quick else 2_000_000
@@ -231,7 +244,10 @@ def preconditioner_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("softmax.linear_length_risk", "linear attention trained at L_train = 40, tested at L_test: "
-       "exact risk vs Monte Carlo")
+       "exact risk vs Monte Carlo",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#linear-attention-length-generalisation",
+                           (ts.BLOG + ", Figure 4.1",)))
 def length_check(quick: bool, seed: int) -> Outcome:
     rng = np.random.default_rng(seed)
     n = 40_000 if quick else 1_000_000
@@ -247,7 +263,10 @@ def length_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("softmax.ratio_bound", "Theorem 1(3): debiased-GD / Bayes risk ratio below the bound on a "
-       "grid xi in [0.01, 3], sigma2 in [0.01, 5], and at d = 20, L = 100, sigma2 = 3 (MC Bayes)")
+       "grid xi in [0.01, 3], sigma2 in [0.01, 5], and at d = 20, L = 100, sigma2 = 3 (MC Bayes)",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#bayes-risk-and-the-ratio-bound",
+                           (ts.BLOG + ", Theorem 1(3)",)))
 def ratio_bound_check(quick: bool, seed: int) -> Outcome:
     k = 60 if quick else 300
     res = ts.ratio_bound_grid(np.geomspace(0.01, 3, k), np.geomspace(0.01, 5, k))

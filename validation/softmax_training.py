@@ -21,14 +21,15 @@ shift ``|eta_opt(gamma) - eta_opt(gamma/8)|`` of the best step of the reduced +/
 Monte Carlo, :func:`eta_opt_shift`; it does not involve eta*, so a wrong eta* is detected).
 
 Seeds that stay in a same-sign configuration (all active heads of one sign: an effectively
-single-head Nadaraya-Watson predictor, which the digest reports for some seeds over tens of
-thousands of steps) are reported per seed, never dropped silently; the 2-head check passes when at
-least half of the seeds reach the +/- configuration and every such seed meets all criteria.
+single-head Nadaraya-Watson predictor, which some seeds keep for tens of thousands of steps) are
+reported per seed, never dropped silently; the 2-head check passes when at least half of the seeds
+reach the +/- configuration and every such seed meets all criteria.
 
 References
 ----------
 He, Pan, Chen, Yang, "In-Context Linear Regression Demystified", ICML 2025, arXiv:2503.12734,
-Findings 1-2, Theorem 1 (blog version), section on training dynamics; digest sections 1.4, 2, 4.4.
+Findings 1-2, Theorem 1 (the authors' blog post: not numbered in the paper sources), section on
+training dynamics; ``docs/derivations/softmax.md#trained-models``.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ import math
 
 import numpy as np
 
-from icl_companion.numerics.linear import Prompts, mc_mean
+from icl_companion.numerics.linear import Prompts
 from icl_companion.numerics.softmax_attention import TrainConfig, forward, train_cached
 from icl_companion.numerics.softmax_data import Setting, sample_tokens
 from icl_companion.numerics.softmax_patterns import head_patterns, multitask_omega_mu, omega_mu_history
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
+from icl_companion.theory.softmax import AUTHORS_CODE, BLOG
 from icl_companion.validation.checks import Comparison, Outcome, check, compare
 
 D_, L_, S2_ = 5, 40, 0.1
@@ -55,7 +57,7 @@ RISK_MARGIN = 0.01     # relative excess risk over the DGD optimum called "near"
 
 def quick_steps(quick: bool) -> int:
     """Training steps of the checks: 3k (quick: the pattern forms within ~3k steps) or 100k
-    (the digest's "limiting values need ~100k-150k steps"; the 4-head check trains 500k in full
+    (the limiting values need ~100k-150k steps; the 4-head check trains 500k in full
     mode, :func:`four_head_config`)."""
     return 3000 if quick else 100_000
 
@@ -185,7 +187,9 @@ def _seeds(seed: int, n: int) -> list[int]:
 
 @check("softmax.trained_two_head", "trained 2-head softmax attention (d=5, L=40, sigma2=0.1), "
        "several seeds: patterns, sign matching, zero-sum, |omega| homogeneous, eta_eff ~ eta*, "
-       "risk ~ DGD optimum")
+       "risk ~ DGD optimum",
+       reference=Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#trained-models",
+                           (BLOG + ", Key Findings 1-2, Figures 2.2-2.3, Theorem 1(2)",)))
 def trained_two_head(quick: bool, seed: int) -> Outcome:
     n_seeds = 3 if quick else 4
     n_mc = 20_000 if quick else 200_000
@@ -281,7 +285,11 @@ def single_head_nw_optimum(n: int, seed: int, grid=None) -> dict:
 
 
 @check("softmax.trained_one_head", "trained 1-head softmax attention: diagonal/last-entry pattern, "
-       "Nadaraya-Watson near the single-head optimum (omega ~ 1/sqrt(d))")
+       "Nadaraya-Watson near the single-head optimum (omega ~ 1/sqrt(d))",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#single-head-optimum",
+                           (BLOG + ", Figure 2.1",
+                            "Chen, Sheen, Wang, Yang (2024), COLT 2024, arXiv:2402.19442")))
 def trained_one_head(quick: bool, seed: int) -> Outcome:
     cfg = model_config(1, quick)
     n_mc = 20_000 if quick else 100_000
@@ -320,7 +328,8 @@ def trained_one_head(quick: bool, seed: int) -> Outcome:
                                    allowance_rule="= half-width of the omega-range within 1% of "
                                                   "the minimal NW risk"))
     out.notes.append("the approximate-loss optimum 1/sqrt(d) is reported as a fact: at d=5 the "
-                     "finite-size optimum lies above it (digest section 3.5)")
+                     "finite-size optimum lies above it (docs/derivations/softmax.md"
+                     "#single-head-optimum)")
     return out
 
 
@@ -337,7 +346,7 @@ def four_head_config(quick: bool) -> TrainConfig:
     """The 4-head check trains for the paper's budget in full mode (Adam 1e-3, batch 256, 500k
     steps: the same run as the full figures, :func:`figure_config`), because the dummy head separates
     slowly: at 100k steps the weakest head still carried ``mu = 0.44`` and the ``|omega|`` spread was
-    0.1003; the paper's H = 4 heatmaps are at 400k-500k steps (digest Fig. 2.7, 2.8)."""
+    0.1003; the paper's H = 4 heatmaps are at 400k-500k steps (blog Figures 2.7, 2.8)."""
     return model_config(4, True) if quick else figure_config(4, False)
 
 
@@ -391,7 +400,9 @@ def _four_head_seed(out: Outcome, rec, quick: bool, eta_star: float, n_mc: int) 
 
 @check("softmax.trained_four_head", "trained 4-head softmax attention: +/- groups with zero-sum mu, "
        "a dummy head or a split of mu, |omega| homogeneous, eta_eff ~ eta* (full: 500k steps, "
-       "2 seeds)")
+       "2 seeds)",
+       reference=Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#trained-models",
+                           (BLOG + ", Figures 2.7-2.8",)))
 def trained_four_head(quick: bool, seed: int) -> Outcome:
     cfg = four_head_config(quick)
     n_seeds = 1 if quick else FOUR_HEAD_FULL_SEEDS
@@ -454,7 +465,8 @@ def separate_dgd_theory(setting: Setting = MT_SETTING) -> tuple:
 
 def multitask_effective_steps(KQ: np.ndarray, OV: np.ndarray, n_out: int) -> np.ndarray:
     """``E_{n,i} = sum_h mu^h_n omega^h_i`` (``N x d``): the first-order step of task ``n`` on
-    coordinate ``i`` (digest §3.10: ``~ 1`` on ``S_n``, ``0`` off it for separate GD)."""
+    coordinate ``i`` (``~ 1`` on ``S_n``, ``0`` off it for separate GD;
+    ``docs/derivations/softmax.md#multi-task-separate-debiased-gd``)."""
     om, mu = multitask_omega_mu(KQ, OV, n_out)
     return mu.T @ om
 
@@ -482,7 +494,8 @@ def multitask_paired_errors(params, setting: Setting, etas, n: int, seed: int) -
 
 def multitask_reduced_predict(b, omega: np.ndarray, mu: np.ndarray) -> np.ndarray:
     """Reduced multi-task predictor ``yhat_n = sum_h mu^h_n sum_l y_{l,n} softmax_l(sum_i omega^h_i
-    x_{l,i} x_{q,i})`` (digest §3.10: diagonal KQ, diagonal OV), ``omega (H, d)``, ``mu (H, N)``."""
+    x_{l,i} x_{q,i})`` (diagonal KQ, diagonal OV: the blog's multi-task pattern), ``omega (H, d)``,
+    ``mu (H, N)``."""
     from scipy.special import softmax
 
     A = softmax(np.einsum("nli,hi,ni->nhl", b.X, omega, b.xq), axis=-1)
@@ -549,7 +562,10 @@ def effective_step_comparisons(tag: str, rec, setting: Setting, etas) -> list:
 
 @check("softmax.multitask", "multi-task softmax attention (N=2, overlapping supports, H=3 and 4): "
        "zero-sum OV per task, N separate debiased GD predictors (risk), superposition at H=3, "
-       "one +/- pair per task at H=4")
+       "one +/- pair per task at H=4",
+       reference=Reference("softmax", NOT_NUMBERED,
+                           "docs/derivations/softmax.md#multi-task-separate-debiased-gd",
+                           (BLOG + ", Figures 3.2-3.5", AUTHORS_CODE + ", MultiTaskLinearReg")))
 def multitask_check(quick: bool, seed: int) -> Outcome:
     st = MT_SETTING
     etas, risks, th = separate_dgd_theory(st)
@@ -674,7 +690,8 @@ def torch_loss(params: dict, batch, kind: str = "softmax", dtype: str = "float64
 
 
 @check("softmax.torch_gradients", "hand-written NumPy gradients of the softmax/linear attention "
-       "equal torch autograd (float64), single- and multi-output", requires=("torch",))
+       "equal torch autograd (float64), single- and multi-output", requires=("torch",),
+       reference=Reference("softmax", NOT_NUMBERED, "docs/derivations/softmax.md#trained-models"))
 def torch_gradients(quick: bool, seed: int) -> Outcome:
     from icl_companion.numerics.softmax_attention import init_params, loss_and_grad
     from icl_companion.numerics.softmax_data import default_supports

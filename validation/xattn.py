@@ -1,10 +1,10 @@
 """Theory-versus-simulation checks of the reconstructed cross-attention model (``iclc verify xattn``).
 
-Reconstructed model (digest ``cross_attention.md``; only the abstract and summaries of
-arXiv:2602.04872 were available).  Theory values come from the catalogue
-(:func:`icl_companion.theory.registry.evaluate`), so a perturbed formula makes a check fail
-(``tests/test_xattn.py`` proves it).  Tolerances are Monte Carlo standard errors (4 SE) or stated,
-derived allowances (optimizer stopping error, quadrature, known finite-size terms).
+Reconstructed model (``docs/derivations/xattn.md``; only the abstract and summaries of
+arXiv:2602.04872 were available, so the paper's numbering is not known).  Theory values come from
+the catalogue (:func:`icl_companion.theory.registry.evaluate`), so a perturbed formula makes a check
+fail (``tests/test_xattn.py`` proves it).  Tolerances are Monte Carlo standard errors (4 SE) or
+stated, derived allowances (optimizer stopping error, quadrature, known finite-size terms).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from icl_companion.numerics.xattn_data import TaskFamily, population_tasks, samp
 from icl_companion.numerics.xattn_models import (CAParam, ca_eigen_excess, ca_forward, ca_two_param_optimum,
                                    divergence_report, lsa_excess, lsa_optimal_G,
                                    train_ca_population, train_ca_prompts, train_gd, train_lsa)
-from icl_companion.theory.registry import evaluate
+from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
 from icl_companion.validation.checks import Comparison, Outcome, check, compare
 
-RECON = "reconstructed model (digest of arXiv:2602.04872 from abstract/summaries only)"
+RECON = "reconstructed model (arXiv:2602.04872: abstract and secondary summaries only)"
 M_LO, M_HI = 1.0, 3.0
 MULTI = TaskFamily("random_loadings", d1=3, d2=2, k=2, m_lo=M_LO, m_hi=M_HI, sigma2=0.25)
 
@@ -48,7 +48,9 @@ def _ca_fun(tasks, param):
 
 # ----------------------------------------------------------------------------------- Bayes vs OLS
 @check("xattn.bayes_ols", "Bayes predictor and risk (catalogue) vs OLS on long sampled prompts "
-       "[reconstructed model]")
+       "[reconstructed model]",
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#bayes-predictor-and-risk"))
 def bayes_ols_check(quick: bool, seed: int) -> Outcome:
     """Per task, OLS on one prompt of length L: the unbiased residual variance RSS/(L - d) estimates
     the Bayes risk (SE = R sqrt(2/(L - d)), Gaussian residuals), and the pooled prediction error
@@ -82,7 +84,9 @@ def bayes_ols_check(quick: bool, seed: int) -> Outcome:
 
 # --------------------------------------------------------------------- trained CA at L = inf
 @check("xattn.ca_alpha_T", "trained shared CA step at L = inf: GD vs exact alpha_T (two-point), "
-       "alpha_T -> alpha* [reconstructed model]")
+       "alpha_T -> alpha* [reconstructed model]",
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#trained-step-for-a-two-point-spectrum"))
 def ca_alpha_T_check(quick: bool, seed: int) -> Outcome:
     """Two-point signal strength g2 in {1, 3} (fixed direction, lambda in {2, 4}): gradient descent on
     the population loss (exact task expectation) reaches ``xattn.alpha_T``; and
@@ -134,7 +138,9 @@ def ca_alpha_T_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("xattn.ca_two_param", "two-parameter CA at L = inf: optimum and GD trajectory approach the "
-       "line beta = -alpha [reconstructed model]")
+       "line beta = -alpha [reconstructed model]",
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#two-parameter-layers"))
 def ca_two_param_check(quick: bool, seed: int) -> Outcome:
     """The exact two-parameter optimum (``ca_two_param_optimum``, coordinates kappa = alpha/(-beta),
     gamma = -beta) has ``|alpha_T + beta_T|/alpha_T`` decreasing in T and below the scale
@@ -168,7 +174,9 @@ def ca_two_param_check(quick: bool, seed: int) -> Outcome:
 
 
 @check("xattn.ca_rate", "CA excess at L = inf decays geometrically at rate rho*^(2T) "
-       "[reconstructed model]")
+       "[reconstructed model]",
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#minimax-step-and-contraction"))
 def ca_rate_check(quick: bool, seed: int) -> Outcome:
     """At ``alpha*``: for the two-point spectrum both endpoints contract by exactly rho*, so
     ``E(T+1)/E(T) = rho*^2``; for the uniform spectrum the endpoint (Laplace) expansion gives
@@ -211,7 +219,10 @@ def ca_rate_check(quick: bool, seed: int) -> Outcome:
 
 # ---------------------------------------------------------------------------------- LSA gap
 @check("xattn.lsa_gap", "single-layer LSA trained by GD: reaches the normal-equation optimum and "
-       "stays above Bayes by the predicted gap (L = inf and finite-L MC) [reconstructed model]")
+       "stays above Bayes by the predicted gap (L = inf and finite-L MC) [reconstructed model]",
+       reference=Reference("xattn", "abstract (single-layer LSA fails to recover the Bayes "
+                           "predictor uniformly over the task distribution)",
+                           "docs/derivations/xattn.md#single-layer-lsa-gap"))
 def lsa_gap_check(quick: bool, seed: int) -> Outcome:
     """Fixed-direction family (d1 = d2 = 1), g2 uniform on [1, 3] (Gauss-Legendre, 96 nodes) or
     two-point.  (i) GD on the population excess from G = 0 vs ``xattn.lsa_gap``: allowance the
@@ -263,7 +274,9 @@ def lsa_gap_check(quick: bool, seed: int) -> Outcome:
 
 # ------------------------------------------------------------------------------ finite-L CA
 @check("xattn.finite_L", "finite-L Monte Carlo: CA risk approaches Bayes as T and L grow together; "
-       "divergence guard at small L [reconstructed model]")
+       "divergence guard at small L [reconstructed model]",
+       reference=Reference("xattn", NOT_NUMBERED,
+                           "docs/derivations/xattn.md#finite-context"))
 def finite_L_check(quick: bool, seed: int) -> Outcome:
     """Random loadings (d1=3, d2=2, k=2, sigma2=0.25), shared alpha = alpha*.  Per prompt the exact
     query risk given the task is ``R_j + (w_T - w_j)^T Sigma_j (w_T - w_j)``, with ``w_T`` from the
