@@ -17,13 +17,14 @@ import math
 
 import numpy as np
 
-from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, figure
+from icl_companion.figures.registry import NONCONVERGED_NOTE, FigureData, Unit, figure
 from icl_companion.numerics.aim_multilayer import sample_multilayer
 from icl_companion.numerics.aim_multilayer_channel import DEFAULT_RULE, QuadratureRule
 from icl_companion.numerics.aim_multilayer_gamp import gamp_rie_multilayer
 from icl_companion.numerics.aim_multilayer_se import (alpha_pr_multilayer, se_multilayer,
                                                       threshold_ratio)
 from icl_companion.numerics.aim_se import se_softmax
+from icl_companion.theory.registry import Reference
 
 RHO = (0.5, 0.5)
 T = 2
@@ -32,71 +33,151 @@ SKIPS = ((0.0, 0.05), (1.0, 0.0), (3.0, 0.0))   # (c, Delta)
 
 def _settings(quick: bool) -> dict:
     if quick:   # two skip strengths, a coarse alpha grid, 2^6 x 2 RQMC points, cheaper inner rule
-        return dict(skips=SKIPS[1:], alphas=[0.04, 0.12, 0.22, 0.32], rqmc=(6, 2),
-                    rule=QuadratureRule(n_coarse=12, starts=2, newton_steps=8, n_final=14),
-                    gamp=dict(d=30, reps=2, alphas=[0.06, 0.2], skips=[(1.0, 0.0)]),
+        return dict(skips=SKIPS[1:], alphas=[0.04, 0.12, 0.2, 0.28, 0.34, 0.4], rqmc=(6, 2),
+                    rule=dict(n_coarse=12, starts=2, newton_steps=8, n_final=14),
+                    gamp=dict(d=30, reps=2, alphas=[0.12, 0.2], skips=[(1.0, 0.0)]),
                     lin_nodes=6)
-    return dict(skips=SKIPS, rule=DEFAULT_RULE,
+    return dict(skips=SKIPS, rule=None,
                 alphas=[0.01, 0.03, 0.05, 0.08, 0.11, 0.15, 0.19, 0.23, 0.27, 0.31, 0.34, 0.36],
                 rqmc=(10, 4),
-                gamp=dict(d=80, reps=8, alphas=[0.05, 0.15, 0.25, 0.3],
+                gamp=dict(d=60, reps=8, alphas=[0.1, 0.15, 0.2, 0.25],
                           skips=[(0.0, 0.05), (1.0, 0.0)]),
                 lin_nodes=8)
 
 
-def compute(quick: bool, seed: int) -> FigureData:
+COLUMNS = ("kind", "c", "Delta", "layer", "alpha", "y", "yerr")
+
+
+def _rule(spec: dict | None) -> QuadratureRule:
+    return DEFAULT_RULE if spec is None else QuadratureRule(**spec)
+
+
+def se_curve(c: float, Delta: float, alphas: list, log2: int, R: int, rule: dict | None) -> dict:
+    """Work unit: the SE per layer along ``alphas`` for one skip strength (each point warm-started
+    from the previous one); non-converged points are reported by ``ok``."""
+    warm = None
+    V, se, ok = [], [], []
+    for a in alphas:
+        r = se_multilayer(a, RHO, T, c=c, delta=Delta, log2_points=log2, scramblings=R,
+                          warm=warm, rule=_rule(rule))
+        ok.append(bool(r.success))
+        V.append([float(v) for v in r.mmse])
+        se.append([float(v) for v in r.mmse_se])
+        if r.success:
+            warm = np.maximum(r.mmse, 1e-6)
+    return {"alpha": np.asarray(alphas, float), "mmse": np.asarray(V), "mmse_se": np.asarray(se),
+            "ok": np.asarray(ok, bool)}
+
+
+def ratio_at_threshold(c: float, n: int) -> dict:
+    """Work unit: the error ratio ``V_1 / V_2`` at ``alpha_PR`` from the linearised channel."""
+    kr = threshold_ratio(RHO, T, c, n=n)
+    return {"ratio": float(kr["ratio"]), "success": bool(kr["success"])}
+
+
+def single_layer(n: int) -> dict:
+    """Work unit: the single-layer SE (``aim.mmse``) of one layer of ``rho = RHO[0]``."""
+    grid = np.linspace(0, 0.19, n)
+    r = se_softmax(grid, RHO[0], T)
+    return {"alpha": grid, "mmse": np.asarray(r.mmse, float), "ok": np.asarray(r.success, bool)}
+
+
+def gamp_instance(c: float, Delta: float, alpha: float, rep: int, i_alpha: int, d: int,
+                  rule: dict | None, seed: int) -> dict:
+    """Work unit: one teacher (stream ``SeedSequence(seed, spawn_key=(c index, i_alpha, rep))``)
+    and one GAMP-RIE run on it."""
+    ic = [s[0] for s in SKIPS].index(c)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ic, i_alpha, rep)))
+    D = sample_multilayer(rng, d, RHO, T, L=2, alpha=alpha, c=c, delta=Delta)
+    res = gamp_rie_multilayer(D.X, D.y, RHO, c=c, delta=Delta, S_true=D.S, tol=1e-6,
+                              max_iter=80, rule=_rule(rule))
+    return {"success": bool(res.success), "mse": np.asarray(res.mse, float)}
+
+
+def units(quick: bool, seed: int) -> list[Unit]:
     st = _settings(quick)
-    cols: dict[str, list] = {k: [] for k in ("kind", "c", "Delta", "layer", "alpha", "y", "yerr")}
+    log2, R = st["rqmc"]
+    scale = 1.0 if quick else 30.0
+    out = [Unit(f"se/c={c:g}", se_curve, {"c": c, "Delta": dl, "alphas": st["alphas"],
+                                          "log2": log2, "R": R, "rule": st["rule"]},
+                fields=("alpha", "mmse", "mmse_se", "ok"), cost=20.0 * scale)
+           for c, dl in st["skips"]]
+    out += [Unit(f"ratio/c={c:g}", ratio_at_threshold, {"c": c, "n": st["lin_nodes"]},
+                 fields=("ratio", "success"), cost=5.0) for c, dl in st["skips"] if dl == 0]
+    out.append(Unit("single", single_layer, {"n": 60}, fields=("alpha", "mmse", "ok"), cost=0.5))
+    g = st["gamp"]
+    for c, dl in g["skips"]:
+        for i, a in enumerate(g["alphas"]):
+            out += [Unit(f"gamp/c={c:g}/alpha={a:g}/rep={r}", gamp_instance,
+                         {"c": c, "Delta": dl, "alpha": a, "rep": r, "i_alpha": i, "d": g["d"],
+                          "rule": st["rule"], "seed": seed},
+                         fields=("success", "mse"), cost=10.0 * scale * (1 + 3 * a))
+                    for r in range(g["reps"])]
+    return out
+
+
+def reduce(quick: bool, seed: int, results: dict) -> FigureData:
+    st = _settings(quick)
+    cols: dict[str, list] = {k: [] for k in COLUMNS}
 
     def add(kind, c, dl, layer, a, y, yerr=0.0):
         for k, v in zip(cols, (kind, c, dl, layer, a, y, yerr)):
             cols[k].append(v)
 
     log2, R = st["rqmc"]
-    nonconv = {"se": 0, "gamp": 0}
+    nonconv = {"se": 0, "gamp": 0, "ratio": 0}
+    transitions = {}
     for c, dl in st["skips"]:
-        warm = None
-        for a in st["alphas"]:
-            r = se_multilayer(a, RHO, T, c=c, delta=dl, log2_points=log2, scramblings=R,
-                              warm=warm, rule=st["rule"])
-            if not r.success:
+        r = results[f"se/c={c:g}"]
+        for a, V, s, ok in zip(r["alpha"], r["mmse"], r["mmse_se"], r["ok"]):
+            if not ok:
                 nonconv["se"] += 1
                 continue
-            warm = np.maximum(r.mmse, 1e-6)
             for lay in range(2):
-                add("se", c, dl, lay + 1, a, float(r.mmse[lay]), float(r.mmse_se[lay]))
+                add("se", c, dl, lay + 1, float(a), float(V[lay]), float(s[lay]))
+        transitions[f"c={c:g}"] = _first_zero(r)
         if dl == 0:
-            kr = threshold_ratio(RHO, T, c, n=st["lin_nodes"])
-            add("ratio_pr", c, dl, 0, alpha_pr_multilayer(RHO, T), kr["ratio"])
-    grid = np.linspace(0, 0.19, 60)
-    for a, m in zip(grid, se_softmax(grid, RHO[0], T).mmse):
-        add("single", math.nan, 0.0, 0, float(a), float(m))
+            kr = results[f"ratio/c={c:g}"]
+            if kr["success"]:
+                add("ratio_pr", c, dl, 0, alpha_pr_multilayer(RHO, T), kr["ratio"])
+            else:
+                nonconv["ratio"] += 1
+    s1 = results["single"]
+    for a, m, ok in zip(s1["alpha"], s1["mmse"], s1["ok"]):
+        if ok:
+            add("single", math.nan, 0.0, 0, float(a), float(m))
     g = st["gamp"]
-    ss = np.random.SeedSequence(seed)
     for c, dl in g["skips"]:
         for a in g["alphas"]:
-            errs = []
-            for child in ss.spawn(g["reps"]):
-                D = sample_multilayer(np.random.default_rng(child), g["d"], RHO, T, L=2, alpha=a,
-                                      c=c, delta=dl)
-                res = gamp_rie_multilayer(D.X, D.y, RHO, c=c, delta=dl, S_true=D.S, tol=1e-6,
-                                          max_iter=80, rule=st["rule"])
-                if res.success:
-                    errs.append(res.mse)
-                else:
-                    nonconv["gamp"] += 1
+            reps = [results[f"gamp/c={c:g}/alpha={a:g}/rep={r}"] for r in range(g["reps"])]
+            errs = [np.asarray(x["mse"]) for x in reps if x["success"]]
+            nonconv["gamp"] += len(reps) - len(errs)
             if len(errs) >= 2:
                 e = np.array(errs)
                 for lay in range(2):
                     add("gamp", c, dl, lay + 1, a, float(e[:, lay].mean()),
                         float(e[:, lay].std(ddof=1) / math.sqrt(len(e))))
     meta = {"seed": seed, "mode": "quick" if quick else "full", "rho": RHO, "T": T,
-            "skips (c, Delta)": [list(s) for s in st["skips"]], "inner rule": repr(st["rule"]),
-            "rqmc": f"2^{log2} x {R}", "gamp": g,
+            "skips (c, Delta)": [list(s) for s in st["skips"]], "inner rule": repr(
+                _rule(st["rule"])), "rqmc": f"2^{log2} x {R}", "gamp": g,
             "alpha_pr": alpha_pr_multilayer(RHO, T), "nonconverged_se_points": nonconv["se"],
-            "nonconverged_gamp_runs": nonconv["gamp"], "note": NONCONVERGED_NOTE,
+            "nonconverged_gamp_runs": nonconv["gamp"],
+            "nonconverged_threshold_ratios": nonconv["ratio"], "note": NONCONVERGED_NOTE,
+            "first alpha of the grid with V_l = 0 (layer 1, layer 2)": transitions,
+            "random_streams": "one per teacher: SeedSequence(seed, spawn_key=(c index, alpha "
+                              "index, repetition))",
             "error_bars": "SE: RQMC standard error; GAMP: standard error over teachers"}
     return FigureData(cols, meta)
+
+
+def _first_zero(r) -> list:
+    """Per layer, the first converged grid ``alpha`` where the SE error is exactly 0 (None if none):
+    the transitions the figure shows."""
+    out = []
+    for lay in range(2):
+        z = [float(a) for a, V, ok in zip(r["alpha"], r["mmse"], r["ok"]) if ok and V[lay] == 0]
+        out.append(z[0] if z else None)
+    return out
 
 
 def plot(data: FigureData):
@@ -136,12 +217,13 @@ def plot(data: FigureData):
     ax1.plot([], [], "k-", label="layer 1 (hidden)")
     ax1.plot([], [], "k--", label="layer 2 (output)")
     ax1.errorbar([], [], yerr=[], fmt="o", mfc="none", color="k", label="GAMP-RIE")
-    ax1.set(xlim=(0, apr * 1.05), ylim=(0, 1.05),
+    xmax = max(apr * 1.08, float(np.max(c_['alpha'])) * 1.02)
+    ax1.set(xlim=(0, xmax), ylim=(0, 1.05),
             xlabel=r"sample complexity $\alpha = n/d^2$",
             ylabel=r"estimation error $\|\hat S_\ell - S_\ell\|_F^2/d$")
     ax1.text(apr, 1.02, r" $\alpha_{\rm PR}$", fontsize=7, va="top")
     ax1.legend(fontsize=6, loc="lower left", ncol=1)
-    ax2.set(xlim=(0, apr * 1.05), yscale="log", xlabel=r"$\alpha$",
+    ax2.set(xlim=(0, xmax), yscale="log", xlabel=r"$\alpha$",
             ylabel=r"error ratio layer 1 / layer 2")
     ax2.plot([], [], "k<", ls="none", label=r"$\kappa^*$ at $\alpha_{\rm PR}$ (linearised)")
     ax2.legend(fontsize=6, loc="upper left")
@@ -155,4 +237,6 @@ def plot(data: FigureData):
 
 figure("aim-multilayer", "two-layer AIM: per-layer SE error vs alpha for skip strengths c = 0, 1, "
        "3 with GAMP-RIE points, and the error ratio approaching its linearised threshold value",
-       compute, plot)
+       plot=plot, units=units, reduce=reduce,
+       reference=Reference("aim", "Eqs. 4-5 (multilayer construction); figure not in the paper",
+                           "docs/derivations/aim_multilayer.md#measurements"))

@@ -472,17 +472,24 @@ def _register():
     from icl_companion.theory.registry import (Bound, Reference, Result, choice, integer, real,
                                                register)
 
-    def _mmse(alpha, rho1, rho2, T, c, beta, Delta, known, warm=None):
-        r = se_multilayer(alpha, (rho1, rho2), T, c, beta, Delta, L=2,
+    def _mmse(alpha, rho1, rho2, T, c, beta, Delta, known, L=2, warm=None):
+        r = se_multilayer(alpha, (rho1, rho2), T, c, beta, Delta, L=L,
                           known=(1,) if known == "layer1" else (), warm=warm)
         V = [float(v) for v in r.mmse]
+        # cross is defined only where both layers have finite information (not at perfect
+        # recovery, nor with a known layer): 0 there, the decoupled equations being exact
+        cross = float(r.cross) if math.isfinite(r.cross) else 0.0
         return {"mmse1": V[0], "mmse2": V[1], "mmse1_se": float(r.mmse_se[0]),
                 "mmse2_se": float(r.mmse_se[1]), "kappa1": float(r.kappa[0]),
-                "kappa2": float(r.kappa[1]), "cross": float(r.cross) if known == "none" else 0.0,
+                "kappa2": float(r.kappa[1]), "cross": cross,
                 "alpha_pr": alpha_pr_multilayer((rho1, rho2), T), **diagnostics(r),
                 "_warm": [max(v, 1e-6) for v in V]}
 
     def _check(inp):
+        if inp["L"] != 2:
+            raise ValueError(f"L = {inp['L']} does not match the per-layer inputs: two rank ratios "
+                             f"(rho1, rho2) are given, so L = 2 (numerics.aim_multilayer_se."
+                             f"se_multilayer solves any L >= 1 from a sequence rho)")
         if inp["Delta"] == 0 and inp["c"] < 1 and inp["known"] == "none":
             raise ValueError(f"c = {inp['c']} with Delta = 0 is outside the allowed domain: for "
                              f"c < 1 the noiseless output folds (two preimages, a singular "
@@ -505,7 +512,9 @@ def _register():
          real("beta", 0, lo_open=True, default=1.0, doc="inverse temperature of the softmax"),
          real("Delta", 0, default=0.0, doc="variance of a Gaussian output noise (0: noiseless)"),
          choice("known", ("none", "layer1"), default="none",
-                doc="layer1: S_1 given (the single-layer SE of layer 2 when Delta = 0)")),
+                doc="layer1: S_1 given (the single-layer SE of layer 2 when Delta = 0)"),
+         integer("L", 1, default=2, doc="number of layers; must match the per-layer inputs "
+                                        "(rho1, rho2): 2")),
         _mmse,
         Reference("aim", "Eqs. 4-5 (multilayer construction); its state evolution is derived "
                   "here", derivation="docs/derivations/aim_multilayer.md#state-evolution"),

@@ -264,6 +264,15 @@ def test_known_first_layer_reproduces_single_layer_mmse(T, alpha, rho):
                                               abs=1e-7)
 
 
+@pytest.mark.parametrize("T,alpha,rho", [(2, 0.1, 0.5), (3, 0.05, 0.3), (2, 0.03, 1.5)])
+def test_one_layer_is_the_single_layer_se(T, alpha, rho):
+    """L = 1: kappa = k exactly (the posterior is a point) and V solves the single-layer softmax
+    SE; measured difference ~1e-11, asserted at the solver tolerance 1e-7."""
+    r = se_multilayer(alpha, rho, T, L=1, log2_points=6, scramblings=2)
+    assert r.success and r.kappa[0] == pytest.approx((T * T + T - 2) / 2, abs=1e-12)
+    assert r.mmse[0] == pytest.approx(se_softmax(alpha, rho, T).mmse, abs=1e-7)
+
+
 def test_se_alpha_zero_and_records():
     r = se_multilayer(0.0, 0.5, 2)
     assert r.success and np.all(r.mmse == 1.0)
@@ -288,12 +297,19 @@ def test_se_bad_inputs(kw, match):
         se_multilayer(**args)
 
 
-@pytest.mark.parametrize("argv", [["c=-1"], ["beta=0"], ["Delta=-0.1"], ["c=0.5"], ["T=5"]])
-def test_cli_bad_inputs_exit_2(iclc, argv):
-    r = iclc("eval", "aim.mmse_multilayer", "alpha=0.1", "rho1=0.5", "rho2=0.5", "T=2", *argv)
-    assert r.returncode == 2
+@pytest.mark.parametrize("argv,name", [
+    (["c=-1"], "c"), (["beta=0"], "beta"), (["Delta=-0.1"], "Delta"), (["c=0.5"], "c"),
+    (["T=5"], "T"), (["L=0"], "L"), (["L=3"], "L"), (["L=1"], "L")])
+def test_cli_bad_inputs_exit_2(iclc, argv, name):
+    """Bad input of the issue (L < 1, per-layer inputs not matching L, c < 0, beta <= 0,
+    Delta < 0) and the catalogue's own domain: one ``error:`` line naming the parameter, exit 2."""
+    base = [a for a in ("alpha=0.1", "rho1=0.5", "rho2=0.5", "T=2")
+            if a.split("=")[0] not in {x.split("=")[0] for x in argv}]
+    r = iclc("eval", "aim.mmse_multilayer", *base, *argv)
+    assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:")
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in r.stderr
+    assert f"{name} = " in lines[0] or f"{name}=" in lines[0] or f"'{name}'" in lines[0], lines[0]
 
 
 def test_sampler_bad_inputs():

@@ -12,8 +12,8 @@ import mpmath
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.linear': 'cb29db6b568ac5d9c2ed694ebd0057149fb4a5b0798e17ee376a355d7a68235c', 'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf'}
+DERIVATION_SOURCES = {'icl_companion.theory.closed_form': '80e59ce93272112b211ba4817e9df0c021cafbbebccf76e35cdfd7b0da31fe65', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.linear': 'cb29db6b568ac5d9c2ed694ebd0057149fb4a5b0798e17ee376a355d7a68235c', 'icl_companion.theory.closed_form': '80e59ce93272112b211ba4817e9df0c021cafbbebccf76e35cdfd7b0da31fe65', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf'}
 INDEX = {
     'linear.gd_eta_star': ('icl_companion.theory.linear', 'exact', 'Risk-minimising step of one-step GD from zero (finite d, L)'),
     'linear.gd_risk': ('icl_companion.theory.linear', 'exact', 'Exact risk E(yhat - y_q)^2 of one-step GD from zero with step eta (finite d, L)'),

@@ -12,8 +12,8 @@ import mpmath
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.mmicl': 'e2c640768bdc9f4ff941a20bca4c0dba822b0b1cd3f6caea5c27d75e04b66c9c', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': '954833888597eb8d2ff9d7683855e8749bbaca22f13f7f92f27be4f015e39478', 'icl_companion.numerics.mmicl_metrics': 'af6f79c7bb81b3c43567c1473918e5bc1eed138908f1a01255c5e358e76c4356', 'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.mmicl': 'e2c640768bdc9f4ff941a20bca4c0dba822b0b1cd3f6caea5c27d75e04b66c9c'}
+DERIVATION_SOURCES = {'icl_companion.theory.closed_form': '80e59ce93272112b211ba4817e9df0c021cafbbebccf76e35cdfd7b0da31fe65', 'icl_companion.theory.mmicl': 'e2c640768bdc9f4ff941a20bca4c0dba822b0b1cd3f6caea5c27d75e04b66c9c', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.mmicl_data': 'aeb7095b48c7db3e22ac2160f616b7f0ecf5431f2cabdf676627261b50efcbad', 'icl_companion.numerics.mmicl_metrics': 'af6f79c7bb81b3c43567c1473918e5bc1eed138908f1a01255c5e358e76c4356', 'icl_companion.theory.closed_form': '80e59ce93272112b211ba4817e9df0c021cafbbebccf76e35cdfd7b0da31fe65', 'icl_companion.theory.mmicl': 'e2c640768bdc9f4ff941a20bca4c0dba822b0b1cd3f6caea5c27d75e04b66c9c'}
 INDEX = {
     'mmicl.bursty_label_stats': ('icl_companion.numerics.mmicl_data', 'exact', 'bursty sequences of trained Zipf classes: E[# distinct labels], ideal induction-head TILA E[1/|M|], uniform-guess CLA, copy-slot accuracy'),
     'mmicl.copy_slot_accuracy': ('icl_companion.numerics.mmicl_data', 'exact', "accuracy of copying a random context slot's label (= E|M|/N), Zipf classes, bursty/non-bursty/novel mixture"),

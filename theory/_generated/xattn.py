@@ -12,8 +12,8 @@ import mpmath
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025', 'icl_companion.theory.xattn': '6027a3b4eb44322f9fe70afe0d500e5d9748d6d0c9fdf6eda11de5fbef2f59b0'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.xattn_data': '10d6f27d7e334ce91996cae55d728968d7b0e29251427facec6c300b5a3adc3a', 'icl_companion.numerics.xattn_models': 'd989f44ad41a282e6bda8803916b624b987802e6672621ee732ab3edc425336b', 'icl_companion.theory.closed_form': 'e2968f23a8cea492e1454fb9728ccd44c60939271ad2d0a152243d24b8328234', 'icl_companion.theory.xattn': '6027a3b4eb44322f9fe70afe0d500e5d9748d6d0c9fdf6eda11de5fbef2f59b0'}
+DERIVATION_SOURCES = {'icl_companion.theory.closed_form': '80e59ce93272112b211ba4817e9df0c021cafbbebccf76e35cdfd7b0da31fe65', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025', 'icl_companion.theory.xattn': '6027a3b4eb44322f9fe70afe0d500e5d9748d6d0c9fdf6eda11de5fbef2f59b0'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.xattn_data': '10d6f27d7e334ce91996cae55d728968d7b0e29251427facec6c300b5a3adc3a', 'icl_companion.numerics.xattn_models': 'd989f44ad41a282e6bda8803916b624b987802e6672621ee732ab3edc425336b', 'icl_companion.theory.closed_form': '80e59ce93272112b211ba4817e9df0c021cafbbebccf76e35cdfd7b0da31fe65', 'icl_companion.theory.xattn': '6027a3b4eb44322f9fe70afe0d500e5d9748d6d0c9fdf6eda11de5fbef2f59b0'}
 INDEX = {
     'xattn.alpha_T': ('icl_companion.theory.xattn', 'reconstructed', 'Trained shared CA step at depth T for a two-point spectrum (exact minimiser)'),
     'xattn.alpha_star': ('icl_companion.theory.xattn', 'reconstructed', 'Minimax shared CA step alpha* = 2/(2 tau2 + m_lo + m_hi) (gradient-flow limit, T, L -> inf)'),
