@@ -7,8 +7,13 @@ Left: the decoupled state evolution (derivation docs/derivations/aim_multilayer.
 teachers), the single-layer SE (grey) and the counting threshold ``alpha_PR`` (vertical line).
 Right: the ratio of the two errors, which tends to the value ``kappa*`` predicted by the linearised
 channel (ticks) as both errors vanish together at ``alpha_PR`` (noiseless ``c``).
+Quick mode: ``c`` in {1, 3}, six alphas, RQMC ``2^6 x 2``, a cheaper inner rule, GAMP-RIE at
+``c = 1``, ``d = 30``, 2 teachers (about 100 s under load).  Full mode: ``c`` in {0, 1, 3}, twelve
+alphas, RQMC ``2^10 x 4``, GAMP-RIE at ``c`` in {0, 1}, ``d = 60``, 8 teachers.  Work units: one SE
+curve per ``c`` (warm-started along alpha), one linearised threshold ratio per noiseless ``c``, the
+single-layer curve, one GAMP-RIE teacher per unit.
 Boncoraglio et al. 2025 (arXiv:2506.01582), multilayer construction Eqs. 4-5; this figure is not
-in the paper.
+in the paper (docs/derivations/aim_multilayer.md#figure-and-transitions).
 """
 
 from __future__ import annotations
