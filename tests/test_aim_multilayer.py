@@ -393,6 +393,10 @@ def test_check_multilayer_quick_passes_and_can_fail():
     for wrong in ((1.0, 1.0), (th[1], th[0])):
         out = judge(True, measured, lambda a, c, d, w=wrong: (np.array(w), np.zeros(2), 0.0))
         assert not out.ok()
+    # the same runs with GAMP-RIE converged on one teacher only: not judged, a failure
+    short = {k: {d: {**r, "converged": 1} for d, r in v.items()} for k, v in measured.items()}
+    out = judge(True, short, se)
+    assert not out.ok() and out.notes and all(c.passed for c in out.comparisons)
 
 
 @pytest.mark.slow

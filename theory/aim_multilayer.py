@@ -302,6 +302,7 @@ register_symbolic(
      real("rho2", 0, lo_open=True, doc="r_2/d of the second (output) layer"),
      integer("T", 2, doc="sequence length")],
     alpha_pr_expr, lambda: (RHO1, RHO2, T_), _ref(), status="asymptotic",
-    status_note="d -> inf; decoupled SE (derived here, not in the paper), counting of constraints")
+    status_note="d -> inf; decoupled SE (derived here, not in the paper), counting of constraints",
+    bounds={"value": (0.0, 0.5)})   # slope(rho) <= 1 per layer, T^2 + T - 2 >= 4
 
 _ = itertools
