@@ -17,7 +17,7 @@ import numpy as np
 from icl_companion.numerics.aim_se import alpha_pr, weak_recovery
 from icl_companion.validation.checks import Outcome, bound, compare
 
-__all__ = ["check_softmax", "check_hardmax", "check_phase"]
+__all__ = ["check_softmax", "check_hardmax", "check_phase", "check_multilayer"]
 
 #: GAMP-RIE at the figure's quick size follows the SE within this relative margin plus
 #: :data:`GAMP_ABS` (acceptance margin for d = 60; measured deviations up to 0.06 at ``d = 60``)
@@ -161,4 +161,48 @@ def check_phase(data, quick: bool) -> Outcome:
         out.comparisons.append(bound(f"panel ({panel}), rho={rmin:.3g}: smallest error below "
                                      f"0.9 alpha_bar_c", float(c["mmse"][t].min()), "ge", 0.9,
                                      "no recovery below the rho -> 0 threshold"))
+    return out
+
+
+def check_multilayer(data, quick: bool) -> Outcome:
+    """Two-layer AIM (figure ``aim-multilayer``): at every converged SE point below alpha_PR both
+    layer errors are positive (> 1e-3) and the output layer's is the smaller; at and above
+    alpha_PR both are 0 (< 1e-6); the ratio V_1/V_2 grows with alpha and stays below the
+    linearised value kappa* at alpha_PR; GAMP-RIE within 4 standard errors over teachers plus
+    10% + 0.03 of the SE (acceptance margin of the figure's small d: the finite-size study is
+    the check ``aim.multilayer_se_vs_gamp``).  Derivation: docs/derivations/aim_multilayer.md."""
+    c = _cols(data)
+    apr = float(data.meta["alpha_pr"])
+    out = Outcome(facts={"alpha_pr": apr, "mode": data.meta["mode"]})
+    for cv in np.unique(c["c"][c["kind"] == "se"]):
+        s = {lay: (c["kind"] == "se") & (c["c"] == cv) & (c["layer"] == lay) for lay in (1, 2)}
+        a, v1 = c["alpha"][s[1]], c["y"][s[1]]
+        v2 = np.interp(a, c["alpha"][s[2]], c["y"][s[2]])
+        below, above = a < apr * (1 - 1e-9), a >= apr * (1 - 1e-9)
+        out.comparisons.append(bound(f"c={cv:g}: smallest error of either layer below alpha_PR",
+                                     float(min(v1[below].min(), v2[below].min())), "ge", 1e-3,
+                                     "partial recovery of both layers below the threshold"))
+        out.comparisons.append(bound(f"c={cv:g}: largest (V_2 - V_1) below alpha_PR",
+                                     float(np.max(v2[below] - v1[below])), "le", 0.0,
+                                     "the output layer is learned better"))
+        if above.any():
+            out.comparisons.append(bound(f"c={cv:g}: largest error at alpha >= alpha_PR",
+                                         float(max(v1[above].max(), v2[above].max())), "le",
+                                         SE_ZERO, "both layers recover together"))
+        ratio = v1[below] / v2[below]
+        out.comparisons.append(bound(f"c={cv:g}: smallest step of V_1/V_2 along alpha",
+                                     float(np.min(np.diff(ratio))), "ge", 0.0,
+                                     "the ratio grows towards the threshold"))
+        k = (c["kind"] == "ratio_pr") & (c["c"] == cv)
+        if k.any():
+            out.comparisons.append(bound(f"c={cv:g}: largest V_1/V_2 below alpha_PR vs kappa* "
+                                         f"= {float(c['y'][k][0]):.3g}", float(ratio.max()),
+                                         "le", float(c["y"][k][0]), "approached from below"))
+    for i in np.flatnonzero(c["kind"] == "gamp"):
+        s = (c["kind"] == "se") & (c["c"] == c["c"][i]) & (c["layer"] == c["layer"][i])
+        th = float(np.interp(c["alpha"][i], c["alpha"][s], c["y"][s]))
+        out.comparisons.append(compare(f"GAMP-RIE c={c['c'][i]:g}, layer {int(c['layer'][i])}, "
+                                       f"alpha={c['alpha'][i]:g} vs SE", th, float(c["y"][i]),
+                                       float(c["yerr"][i]), allowance=GAMP_REL * th + GAMP_ABS,
+                                       allowance_rule=f"{GAMP_REL:.0%} + {GAMP_ABS} (finite d)"))
     return out

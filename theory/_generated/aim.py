@@ -12,16 +12,18 @@ import mpmath
 
 inf = math.inf
 SYMPY = '1.14.0'
-DERIVATION_SOURCES = {'icl_companion.theory.aim': '04c30ca1a472af75992a45ff8b204f2d2958c8faaa68cfbabfcef7d9b737b6e7', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
-CATALOGUE_SOURCES = {'icl_companion.numerics.aim_channels': '730e9ddee216f66d227709ac1e6584355f01f455f43ab60f73212099a2bfacb0', 'icl_companion.numerics.aim_data': '5875f25a3a2a9884821a10b8485a261ca8a1bcf2360e2204c3c03a93eb29abaa', 'icl_companion.numerics.aim_free_prob': '92f46580a09b9cebff476a75325e0e8634c39a012c5534310e9df5b8eed5c708', 'icl_companion.numerics.aim_gamp': '4eccda386e9910f5cfced3d19a7120659d6d4d8f5dc9fb7603821b8f60663bf0', 'icl_companion.numerics.aim_gd': '4da6de777cf300dff53aa514a59d45e343d9e242bc1c136f1e419098eb3d747d', 'icl_companion.numerics.aim_se': '28137a800f4ae7e6e2f9e2fdb03a6948603200dfe5ce2339d73088825321c79a', 'icl_companion.theory.aim': '04c30ca1a472af75992a45ff8b204f2d2958c8faaa68cfbabfcef7d9b737b6e7', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf'}
+DERIVATION_SOURCES = {'icl_companion.theory.aim': '04c30ca1a472af75992a45ff8b204f2d2958c8faaa68cfbabfcef7d9b737b6e7', 'icl_companion.theory.aim_multilayer': '770d03509cb90ed186494bc15d798c68687eccdecf635466a968c3088b8ae8b1', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf', 'icl_companion.theory.precompute': '213bb11cf15fced1f68f2f1468bd6bd1c1a9ecfe0115de357a96a19a3860c025'}
+CATALOGUE_SOURCES = {'icl_companion.numerics.aim_channels': '730e9ddee216f66d227709ac1e6584355f01f455f43ab60f73212099a2bfacb0', 'icl_companion.numerics.aim_data': '5875f25a3a2a9884821a10b8485a261ca8a1bcf2360e2204c3c03a93eb29abaa', 'icl_companion.numerics.aim_free_prob': '92f46580a09b9cebff476a75325e0e8634c39a012c5534310e9df5b8eed5c708', 'icl_companion.numerics.aim_gamp': '4eccda386e9910f5cfced3d19a7120659d6d4d8f5dc9fb7603821b8f60663bf0', 'icl_companion.numerics.aim_gd': '4da6de777cf300dff53aa514a59d45e343d9e242bc1c136f1e419098eb3d747d', 'icl_companion.numerics.aim_multilayer': '289f15289c4b90ffc9c06eaa26441f5ec0d072c3e1ea6549b244ca5234f11b59', 'icl_companion.numerics.aim_multilayer_channel': '7af39f539669fb4979845e8f3a196425dc5c79ee5b382961e5bf55904f881048', 'icl_companion.numerics.aim_multilayer_gamp': 'a697597f72255dd65ea1a3044d8ecc684613b6586dc911de2bc0cea4f19fbe40', 'icl_companion.numerics.aim_multilayer_gd': '3c48ee09baddd3978c515de2ae0a6fe49d452b92cb3e46ec7005ab258fb28df7', 'icl_companion.numerics.aim_multilayer_se': 'aa54273756a9038f9eb3e85d8f1e7cd50e54fce0e9ceaf710264792b5b29499d', 'icl_companion.numerics.aim_se': '28137a800f4ae7e6e2f9e2fdb03a6948603200dfe5ce2339d73088825321c79a', 'icl_companion.theory.aim': '04c30ca1a472af75992a45ff8b204f2d2958c8faaa68cfbabfcef7d9b737b6e7', 'icl_companion.theory.aim_multilayer': '770d03509cb90ed186494bc15d798c68687eccdecf635466a968c3088b8ae8b1', 'icl_companion.theory.linear': '392038d580ee82dbddd60d20ffcec77ee29fe81e05e099cac3538a4c417849cf'}
 INDEX = {
     'aim.alpha_pr': ('icl_companion.theory.aim', 'asymptotic', 'Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1'),
+    'aim.alpha_pr_multilayer': ('icl_companion.theory.aim_multilayer', 'asymptotic', 'Two-layer AIM perfect-recovery threshold (slope(rho1) + slope(rho2))/(T^2+T-2), both layers'),
     'aim.bbp_mmse': ('icl_companion.theory.aim', 'asymptotic', 'rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1'),
     'aim.denoising_mi': ('icl_companion.numerics.aim_se', 'numerical', 'Mutual information I_rho(Delta) per d^2 of the matrix-denoising channel'),
     'aim.denoising_mmse': ('icl_companion.numerics.aim_se', 'numerical', 'Matrix-denoising MMSE of S = WW^T/sqrt(rd) from S + sqrt(Delta) GOE (free probability)'),
     'aim.gen_error': ('icl_companion.numerics.aim_se', 'numerical', 'Bayes-optimal test error E||y - E[y|data]||_F^2 per sample at the SE fixed point'),
     'aim.mmse': ('icl_companion.numerics.aim_se', 'numerical', 'Bayes-optimal estimation error (1/d)||S_hat - S||^2 from state evolution (1 at alpha=0)'),
     'aim.mmse_bar': ('icl_companion.numerics.aim_se', 'numerical', 'Hardmax T=2 SE error at alpha = alpha_bar rho (alpha_bar = n/(d r)), for phase diagrams'),
+    'aim.mmse_multilayer': ('icl_companion.numerics.aim_multilayer_se', 'numerical', 'Two-layer AIM: per-layer Bayes error (1/d)||S_hat_l - S_l||^2 from the decoupled state evolution with the joint output channel'),
     'aim.mmse_rho0': ('icl_companion.numerics.aim_se', 'numerical', 'Hardmax T=2 error in the rho -> 0 limit at fixed alpha_bar = n/(d r) (1 below alpha_bar_c)'),
     'aim.rho_inf_mmse': ('icl_companion.theory.aim', 'asymptotic', 'Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0'),
     'aim.transition': ('icl_companion.numerics.aim_se', 'numerical', 'Order of the softmax perfect-recovery (or rho->0 hardmax weak-recovery) transition, measured: jump, one-sided slopes, hysteresis'),
@@ -36,6 +38,7 @@ def _declarations():
 
     return {
         'aim.alpha_pr': lambda: dict(summary='Perfect-recovery threshold alpha_PR(rho, T) = (2 rho - rho^2)/(T^2+T-2), 1/(T^2+T-2) if rho>=1', params=(Param('rho', 'real', Interval(0, inf, True, False), 'r/d', REQUIRED, 1), Param('T', 'integer', Interval(2, 1000000, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#perfect-recovery-threshold', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_softmax.py (alpha_max)', )), status='asymptotic', status_note='d -> inf, n = alpha d^2, r = rho d', outputs=('value', ), definition='', bounds={'value': (0.0, 0.25, )}),
+        'aim.alpha_pr_multilayer': lambda: dict(summary='Two-layer AIM perfect-recovery threshold (slope(rho1) + slope(rho2))/(T^2+T-2), both layers', params=(Param('rho1', 'real', Interval(0, inf, True, False), 'r_1/d of the first (hidden) layer', REQUIRED, 1), Param('rho2', 'real', Interval(0, inf, True, False), 'r_2/d of the second (output) layer', REQUIRED, 1), Param('T', 'integer', Interval(2, inf, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'Eqs. 4-5 (multilayer construction); state evolution derived here', 'docs/derivations/aim_multilayer.md#perfect-recovery', ()), status='asymptotic', status_note='d -> inf; decoupled SE (derived here, not in the paper), counting of constraints', outputs=('value', ), definition='', bounds={'value': (0.0, 0.5, )}),
         'aim.bbp_mmse': lambda: dict(summary='rho -> 0 denoising error per spike, Db (2 - Db) for Db = rho Delta < 1, else 1', params=(Param('Deltabar', 'real', Interval(0, inf, True, False), 'rho * Delta', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#small-rank-limit', ('Boncoraglio et al., code github.com/FabrizioBoncoraglio/BO_ExtensiveRankAttention, SE_hardmax_rho=0.py', 'Baik, Ben Arous, Péché (2005), Ann. Probab. 33, 1643', )), status='asymptotic', status_note='rho -> 0 at fixed rho Delta', outputs=('value', ), definition='', bounds={'value': (0.0, 1.0, )}),
         'aim.rho_inf_mmse': lambda: dict(summary='Softmax Bayes error for a GOE prior (rho = infinity line): 1 - (T^2+T-2) alpha, clipped at 0', params=(Param('alpha', 'real', Interval(0, inf, False, False), 'n/d^2', REQUIRED, 1), Param('T', 'integer', Interval(2, 1000000, False, False), 'sequence length', REQUIRED, 1), ), reference=Reference('aim', 'not numbered in the sources', 'docs/derivations/aim.md#the-goe-prior-line', ()), status='asymptotic', status_note='d -> inf, then rho -> inf', outputs=('value', ), definition='', bounds={'value': (0.0, 1.0, )}),
     }
@@ -51,6 +54,15 @@ def f_aim_alpha_pr(rho, T):
 
 def mp_aim_alpha_pr(rho, T):
     return ((rho*(2 - rho)/(T**2 + T - 2)) if (rho < 1) else (1/(T**2 + T - 2)))
+
+
+def f_aim_alpha_pr_multilayer(rho1, rho2, T):
+    import numpy
+    return numpy.select([numpy.logical_and.reduce((numpy.less(rho1, 1),numpy.less(rho2, 1))),numpy.less(rho1, 1),numpy.less(rho2, 1),True], [(-rho1*(rho1 - 2) - rho2*(rho2 - 2))/((T - 1)*(T + 2)),(-rho1*(rho1 - 2) + 1)/((T - 1)*(T + 2)),(-rho2*(rho2 - 2) + 1)/((T - 1)*(T + 2)),2/((T - 1)*(T + 2))], default=numpy.nan)
+
+
+def mp_aim_alpha_pr_multilayer(rho1, rho2, T):
+    return (((-rho1*(rho1 - 2) - rho2*(rho2 - 2))/((T - 1)*(T + 2))) if (rho1 < 1) and (rho2 < 1) else ((-rho1*(rho1 - 2) + 1)/((T - 1)*(T + 2))) if (rho1 < 1) else ((-rho2*(rho2 - 2) + 1)/((T - 1)*(T + 2))) if (rho2 < 1) else (2/((T - 1)*(T + 2))))
 
 
 def f_aim_bbp_mmse(Deltabar):
@@ -82,6 +94,7 @@ def f_aim_edge_quartic_coeffs(Delta, a):
 
 FUNCTIONS = {
     'aim.alpha_pr': f_aim_alpha_pr,
+    'aim.alpha_pr_multilayer': f_aim_alpha_pr_multilayer,
     'aim.bbp_mmse': f_aim_bbp_mmse,
     'aim.rho_inf_mmse': f_aim_rho_inf_mmse,
     'aim.cubic_coeffs': f_aim_cubic_coeffs,
@@ -90,6 +103,7 @@ FUNCTIONS = {
 
 MPMATH = {
     'aim.alpha_pr': mp_aim_alpha_pr,
+    'aim.alpha_pr_multilayer': mp_aim_alpha_pr_multilayer,
     'aim.bbp_mmse': mp_aim_bbp_mmse,
     'aim.rho_inf_mmse': mp_aim_rho_inf_mmse,
 }
@@ -101,6 +115,7 @@ CONSTANTS = {
 
 EXPRESSIONS = {
     'aim.alpha_pr': "Piecewise(ExprCondPair(Mul(Symbol('rho', positive=True), Add(Integer(2), Mul(Integer(-1), Symbol('rho', positive=True))), Pow(Add(Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('T', positive=True, integer=True), Integer(-2)), Integer(-1))), StrictLessThan(Symbol('rho', positive=True), Integer(1))), ExprCondPair(Pow(Add(Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('T', positive=True, integer=True), Integer(-2)), Integer(-1)), true))",
+    'aim.alpha_pr_multilayer': "Piecewise(ExprCondPair(Mul(Pow(Add(Symbol('T', positive=True, integer=True), Integer(-1)), Integer(-1)), Pow(Add(Symbol('T', positive=True, integer=True), Integer(2)), Integer(-1)), Add(Mul(Integer(-1), Symbol('rho1', positive=True), Add(Symbol('rho1', positive=True), Integer(-2))), Mul(Integer(-1), Symbol('rho2', positive=True), Add(Symbol('rho2', positive=True), Integer(-2))))), And(StrictLessThan(Symbol('rho1', positive=True), Integer(1)), StrictLessThan(Symbol('rho2', positive=True), Integer(1)))), ExprCondPair(Mul(Pow(Add(Symbol('T', positive=True, integer=True), Integer(-1)), Integer(-1)), Pow(Add(Symbol('T', positive=True, integer=True), Integer(2)), Integer(-1)), Add(Mul(Integer(-1), Symbol('rho1', positive=True), Add(Symbol('rho1', positive=True), Integer(-2))), Integer(1))), StrictLessThan(Symbol('rho1', positive=True), Integer(1))), ExprCondPair(Mul(Pow(Add(Symbol('T', positive=True, integer=True), Integer(-1)), Integer(-1)), Pow(Add(Symbol('T', positive=True, integer=True), Integer(2)), Integer(-1)), Add(Mul(Integer(-1), Symbol('rho2', positive=True), Add(Symbol('rho2', positive=True), Integer(-2))), Integer(1))), StrictLessThan(Symbol('rho2', positive=True), Integer(1))), ExprCondPair(Mul(Integer(2), Pow(Add(Symbol('T', positive=True, integer=True), Integer(-1)), Integer(-1)), Pow(Add(Symbol('T', positive=True, integer=True), Integer(2)), Integer(-1))), true))",
     'aim.bbp_mmse': "Piecewise(ExprCondPair(Mul(Integer(-1), Symbol('Deltabar', positive=True), Add(Symbol('Deltabar', positive=True), Integer(-2))), StrictLessThan(Symbol('Deltabar', positive=True), Integer(1))), ExprCondPair(Integer(1), true))",
     'aim.rho_inf_mmse': "Piecewise(ExprCondPair(Add(Mul(Integer(-1), Pow(Symbol('T', positive=True, integer=True), Integer(2)), Symbol('alpha', nonnegative=True)), Mul(Integer(-1), Symbol('T', positive=True, integer=True), Symbol('alpha', nonnegative=True)), Mul(Integer(2), Symbol('alpha', nonnegative=True)), Integer(1)), StrictLessThan(Symbol('alpha', nonnegative=True), Mul(Pow(Add(Symbol('T', positive=True, integer=True), Integer(-1)), Integer(-1)), Pow(Add(Symbol('T', positive=True, integer=True), Integer(2)), Integer(-1))))), ExprCondPair(Integer(0), true))",
     'aim.weak_recovery': "Equality(Symbol('alphabar_c'), Mul(Rational(3, 8), Pow(Add(Mul(Integer(-1), Integer(2), asin(Rational(1, 3))), Mul(Integer(3), pi)), Integer(-1)), Add(Mul(Integer(-1), Integer(4), Pow(asin(Rational(1, 3)), Integer(2))), Pow(pi, Integer(2)))))",
