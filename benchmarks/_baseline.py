@@ -68,11 +68,18 @@ def baseline_python(rev: str) -> tuple[str, str]:
 
 
 def run_timed(argv, env=None) -> tuple[float, float]:
-    """Wall and CPU (user + sys of the child) seconds of one run of ``argv``."""
+    """Wall and CPU (user + sys of the child) seconds of one run of ``argv``.
+
+    A run that exits with 2 or more (a refused or crashed command) raises: timing a one-line
+    refusal instead of the computation would report a meaningless speed-up."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       env=env)
     wall = time.perf_counter() - t0
+    if r.returncode >= 2:
+        raise RuntimeError(f"{' '.join(map(str, argv))} exited {r.returncode}: "
+                           f"{r.stderr.strip()[-500:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -33,10 +34,17 @@ def main():
     grid = ["sweep", "aim.mmse", f"alpha=0.0001:0.18:{a.points}", "rho=0.5", "T=2"]
     print(f"baseline {sha[:10]}; {a.points} points; {load_note()}")
     res = {}
+    # --overwrite: every timed run after the warm-up writes over the same file (revisions from
+    # before the output-safety work overwrote silently and do not know the flag)
+    # the console script: revisions before icl_companion/__main__.py have no `python -m` entry
+    old_cli = [str(Path(old_py).with_name("iclc"))]
+    old_help = subprocess.run([*old_cli, "sweep", "--help"],
+                              capture_output=True, text=True, env=env).stdout
+    old_over = ["--overwrite"] if "--overwrite" in old_help else []
     for w in (1, 2):
-        new = [sys.executable, "-m", "icl_companion", *grid, "--workers", str(w),
+        new = [sys.executable, "-m", "icl_companion", *grid, "--workers", str(w), "--overwrite",
                "--out", str(out / f"new{w}.csv")]
-        old = [old_py, "-m", "icl_companion", *grid, "--workers", str(w),
+        old = [*old_cli, *grid, "--workers", str(w), *old_over,
                "--out", str(out / f"old{w}.csv")]
         res[w] = r = compare(new, old, a.runs, env)
         print(f"--workers {w}: new {r['new_wall']:.2f} s wall / {r['new_cpu']:.2f} s CPU; "
