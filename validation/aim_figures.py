@@ -179,6 +179,10 @@ def check_multilayer(data, quick: bool) -> Outcome:
         a, v1 = c["alpha"][s[1]], c["y"][s[1]]
         v2 = np.interp(a, c["alpha"][s[2]], c["y"][s[2]])
         below, above = a < apr * (1 - 1e-9), a >= apr * (1 - 1e-9)
+        out.comparisons.append(bound(f"c={cv:g}: converged SE points below alpha_PR",
+                                     int(below.sum()), "ge", 2, "a curve to judge"))
+        if below.sum() < 2:
+            continue
         out.comparisons.append(bound(f"c={cv:g}: smallest error of either layer below alpha_PR",
                                      float(min(v1[below].min(), v2[below].min())), "ge", 1e-3,
                                      "partial recovery of both layers below the threshold"))
