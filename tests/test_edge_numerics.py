@@ -258,11 +258,21 @@ def _typical(p):
     return 0.5 if 0.5 in p.domain else float(p.domain.lo) + 1
 
 
-def test_interval_evaluation_caps_time_and_reports():
+def test_interval_evaluation_caps_time_and_reports(monkeypatch):
     f = lambda x: x - x + 1  # noqa: E731 - the dependency problem: never narrows for huge x
+    import itertools
+    import time
+
     from mpmath import iv
 
     big = lambda x: iv.exp(x) - iv.exp(x) + 1  # noqa: E731
-    r = evaluate_interval(big, (1e300,), max_seconds=0.2)
+    # a clock that advances 1 s per reading: the time cap is reached whatever the machine's
+    # speed (with the real clock a fast machine reached the digit cap first, status 4)
+    ticks = itertools.count()
+    with monkeypatch.context() as m:
+        m.setattr(time, "monotonic", lambda: float(next(ticks)))
+        r = evaluate_interval(big, (1e300,), max_seconds=0.2)
     assert not r.success and r.status == 3 and "time cap 0.2 s reached" in r.message
+    r = evaluate_interval(big, (1e300,), max_dps=200, max_seconds=1e9)  # the digit cap instead
+    assert not r.success and r.status == 4 and "after 200 digits" in r.message
     assert evaluate_interval(f, (3.0,)).value == 1.0 and MAX_SECONDS > 0
