@@ -41,8 +41,30 @@ CHANNELS = ("softmax", "hardmax")
 LABELS = ("model", "sqrt2")
 
 
+class TokenShape:
+    """``n``, ``T``, ``d`` and ``alpha = n / d^2`` of a data set whose tokens ``X`` are
+    ``(n, T, d)`` (shared by the single- and multi-layer samplers)."""
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def T(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[2]
+
+    @property
+    def alpha(self) -> float:
+        """Sample complexity ``n / d^2``."""
+        return self.n / self.d**2
+
+
 @dataclass
-class AIMData:
+class AIMData(TokenShape):
     """One draw of the AIM teacher and its ``n`` samples.
 
     Attributes
@@ -69,23 +91,6 @@ class AIMData:
     channel: str
     beta: float = 1.0
     labels: str = "model"
-
-    @property
-    def n(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def T(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def d(self) -> int:
-        return self.X.shape[2]
-
-    @property
-    def alpha(self) -> float:
-        """Sample complexity ``n / d^2``."""
-        return self.n / self.d**2
 
 
 def _check_pos_int(name: str, v, lo: int = 1) -> int:

@@ -175,6 +175,17 @@ def _default_denoiser():
     return rie_denoise, mmse_rho
 
 
+def check_iteration_controls(damping, damp_S, tol, max_iter) -> None:
+    """``ValueError`` naming the parameter unless ``damping, damp_S`` are in ``[0, 1)``,
+    ``tol > 0`` and ``max_iter`` is an integer ``>= 1`` (the GAMP-RIE loops' controls)."""
+    for name, v in (("damping", damping), ("damp_S", damp_S)):
+        if not 0 <= v < 1:
+            raise ValueError(f"{name} = {v!r} is outside the allowed domain: [0, 1)")
+    if not tol > 0:
+        raise ValueError(f"tol = {tol!r} is outside the allowed domain: (0, inf)")
+    if int(max_iter) != max_iter or max_iter < 1:
+        raise ValueError(f"max_iter = {max_iter!r} is outside the allowed domain: an integer >= 1")
+
 def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel="softmax",
              variant: str = "correct", labels: str = "model", beta: float = 1.0,
              damping: float = 0.5, damp_S: float = 0.0, tol: float = 1e-5, max_iter: int = 100,
@@ -251,13 +262,7 @@ def gamp_rie(X: np.ndarray, y: np.ndarray, rho: float, channel="softmax",
         raise ValueError(f"channel must be 'softmax', 'hardmax' or a Channel, got {channel!r}")
     if ch.T != T:
         raise ValueError(f"channel {ch.name} has T = {ch.T} but the data have T = {T}")
-    for name, v in (("damping", damping), ("damp_S", damp_S)):
-        if not 0 <= v < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {v!r}")
-    if not tol > 0:
-        raise ValueError(f"tol must be > 0, got {tol!r}")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    check_iteration_controls(damping, damp_S, tol, max_iter)
     if init not in ("prior-mean", "random"):
         raise ValueError(f"init must be 'prior-mean' or 'random', got {init!r}")
     if S_true is not None and np.shape(S_true) != (d, d):

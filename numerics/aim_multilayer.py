@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from icl_companion.numerics.aim_data import (_check_pos_int, indices, n_samples,
+from icl_companion.numerics.aim_data import (TokenShape, _check_pos_int, indices, n_samples,
                                              sample_tokens, sample_weights, softmax_rows)
 
 __all__ = ["Gauge", "gauge", "check_layers", "check_skip", "check_beta", "check_noise",
@@ -275,7 +275,7 @@ def observe(y: np.ndarray, beta: float = 1.0) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ sampler
 @dataclass
-class MultilayerData:
+class MultilayerData(TokenShape):
     """One draw of the L-layer AIM teacher and its ``n`` samples.
 
     ``X`` (n, T, d) tokens; ``y`` (n, T, T) outputs; ``h`` (L, n, T, T) the teacher's indices
@@ -293,24 +293,8 @@ class MultilayerData:
     delta: float
 
     @property
-    def n(self) -> int:
-        return self.X.shape[0]
-
-    @property
-    def T(self) -> int:
-        return self.X.shape[1]
-
-    @property
-    def d(self) -> int:
-        return self.X.shape[2]
-
-    @property
     def L(self) -> int:
         return self.S.shape[0]
-
-    @property
-    def alpha(self) -> float:
-        return self.n / self.d**2
 
 
 def sample_multilayer(rng: np.random.Generator, d: int, rho, T: int, L: int = 2,

@@ -34,7 +34,7 @@ import numpy as np
 
 from icl_companion.numerics.aim_data import as_observations
 from icl_companion.numerics.aim_free_prob import mmse_rho, rie_denoise
-from icl_companion.numerics.aim_gamp import FactorisedDesign, c_matrix
+from icl_companion.numerics.aim_gamp import FactorisedDesign, c_matrix, check_iteration_controls
 from icl_companion.numerics.aim_multilayer import check_beta, check_layers, check_noise, check_skip
 from icl_companion.numerics.aim_multilayer_channel import (DEFAULT_RULE, MultilayerChannel,
                                                            QuadratureRule)
@@ -85,13 +85,7 @@ def gamp_rie_multilayer(X: np.ndarray, y: np.ndarray, rho, c: float = 1.0, beta:
     c, beta, delta = check_skip(c), check_beta(beta), check_noise(delta)
     if T < 2:
         raise ValueError(f"T = {T} is outside the allowed domain: an integer >= 2")
-    for name, v in (("damping", damping), ("damp_S", damp_S)):
-        if not 0 <= v < 1:
-            raise ValueError(f"{name} = {v!r} is outside the allowed domain: [0, 1)")
-    if not tol > 0:
-        raise ValueError(f"tol = {tol!r} is outside the allowed domain: (0, inf)")
-    if int(max_iter) != max_iter or max_iter < 1:
-        raise ValueError(f"max_iter = {max_iter!r} is outside the allowed domain: an integer >= 1")
+    check_iteration_controls(damping, damp_S, tol, max_iter)
     known = dict(known or {})
     for j, S in known.items():
         if not (isinstance(j, int) and 1 <= j <= L) or np.shape(S) != (d, d):
