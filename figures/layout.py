@@ -142,6 +142,8 @@ def legend_below(fig, handles=None, labels=None, ncol: int = 3, **kw):
 
 # ----------------------------------------------------------------------------------------- audit
 def _renderer(fig):
+    """Draw ``fig`` (the layout engine places everything) and return its renderer; the tests
+    below read the drawn extents, so one draw serves them all."""
     fig.canvas.draw()
     return fig.canvas.get_renderer()
 
@@ -232,9 +234,9 @@ def _axes_hits(ax, box, renderer) -> list[str]:
     return hits
 
 
-def legend_overlaps(fig) -> list[str]:
+def legend_overlaps(fig, renderer=None) -> list[str]:
     """Legends of ``fig`` whose box meets plotted data (empty list: none)."""
-    renderer = _renderer(fig)
+    renderer = _renderer(fig) if renderer is None else renderer
     out = []
     legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
     legends += list(fig.legends)
@@ -251,9 +253,9 @@ def legend_overlaps(fig) -> list[str]:
     return out
 
 
-def outside_figure(fig) -> list[str]:
+def outside_figure(fig, renderer=None) -> list[str]:
     """Legends and texts that stick out of the figure (cut off in the saved file)."""
-    renderer = _renderer(fig)
+    renderer = _renderer(fig) if renderer is None else renderer
     W, H = fig.bbox.width, fig.bbox.height
     legs = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + fig.legends
     items = [(f"legend with {len(leg.get_texts())} entries", leg) for leg in legs]
@@ -270,9 +272,9 @@ def outside_figure(fig) -> list[str]:
     return out
 
 
-def text_overlaps(fig) -> list[str]:
+def text_overlaps(fig, renderer=None) -> list[str]:
     """The title and the caption must not meet a legend or each other."""
-    renderer = _renderer(fig)
+    renderer = _renderer(fig) if renderer is None else renderer
     texts = [t for t in (fig._suptitle, fig._supxlabel) if t is not None and t.get_text()]
     boxes = [(f"title {t.get_text()[:30]!r}", t.get_window_extent(renderer)) for t in texts]
     legs = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + fig.legends
@@ -295,7 +297,9 @@ def _texts(fig):
 
 def audit(fig) -> list[str]:
     """Readability problems of a drawn figure (see the module notes); empty when none."""
-    problems = list(legend_overlaps(fig)) + text_overlaps(fig) + outside_figure(fig)
+    renderer = _renderer(fig)   # one draw serves the three geometric tests
+    problems = (legend_overlaps(fig, renderer) + text_overlaps(fig, renderer)
+                + outside_figure(fig, renderer))
     w = fig.get_size_inches()[0]
     if min(abs(w - SINGLE), abs(w - DOUBLE)) > _WIDTH_TOL:
         problems.append(f"width {w:.2f} in is neither one column ({SINGLE}) nor two ({DOUBLE})")

@@ -745,6 +745,9 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     record holds the figure's ``data`` (:func:`figure_data`).  A record's ``problems`` lists the
     readability problems of the drawn figure and a failed claim check (none for a good figure).
     """
+    import concurrent.futures as cf
+    import threading
+
     from icl_companion.numerics.executor import check_workers, open_backend
 
     check_workers(workers)
@@ -771,9 +774,21 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     runner.load_cached()
     n_todo = len({j.key_hash for j in all_jobs} - set(runner.results))
     out = _writable_dir(out_dir)
-    records: dict[str, dict] = {}
+    records: dict[str, Any] = {}
     remaining = {name: {j.key_hash for j in js} for name, js in jobs.items()}
     run_info = {"backend": "cache", "workers": 0, "t0": t0, "c0": c0}
+    lock = threading.Lock()
+
+    def written(rec: dict, fut) -> None:
+        # runs where the drawing finished (a pool's result thread, or the drawing thread); a
+        # failed drawing is re-raised by _done
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        rec["problems"] = fut.result()
+        rec["seconds"] = time.perf_counter() - run_info["t0"]
+        if report is not None:
+            with lock:
+                report(rec)
 
     def on_result(d: str) -> None:
         for fig in figs:
@@ -781,26 +796,75 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
             if left is None or d not in left:
                 continue
             left.discard(d)
-            if not left:
-                del remaining[fig.name]
-                records[fig.name] = _finish_figure(fig, jobs[fig.name], runner, quick, seed, out,
-                                                   dev, run_info, write)
-                if report is not None:
-                    report(records[fig.name])
+            if left:
+                continue
+            del remaining[fig.name]
+            rec, data, extra = _finish_figure(fig, jobs[fig.name], runner, quick, seed, out,
+                                              dev, run_info, write)
+            if not write:
+                records[fig.name] = rec
+                continue
+            # drawing (a few seconds a figure) runs on the local workers when there are any, so
+            # that the figures finishing together at the end are drawn in parallel, else on one
+            # background thread; this thread goes on handing out units meanwhile
+            ex = draw_pool[0] if draw_pool else drawer
+            fut = ex.submit(_draw_and_write, fig.name, data, out, extra, quick)
+            fut.add_done_callback(lambda f, rec=rec: written(rec, f))
+            records[fig.name] = (rec, fut)
 
-    if n_todo:
-        backend = open_backend(workers, scheduler, n_tasks=n_todo)
-        run_info.update(backend=backend.name, workers=backend.slots)
-        with backend:
-            runner.run(backend, dev, on_result)
-    else:
-        for d in list(runner.results):
-            on_result(d)
-    return [records[f.name] for f in figs]
+    draw_pool: list = []
+    with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="iclc-draw") as drawer:
+        try:
+            n_draw = len(figs) if write else 0
+            if n_todo:
+                # the local pool also draws: sized for the units or the figures, whichever more
+                backend = open_backend(workers, scheduler, n_tasks=max(n_todo, n_draw))
+                run_info.update(backend=backend.name, workers=backend.slots)
+            else:  # everything cached: only drawing, on local processes when several figures
+                backend = open_backend(workers, None, n_tasks=n_draw or 1)
+            if backend.name.startswith("processes"):
+                draw_pool.append(backend.executor)
+            with backend:
+                if n_todo:
+                    runner.run(backend, dev, on_result)
+                else:
+                    for d in list(runner.results):
+                        on_result(d)
+                _wait_drawn(records)
+        except BaseException:
+            drawer.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [_done(records[f.name]) for f in figs]
+
+
+def _done(item):
+    """The record of a figure: ``(record, future of its drawing)`` after the drawing, or the
+    record itself."""
+    if isinstance(item, tuple):
+        rec, fut = item
+        fut.result()  # re-raises a failure of the drawing
+        return rec
+    return item
+
+
+def _wait_drawn(records: dict) -> None:
+    import concurrent.futures as cf
+
+    futs = [r[1] for r in records.values() if isinstance(r, tuple)]
+    for f in cf.as_completed(futs):
+        f.result()
+
+
+def _draw_and_write(name: str, data: FigureData, out: Path, extra: dict, quick: bool) -> list:
+    """Draw and write one figure (:func:`_write_outputs`); a module-level function, so that a
+    worker process can run it.  Returns the problems to report."""
+    return _write_outputs(get_figure(name), data, out, extra, quick)
 
 
 def _finish_figure(fig: Figure, jobs: list, runner: _Runner, quick: bool, seed: int, out: Path,
-                   device: str | None, run_info: dict, write: bool) -> dict:
+                   device: str | None, run_info: dict, write: bool) -> tuple:
+    """``(record, data, extra)`` of a figure whose units are done: its table (the reduce step)
+    and the metadata :func:`_write_outputs` adds to its JSON."""
     from icl_companion.numerics.executor import THREADS_PER_UNIT
 
     results = {j.unit.name: runner.results[j.key_hash] for j in jobs}
@@ -811,7 +875,7 @@ def _finish_figure(fig: Figure, jobs: list, runner: _Runner, quick: bool, seed: 
            "device": device if torch_units else "cpu", "problems": []}
     if not write:
         rec.update(data=data, seconds=time.perf_counter() - run_info["t0"])
-        return rec
+        return rec, data, None
 
     def total(values):
         v = [x for x in values if math.isfinite(x)]
@@ -837,9 +901,7 @@ def _finish_figure(fig: Figure, jobs: list, runner: _Runner, quick: bool, seed: 
                          "what": "BLAS/OpenMP and torch intra-op threads of each unit",
                          "workers": run_info["workers"]},
              **({"torch_deterministic": True} if torch_units else {})}
-    rec["problems"] = _write_outputs(fig, data, out, extra, quick)
-    rec["seconds"] = time.perf_counter() - run_info["t0"]
-    return rec
+    return rec, data, extra
 
 
 def figure_data(name: str, quick: bool = True, seed: int = 0, workers: int | None = None,

@@ -61,6 +61,8 @@ __all__ = ["MultilayerSEResult", "RQMC", "V_MIN", "TeacherPoints", "teacher_poin
 
 RQMC = {"log2_points": 10, "scramblings": 4, "seed": 20250614}
 V_MIN = 1e-9          # both V_l below this: perfect recovery (reported as 0)
+V_LINEAR = 1e-4       # above alpha_PR, iterates this small are in the linear regime of V -> 0
+PR_TAIL = 6           # ... for this many map evaluations in a row: perfect recovery
 DELTA_MIN = 1e-12     # scalar equation: noise below this counts as perfect recovery
 
 
@@ -262,10 +264,22 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
             cache[key] = information(channel, pts, rho, Vf)
         return cache[key]
 
+    a_pr = sum(alpha_pr(rl, T) for rl, u in zip(rho, unknown) if u)
+    linear = []   # map evaluations in a row with every V below V_LINEAR, above alpha_PR
+
     def G(Vu):
         Vu = np.clip(np.asarray(Vu, dtype=float), 1e-14, 1.0)
         if np.all(Vu < V_MIN):
             return np.zeros_like(Vu)
+        if delta == 0 and alpha > a_pr:
+            # Above the counting threshold the noiseless SE's fixed point is V = 0, approached
+            # along the ratio V_1 / V_2 of threshold_ratio; started elsewhere the iteration in
+            # log V can cycle while every V shrinks (the layer that gets the information
+            # alternates, derivation #perfect-recovery), which no tolerance on log V accepts:
+            # PR_TAIL evaluations in a row in the linear regime count as perfect recovery
+            linear[:] = linear + [1] if np.all(Vu < V_LINEAR) else []
+            if len(linear) >= PR_TAIL:
+                return np.zeros_like(Vu)
         inf = info(Vu)
         kap = inf["kappa"][unknown]
         out = frozen_solve(alpha, [r for r, u in zip(rho, unknown) if u], kap)
@@ -278,6 +292,11 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
     r = _solve(G, x0, tol, maxiter)
     Vu = np.clip(np.asarray(r.x, dtype=float), 0.0, 1.0)
     perfect = bool(np.all(Vu < V_MIN))
+    message = "perfect recovery (every V below %g)" % V_MIN if perfect else r.message
+    if perfect and len(linear) >= PR_TAIL:
+        message = (f"perfect recovery: alpha > alpha_PR = {a_pr:.4g} and {PR_TAIL} iterates in a "
+                   f"row with every V below {V_LINEAR:g} (the linear regime of V -> 0)")
+    success, status = bool(r.success), r.status
     if perfect:
         Vu = np.zeros_like(Vu)
     V = np.zeros(L)
@@ -309,8 +328,7 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
     qhat = np.where(V > 0, 2 * alpha * np.asarray(out["kappa"]) / np.where(V > 0, V, 1.0),
                     np.inf)
     qhat[~unknown] = np.inf
-    message = "perfect recovery (every V below %g)" % V_MIN if perfect else r.message
-    return make_record(MultilayerSEResult, success=bool(r.success), status=r.status,
+    return make_record(MultilayerSEResult, success=success, status=status,
                        message=message, nit=r.nit, residual=r.residual,
                        q=np.array(rho) + 1 - V, qhat=qhat,
                        history={"V": np.array(hist["V"]), "kappa": np.array(hist["kappa"]),

@@ -286,6 +286,22 @@ def test_se_alpha_zero_and_records():
     assert r.mmse[1] > se_softmax(0.08, 0.5, 2).mmse
 
 
+def test_se_above_alpha_pr_cycling_towards_zero_is_perfect_recovery():
+    """Warm-started above alpha_PR = 0.375 (rho = 0.5, T = 2), the iteration in log V used to
+    alternate between (6e-9, 1.1e-6) and (1.7e-6, 4e-9) until maxiter (60 map evaluations, ~20 s,
+    reported as not converged); the linear-regime rule ends it as perfect recovery.  Below
+    alpha_PR the rule does not apply (V > 0)."""
+    from icl_companion.numerics.aim_multilayer_se import PR_TAIL, alpha_pr_multilayer
+
+    assert alpha_pr_multilayer((0.5, 0.5), 2) == pytest.approx(0.375)
+    r = se_multilayer(0.4, (0.5, 0.5), 2, c=1.0, log2_points=6, scramblings=2,
+                      warm=(0.0987, 0.0129))
+    assert r.success and r.status == 0 and np.all(r.mmse == 0)
+    assert "alpha_PR" in r.message and r.nit < 60 - PR_TAIL
+    r = se_multilayer(0.3, (0.5, 0.5), 2, c=1.0, log2_points=6, scramblings=2)
+    assert r.success and np.all(r.mmse > 1e-4)
+
+
 @pytest.mark.parametrize("kw,match", [
     (dict(L=0), "L = 0"), (dict(rho=(0.5, 0.5, 0.5)), "rho has 3 entries"),
     (dict(c=-0.1), "c = -0.1"), (dict(beta=0.0), "beta = 0.0"), (dict(delta=-1e-3), "Delta"),

@@ -222,29 +222,36 @@ class Attention(nn.Module):
         if cfg.pos == "alibi":
             self.register_buffer("slopes", alibi_slopes(cfg.n_heads), persistent=False)
 
-    def forward(self, x, knock: Sequence[int] = (), capture: list | None = None):
+    def forward(self, x, knock: Sequence[int] = (), capture: list | None = None,
+                last_only: bool = False):
+        """Attention of every position (``last_only=False``) or of the last query only (the
+        last layer when only the last token's logits are read: the same numbers for that row,
+        about a third fewer products in the layer)."""
         b, t, d = x.shape
         h, hd = self.cfg.n_heads, self.cfg.head_dim
-        q, k, v = (w(x).view(b, t, h, hd).transpose(1, 2) for w in (self.wq, self.wk, self.wv))
+        tq = 1 if last_only else t
+        xq = x[:, t - tq:]
+        q = self.wq(xq).view(b, tq, h, hd).transpose(1, 2)
+        k, v = (w(x).view(b, t, h, hd).transpose(1, 2) for w in (self.wk, self.wv))
         if self.cfg.pos.startswith("rope"):
             cos, sin = (a.to(x.device) for a in rope_tables(t, hd, self.cfg.rope_theta, x.dtype))
-            q = apply_rope(q, cos, sin, self.cfg.pos)
+            q = apply_rope(q, cos[t - tq:], sin[t - tq:], self.cfg.pos)
             k = apply_rope(k, cos, sin, self.cfg.pos)
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
         pos = torch.arange(t, device=x.device)
-        dist = (pos[:, None] - pos[None, :]).to(x.dtype)  # query minus key
+        dist = (pos[t - tq:, None] - pos[None, :]).to(x.dtype)  # query minus key
         if self.cfg.pos == "alibi":
             scores = scores - self.slopes.to(x.dtype)[:, None, None] * dist.clamp_min(0)
         scores = scores.masked_fill(dist < 0, float("-inf"))
         attn = torch.softmax(scores, dim=-1)  # stable: max-subtracted internally
         if capture is not None:
             capture.append(attn.detach())
-        out = attn @ v  # (b, h, t, hd)
+        out = attn @ v  # (b, h, tq, hd)
         if knock:
             keep = torch.ones(h, dtype=x.dtype, device=x.device)
             keep[list(knock)] = 0.0
             out = out * keep[None, :, None, None]
-        out = out.transpose(1, 2).reshape(b, t, d)
+        out = out.transpose(1, 2).reshape(b, tq, d)
         return self.wo(out) if self.wo is not None else out
 
 
@@ -256,8 +263,9 @@ class Block(nn.Module):
         self.mlp = GatedMLP(cfg.d_model, cfg.mlp_init) if cfg.mlp else None
         self.mlp_norm = nn.RMSNorm(cfg.d_model, eps=cfg.norm_eps) if cfg.mlp else None
 
-    def forward(self, x, knock=(), capture=None):
-        x = x + self.attn(self.attn_norm(x), knock, capture)
+    def forward(self, x, knock=(), capture=None, last_only=False):
+        a = self.attn(self.attn_norm(x), knock, capture, last_only)
+        x = (x[:, -1:] if last_only else x) + a
         if self.mlp is not None:
             x = x + self.mlp(self.mlp_norm(x))
         return x
@@ -322,9 +330,13 @@ class Decoder(nn.Module):
                 all_positions=False):
         x = self.embed(feats, shift, generator)
         knocks = _knock_map(knockout, self.cfg)
+        # the paper reads out the last token only, so the last layer needs only the last query
+        # (its keys and values still come from every position); all_positions exposes every
+        # position (tests), and a capture needs every layer's full attention matrix
+        prune = not all_positions and capture is None
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            x = layer(x, knocks.get(i, ()), capture)
-        # the paper reads out the last token only; all_positions exposes every position (tests)
+            x = layer(x, knocks.get(i, ()), capture, last_only=prune and i == last)
         return self.out(self.norm(x if all_positions else x[:, -1]))
 
 
