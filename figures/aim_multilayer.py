@@ -132,12 +132,14 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
 
     log2, R = st["rqmc"]
     nonconv = {"se": 0, "gamp": 0, "ratio": 0}
+    se_omitted = []
     transitions = {}
     for c, dl in st["skips"]:
         r = results[f"se/c={c:g}"]
         for a, V, s, ok in zip(r["alpha"], r["mmse"], r["mmse_se"], r["ok"]):
             if not ok:
                 nonconv["se"] += 1
+                se_omitted.append([float(c), float(a), [float(v) for v in V]])
                 continue
             for lay in range(2):
                 add("se", c, dl, lay + 1, float(a), float(V[lay]), float(s[lay]))
@@ -167,6 +169,7 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
             "skips (c, Delta)": [list(s) for s in st["skips"]], "inner rule": repr(
                 _rule(st["rule"])), "rqmc": f"2^{log2} x {R}", "gamp": g,
             "alpha_pr": alpha_pr_multilayer(RHO, T), "nonconverged_se_points": nonconv["se"],
+            "nonconverged_se (c, alpha, last V)": se_omitted,
             "nonconverged_gamp_runs": nonconv["gamp"],
             "nonconverged_threshold_ratios": nonconv["ratio"], "note": NONCONVERGED_NOTE,
             "first alpha of the grid with V_l = 0 (layer 1, layer 2)": transitions,
@@ -241,12 +244,21 @@ def plot(data: FigureData):
     legend_below(fig, handles, labels, ncol=3)
     caption(fig, f"{m['mode']} mode: SE by randomized QMC ({m['rqmc']} points; error bars "
                  f"RQMC s.e.), GAMP-RIE at d = {m['gamp']['d']} over {m['gamp']['reps']} "
-                 f"teachers. Omitted non-converged: SE {m['nonconverged_se_points']} points "
-                 f"(just above the threshold the SE contracts only by a factor "
-                 f"$\\alpha_{{\\rm PR}}/\\alpha$ per iteration), GAMP {m['nonconverged_gamp_runs']} runs. "
+                 f"teachers. Omitted as not converged: {_omitted(m)}. "
                  f"The model (AIM Eqs. 4-5) and its SE are derived in "
                  f"docs/derivations/aim_multilayer.md; the figure is not in the paper.")
     return fig
+
+
+def _omitted(m: dict) -> str:
+    """The caption's list of the points left out because their solver did not converge."""
+    pts = m.get("nonconverged_se (c, alpha, last V)", [])
+    se = ", ".join(f"c = {c:g} at $\\alpha$ = {a:g} (last iterate $V$ = "
+                   f"{V[0]:.1g}, {V[1]:.1g})" for c, a, V in pts)
+    parts = [f"SE {se}" if se else "no SE point"]
+    g = m["nonconverged_gamp_runs"]
+    parts.append(f"{g} GAMP-RIE run{'' if g == 1 else 's'}")
+    return "; ".join(parts)
 
 
 COLUMN_DOCS = {
