@@ -264,8 +264,8 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
             cache[key] = information(channel, pts, rho, Vf)
         return cache[key]
 
-    a_pr = sum(alpha_pr(rl, T) for rl, u in zip(rho, unknown) if u)
-    linear = []   # map evaluations in a row with every V below V_LINEAR, above alpha_PR
+    a_pr = sum(alpha_pr(rl, T) for rl, u in zip(rho, unknown) if u)   # of the unknown layers
+    linear = {"run": 0}   # map evaluations in a row with every V below V_LINEAR, above alpha_PR
 
     def G(Vu):
         Vu = np.clip(np.asarray(Vu, dtype=float), 1e-14, 1.0)
@@ -277,8 +277,8 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
             # log V can cycle while every V shrinks (the layer that gets the information
             # alternates, derivation #perfect-recovery), which no tolerance on log V accepts:
             # PR_TAIL evaluations in a row in the linear regime count as perfect recovery
-            linear[:] = linear + [1] if np.all(Vu < V_LINEAR) else []
-            if len(linear) >= PR_TAIL:
+            linear["run"] = linear["run"] + 1 if np.all(Vu < V_LINEAR) else 0
+            if linear["run"] >= PR_TAIL:
                 return np.zeros_like(Vu)
         inf = info(Vu)
         kap = inf["kappa"][unknown]
@@ -293,10 +293,9 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
     Vu = np.clip(np.asarray(r.x, dtype=float), 0.0, 1.0)
     perfect = bool(np.all(Vu < V_MIN))
     message = "perfect recovery (every V below %g)" % V_MIN if perfect else r.message
-    if perfect and len(linear) >= PR_TAIL:
+    if perfect and linear["run"] >= PR_TAIL:
         message = (f"perfect recovery: alpha > alpha_PR = {a_pr:.4g} and {PR_TAIL} iterates in a "
                    f"row with every V below {V_LINEAR:g} (the linear regime of V -> 0)")
-    success, status = bool(r.success), r.status
     if perfect:
         Vu = np.zeros_like(Vu)
     V = np.zeros(L)
@@ -328,7 +327,7 @@ def se_multilayer(alpha: float, rho, T: int, c: float = 1.0, beta: float = 1.0,
     qhat = np.where(V > 0, 2 * alpha * np.asarray(out["kappa"]) / np.where(V > 0, V, 1.0),
                     np.inf)
     qhat[~unknown] = np.inf
-    return make_record(MultilayerSEResult, success=success, status=status,
+    return make_record(MultilayerSEResult, success=bool(r.success), status=r.status,
                        message=message, nit=r.nit, residual=r.residual,
                        q=np.array(rho) + 1 - V, qhat=qhat,
                        history={"V": np.array(hist["V"]), "kappa": np.array(hist["kappa"]),
