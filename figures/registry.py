@@ -815,14 +815,25 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     draw_pool: list = []
     with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="iclc-draw") as drawer:
         try:
-            n_draw = len(figs) if write else 0
+            # several figures are drawn on the local pool (those finishing together at the end
+            # in parallel); one figure is drawn here, where matplotlib is already loaded
+            n_draw = len(figs) if write and len(figs) > 1 else 0
+            if n_draw:
+                # forked workers inherit matplotlib and the drawing helpers instead of each
+                # importing them
+                import matplotlib
+
+                matplotlib.use("Agg")
+                import matplotlib.pyplot  # noqa: F401
+
+                import icl_companion.figures.layout  # noqa: F401
             if n_todo:
                 # the local pool also draws: sized for the units or the figures, whichever more
                 backend = open_backend(workers, scheduler, n_tasks=max(n_todo, n_draw))
                 run_info.update(backend=backend.name, workers=backend.slots)
-            else:  # everything cached: only drawing, on local processes when several figures
+            else:  # everything cached: only drawing
                 backend = open_backend(workers, None, n_tasks=n_draw or 1)
-            if backend.name.startswith("processes"):
+            if n_draw and backend.name.startswith("processes"):
                 draw_pool.append(backend.executor)
             with backend:
                 if n_todo:
