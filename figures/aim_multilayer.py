@@ -252,7 +252,7 @@ def plot(data: FigureData):
 
 def _omitted(m: dict) -> str:
     """The caption's list of the points left out because their solver did not converge."""
-    pts = m.get("nonconverged_se (c, alpha, last V)", [])
+    pts = m["nonconverged_se (c, alpha, last V)"]
     se = ", ".join(f"c = {c:g} at $\\alpha$ = {a:g} (last iterate $V$ = "
                    f"{V[0]:.1g}, {V[1]:.1g})" for c, a, V in pts)
     parts = [f"SE {se}" if se else "no SE point"]

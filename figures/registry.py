@@ -774,7 +774,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     runner.load_cached()
     n_todo = len({j.key_hash for j in all_jobs} - set(runner.results))
     out = _writable_dir(out_dir)
-    records: dict[str, Any] = {}
+    records: dict[str, tuple] = {}   # name -> (record, future of its drawing or None)
     remaining = {name: {j.key_hash for j in js} for name, js in jobs.items()}
     run_info = {"backend": "cache", "workers": 0, "t0": t0, "c0": c0}
     lock = threading.Lock()
@@ -802,7 +802,7 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
             rec, data, extra = _finish_figure(fig, jobs[fig.name], runner, quick, seed, out,
                                               dev, run_info, write)
             if not write:
-                records[fig.name] = rec
+                records[fig.name] = (rec, None)
                 continue
             # drawing (a few seconds a figure) runs on the local workers when there are any, so
             # that the figures finishing together at the end are drawn in parallel, else on one
@@ -848,20 +848,19 @@ def make_figures(names: Sequence[str], quick: bool = False, out_dir: str | Path 
     return [_done(records[f.name]) for f in figs]
 
 
-def _done(item):
-    """The record of a figure: ``(record, future of its drawing)`` after the drawing, or the
-    record itself."""
-    if isinstance(item, tuple):
-        rec, fut = item
-        fut.result()  # re-raises a failure of the drawing
-        return rec
-    return item
+def _done(item: tuple) -> dict:
+    """The record of ``(record, future of its drawing or None)``, after the drawing (whose
+    failure it re-raises)."""
+    rec, fut = item
+    if fut is not None:
+        fut.result()
+    return rec
 
 
 def _wait_drawn(records: dict) -> None:
     import concurrent.futures as cf
 
-    futs = [r[1] for r in records.values() if isinstance(r, tuple)]
+    futs = [fut for _, fut in records.values() if fut is not None]
     for f in cf.as_completed(futs):
         f.result()
 
