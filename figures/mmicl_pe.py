@@ -4,7 +4,7 @@ Stage-1 decoders (2 layers, 1 head, B = 2) trained at each K of the grid with th
 shifted one-hot APE and with standard RoPE; final accuracies on the novel-class ICL set (``IC``) and
 the in-weights set (``IW``), with binomial standard errors.  The paper's finding (Huang et al. 2026,
 Fig. 2c-d in the figure map of the authors' README): RoPE needs more classes than APE before ICL
-appears. Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 2000 steps, one seed).
+appears. Quick mode: the reduced CPU configuration (D = 32, one-hot 26, Adam, 1500 steps, one seed).
 
 References
 ----------

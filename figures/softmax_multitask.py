@@ -13,7 +13,9 @@ of ``y_k`` in output k); the titles give the share of the effective entries in t
 (separate debiased GD per task: ``eta*(d_n = 4)`` on ``S_n``, 0 off it; the same matrix is checked
 by ``softmax.multitask``).  Expected regimes: H = 1 one weighted NW head (overlap weighted more),
 H = 2 a +/- pair, H = 3 superposition (a head positive for one task and negative for the other),
-H = 4 one +/- pair per task.
+H = 4 one +/- pair per task.  The four models are trained together on one stream of batches
+(:func:`icl_companion.numerics.softmax_attention.train_paired`): they see the same prompts, so the
+differences between the columns are differences of H alone.
 """
 
 from __future__ import annotations
@@ -22,25 +24,31 @@ import numpy as np
 
 from icl_companion.figures.annotate import annotate_cells
 from icl_companion.figures.registry import Column, FigureData, figure
-from icl_companion.figures.softmax_common import record, training_unit
+from icl_companion.figures.softmax_common import paired_unit
+from icl_companion.numerics.softmax_attention import TrainRecord
 from icl_companion.theory.registry import NOT_NUMBERED, Reference
 from icl_companion.theory.softmax import BLOG
 from icl_companion.numerics.softmax_patterns import multitask_omega_mu
 from icl_companion.validation.softmax_figures import check_multitask
-from icl_companion.validation.softmax_training import (MT_SETTING, figure_config,
-                                         multitask_config, multitask_effective_steps,
-                                         separate_dgd_theory)
+from icl_companion.validation.softmax_training import (MT_HEADS, MT_SETTING, multitask_config,
+                                                       multitask_effective_steps,
+                                                       separate_dgd_theory)
 
 SETTING = MT_SETTING
-HS = (1, 2, 3, 4)
+HS = MT_HEADS
 
 
 def _config(H: int, quick: bool):
-    return multitask_config(H, True) if quick else figure_config(H, False, setting=SETTING)
+    return multitask_config(H, quick)
+
+
+UNIT = "train/H=" + ",".join(map(str, HS))
 
 
 def units(quick: bool, seed: int) -> list:
-    return [training_unit(f"train/H={H}", _config(H, quick), seed) for H in HS]
+    # the four models on one batch stream: sampling is most of a step, and the comparison
+    # across H is paired (the same prompts)
+    return [paired_unit(UNIT, [_config(H, quick) for H in HS], seed)]
 
 
 def reduce(quick: bool, seed: int, results: dict) -> FigureData:
@@ -50,9 +58,10 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
     meta = {"d": d, "N": N, "L": st.L, "sigma2": st.sigma2,
             "supports": [list(s) for s in st.supports], "variant": st.variant, "models": {},
             "notes": []}
-    for H in HS:
-        rec, notes = record(results[f"train/H={H}"], _config(H, quick))
-        meta["notes"] += notes
+    res = results[UNIT]
+    meta["notes"] += list(res["notes"])
+    for H, data in zip(HS, res["records"]):
+        rec = TrainRecord.from_data(data, _config(H, quick))
         KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
         om, mu = multitask_omega_mu(KQ, OV, N)
         # share of the effective entries: diagonal of the x-block of KQ, diagonal of the y-block
@@ -81,9 +90,13 @@ def reduce(quick: bool, seed: int, results: dict) -> FigureData:
             add(0, "E", n, i, v)  # the bottom row of the figure
     cfg = _config(2, quick)
     meta["training"] = cfg.as_dict()
+    meta["training"]["stream"] = ("paired: the four models see the same batches "
+                                  "(SeedSequence([seed, 0])); H heads initialised from "
+                                  "SeedSequence([seed, 1, H])")
     meta["eta_sep"] = separate_dgd_theory(st)[0][0]
-    meta["mode"] = (f"quick: {cfg.steps} Adam steps per model (the paper: 500k)" if quick
-                    else "full: 500k Adam steps per model")
+    meta["mode"] = ((f"quick: {cfg.steps} Adam steps per model (the paper: 500k)" if quick
+                     else "full: 500k Adam steps per model")
+                    + ", the four models on the same batches")
     return FigureData(cols, meta)
 
 

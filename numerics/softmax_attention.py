@@ -39,7 +39,8 @@ import numpy as np
 from icl_companion.numerics.softmax_data import Setting, TokenBatch, sample_tokens
 
 __all__ = ["init_params", "kq_circuits", "ov_circuits", "forward", "loss_and_grad", "Adam",
-           "TrainConfig", "TrainRecord", "train", "predict", "mc_model_risk", "PARAM_NAMES"]
+           "TrainConfig", "TrainRecord", "train", "train_paired", "train_paired_cached", "predict",
+           "mc_model_risk", "PARAM_NAMES"]
 
 PARAM_NAMES = ("WK", "WQ", "WV", "WO")
 _KINDS = ("softmax", "linear")
@@ -296,6 +297,48 @@ class TrainRecord:
                    int(data["steps_done"]), float(data["seconds"]))
 
 
+class _Run:
+    """One model in training: parameters, Adam state and log (the loop body of :func:`train` and
+    :func:`train_paired`, so that both do the same arithmetic in the same order)."""
+
+    def __init__(self, config: TrainConfig, params: dict):
+        st = config.setting
+        self.config, self.params = config, params
+        self.opt = Adam(params, config.lr)
+        n_log = config.steps // config.log_every
+        H, D, N = config.H, st.D, st.n_out
+        self.log = {"step": np.zeros(n_log, int), "loss": np.zeros(n_log),
+                    "KQ": np.zeros((n_log, H, D, D)), "OV": np.zeros((n_log, H, D, N))}
+        self.acc, self.done, self.finite = 0.0, 0, True
+
+    def step(self, t: int, batch: TokenBatch, progress=None) -> bool:
+        """Optimiser step ``t`` on ``batch``; False (and the run stops) on a non-finite loss."""
+        c = self.config
+        loss, grads = loss_and_grad(self.params, batch, c.kind)
+        if not np.isfinite(loss):
+            self.finite = False
+            return False
+        self.opt.step(self.params, grads)
+        self.acc += loss
+        self.done = t
+        if t % c.log_every == 0:
+            i = t // c.log_every - 1
+            self.log["step"][i] = t
+            self.log["loss"][i] = self.acc / c.log_every
+            self.log["KQ"][i] = kq_circuits(self.params)
+            self.log["OV"][i] = ov_circuits(self.params)
+            self.acc = 0.0
+            if progress is not None:
+                progress(t, self.log["loss"][i])
+        return True
+
+    def record(self, seed: int, seconds: float) -> TrainRecord:
+        k = self.done // self.config.log_every
+        log = {key: v[:k] for key, v in self.log.items()}
+        return TrainRecord(self.config, int(seed), self.params, log, self.finite, self.done,
+                           seconds)
+
+
 def train(config: TrainConfig, seed: int, progress=None) -> TrainRecord:
     """Train the model of ``config`` from the default initialisation with Adam on fresh batches.
 
@@ -305,34 +348,65 @@ def train(config: TrainConfig, seed: int, progress=None) -> TrainRecord:
     rng = np.random.default_rng(seed)
     st = config.setting
     dtype = np.dtype(config.dtype)
-    params = init_params(rng, st.D, config.H, st.n_out, dtype)
-    opt = Adam(params, config.lr)
-    n_log = config.steps // config.log_every
-    H, D, N = config.H, st.D, st.n_out
-    log = {"step": np.zeros(n_log, int), "loss": np.zeros(n_log),
-           "KQ": np.zeros((n_log, H, D, D)), "OV": np.zeros((n_log, H, D, N))}
-    acc, done, finite, t0 = 0.0, 0, True, time.perf_counter()
+    run = _Run(config, init_params(rng, st.D, config.H, st.n_out, dtype))
+    t0 = time.perf_counter()
     for t in range(1, config.steps + 1):
-        batch = sample_tokens(rng, config.batch, st, dtype=dtype)
-        loss, grads = loss_and_grad(params, batch, config.kind)
-        if not np.isfinite(loss):
-            finite = False
+        if not run.step(t, sample_tokens(rng, config.batch, st, dtype=dtype), progress):
             break
-        opt.step(params, grads)
-        acc += loss
-        done = t
-        if t % config.log_every == 0:
-            i = t // config.log_every - 1
-            log["step"][i] = t
-            log["loss"][i] = acc / config.log_every
-            log["KQ"][i] = kq_circuits(params)
-            log["OV"][i] = ov_circuits(params)
-            acc = 0.0
-            if progress is not None:
-                progress(t, log["loss"][i])
-    k = done // config.log_every
-    log = {key: v[:k] for key, v in log.items()}
-    return TrainRecord(config, int(seed), params, log, finite, done, time.perf_counter() - t0)
+    return run.record(seed, time.perf_counter() - t0)
+
+
+#: Spawn keys of :func:`train_paired`: the batch stream is ``SeedSequence([seed, 0])``, the
+#: initialisation of an ``H``-head model ``SeedSequence([seed, 1, H])``.
+PAIRED_STREAM, PAIRED_INIT = 0, 1
+
+
+def _paired_rngs(seed: int) -> np.random.Generator:
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got seed={seed!r}")
+    return np.random.default_rng(np.random.SeedSequence([int(seed), PAIRED_STREAM]))
+
+
+def train_paired(configs, seed: int) -> list[TrainRecord]:
+    """Train several models on one shared stream of batches (common random numbers).
+
+    Every model sees the same batch at every step, drawn from ``SeedSequence([seed, 0])``; the
+    model with ``H`` heads starts from ``init_params`` drawn from ``SeedSequence([seed, 1, H])``.
+    So each returned record depends only on its own configuration and ``seed``, not on which other
+    models were trained with it (a model trained alone, or again after the others, is the same
+    model), and differences between the models are not differences of their data.  The batch is
+    sampled once per step for all models: sampling is most of a step of these small models
+    (``benchmarks/softmax_paired.py``).  A model whose loss becomes non-finite stops (its
+    record says so); the others go on.  ``seconds`` of every record is the wall time of the whole
+    paired run.
+
+    The configurations must agree on ``setting``, ``batch``, ``dtype`` and ``steps`` (one stream).
+    Not the same runs as :func:`train`, whose single generator draws the initialisation and then
+    the batches.
+    """
+    configs = list(configs)
+    if not configs:
+        raise ValueError("configs must hold at least one TrainConfig")
+    c0 = configs[0]
+    for c in configs[1:]:
+        for name in ("setting", "batch", "dtype", "steps"):
+            if getattr(c, name) != getattr(c0, name):
+                raise ValueError(f"paired training needs one {name} for every model; got "
+                                 f"{getattr(c0, name)!r} and {getattr(c, name)!r}")
+    data = _paired_rngs(seed)
+    st, dtype = c0.setting, np.dtype(c0.dtype)
+    runs = [_Run(c, init_params(np.random.default_rng(
+        np.random.SeedSequence([int(seed), PAIRED_INIT, c.H])), st.D, c.H, st.n_out, dtype))
+        for c in configs]
+    live = list(runs)
+    t0 = time.perf_counter()
+    for t in range(1, c0.steps + 1):
+        batch = sample_tokens(data, c0.batch, st, dtype=dtype)
+        live = [r for r in live if r.step(t, batch)]
+        if not live:
+            break
+    seconds = time.perf_counter() - t0
+    return [r.record(seed, seconds) for r in runs]
 
 
 def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Generator,
@@ -367,3 +441,32 @@ def train_cached(config: TrainConfig, seed: int, refresh: bool = False) -> Train
     return cached("softmax-train", key, lambda: train(config, seed), code=sys.modules[__name__],
                   refresh=refresh, encode=TrainRecord.to_data,
                   decode=lambda data: TrainRecord.from_data(data, config))
+
+
+def train_paired_cached(configs, seed: int, refresh: bool = False) -> list[TrainRecord]:
+    """:func:`train_paired` through the on-disk cache, one entry per model: the models already
+    cached are loaded and only the others are trained (together).  Since a paired model does not
+    depend on its companions, the result is the same whichever models were cached."""
+    import sys
+
+    from icl_companion.numerics import cache, softmax_data
+
+    configs = list(configs)
+    _paired_rngs(seed)
+    sampler = cache.source_hash(softmax_data)
+    hashes = [cache.cache_key({"config": c.as_dict(), "seed": int(seed), "stream": "paired",
+                               "sampler": sampler}, code=sys.modules[__name__]) for c in configs]
+    out: list = [None] * len(configs)
+    if cache.enabled() and not refresh:
+        for i, (c, h) in enumerate(zip(configs, hashes)):
+            hit, rec, _ = cache.load("softmax-train", h,
+                                     lambda data, c=c: TrainRecord.from_data(data, c))
+            if hit:
+                out[i] = rec
+    todo = [i for i, r in enumerate(out) if r is None]
+    if todo:
+        for i, rec in zip(todo, train_paired([configs[i] for i in todo], seed)):
+            data = (cache.store("softmax-train", hashes[i], rec, encode=TrainRecord.to_data)
+                    if cache.enabled() else cache.store_roundtrip(rec.to_data()))
+            out[i] = TrainRecord.from_data(data, configs[i])
+    return out

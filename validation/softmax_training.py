@@ -39,7 +39,8 @@ import math
 import numpy as np
 
 from icl_companion.numerics.linear import Prompts
-from icl_companion.numerics.softmax_attention import TrainConfig, forward, train_cached
+from icl_companion.numerics.softmax_attention import (TrainConfig, forward, train_cached,
+                                                     train_paired_cached)
 from icl_companion.numerics.softmax_data import Setting, sample_tokens
 from icl_companion.numerics.softmax_patterns import head_patterns, multitask_omega_mu, omega_mu_history
 from icl_companion.theory.registry import NOT_NUMBERED, Reference, evaluate
@@ -426,6 +427,7 @@ def trained_four_head(quick: bool, seed: int) -> Outcome:
 MT_SETTING = Setting("multitask", 6, 48, 0.1, supports=((0, 1, 2, 3), (2, 3, 4, 5)),
                      variant="code")
 MT_STEPS = {True: 10_000, False: 500_000}   # full: the paper's budget
+MT_HEADS = (1, 2, 3, 4)   # the multi-task models, trained together on one batch stream
 TASK_PURITY = 0.95     # a head "serves one task" if max_n |mu_n| / sum_n |mu_n| >= this
 
 
@@ -574,8 +576,11 @@ def multitask_check(quick: bool, seed: int) -> Outcome:
                          "eta*(d_n=4, L=48, sigma2=0.1)": [round(e, 5) for e in etas],
                          "separate DGD risk per task (exact)": [round(r, 5) for r in risks],
                          "mc_prompts": n_mc})
+    # the four models of the figure, trained on one batch stream (so the figure reuses them)
+    recs = dict(zip(MT_HEADS, train_paired_cached([multitask_config(H, quick)
+                                                   for H in MT_HEADS], seed)))
     for H in (3, 4):
-        rec = train_cached(multitask_config(H, quick), seed)
+        rec = recs[H]
         tag = f"H={H}:"
         KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
         om, mu = multitask_omega_mu(KQ, OV, st.n_out)
@@ -736,6 +741,22 @@ def figure_config(H: int, quick: bool, setting: Setting = SETTING, kind: str = "
                        log_every=1000)
 
 
+def _configuration(config: TrainConfig, rec) -> str:
+    """The head configuration of a trained record: ``"plus-minus"`` or another pattern name (for
+    several outputs: ``"plus-minus"`` when the KQ diagonals of the heads have both signs)."""
+    KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
+    if config.setting.n_out == 1:
+        return head_patterns(KQ, OV).configuration
+    d = config.setting.d
+    w = np.einsum("hii->h", KQ[:, :d, :d])
+    return "plus-minus" if (w.max() > 0 > w.min()) else "same-sign"
+
+
+def _stuck_note(config: TrainConfig, seed: int, conf: str, rec) -> str:
+    return (f"H={config.H} seed {seed}: {conf} configuration after {rec.steps_done} steps "
+            f"(stuck), next seed shown")
+
+
 def first_plus_minus(config: TrainConfig, seed: int, tries: int = 3):
     """Train seeds ``seed, seed+1, ...`` until one reaches the +/- configuration (for the figures
     that show the paper's pattern).  Returns ``(record, notes)``; the notes name every seed that was
@@ -744,17 +765,39 @@ def first_plus_minus(config: TrainConfig, seed: int, tries: int = 3):
     rec = None
     for s in range(seed, seed + tries):
         rec = train_cached(config, s)
-        KQ, OV = rec.log["KQ"][-1], rec.log["OV"][-1]
-        if config.setting.n_out == 1:
-            conf = head_patterns(KQ, OV).configuration
-        else:  # multi-output: +/- means both signs of the KQ diagonal among heads
-            d = config.setting.d
-            w = np.einsum("hii->h", KQ[:, :d, :d])
-            conf = "plus-minus" if (w.max() > 0 > w.min()) else "same-sign"
+        conf = _configuration(config, rec)
         if conf == "plus-minus" or config.H == 1:
             return rec, notes
-        notes.append(f"H={config.H} seed {s}: {conf} configuration after {rec.steps_done} steps "
-                     f"(stuck), next seed shown")
+        notes.append(_stuck_note(config, s, conf, rec))
     notes.append(f"H={config.H}: no seed of {seed}..{seed + tries - 1} reached +/-; "
                  f"showing seed {seed + tries - 1}")
     return rec, notes
+
+
+def first_plus_minus_paired(configs, seed: int, tries: int = 3):
+    """:func:`first_plus_minus` for models trained together on one batch stream
+    (:func:`icl_companion.numerics.softmax_attention.train_paired`): every model is trained with
+    ``seed``; the multi-head ones that end outside the +/- configuration are trained again,
+    together, with ``seed + 1``, and so on.  Returns ``(records, notes)`` in the order of
+    ``configs``."""
+    configs = list(configs)
+    recs = list(train_paired_cached(configs, seed))
+    notes: list[str] = []
+    todo = list(range(len(configs)))
+    for s in range(seed, seed + tries):
+        if s > seed:
+            for i, rec in zip(todo, train_paired_cached([configs[i] for i in todo], s)):
+                recs[i] = rec
+        stuck = []
+        for i in todo:
+            conf = _configuration(configs[i], recs[i])
+            if conf != "plus-minus" and configs[i].H > 1:
+                stuck.append(i)
+                notes.append(_stuck_note(configs[i], s, conf, recs[i]))
+        todo = stuck
+        if not todo:
+            return recs, notes
+    for i in todo:
+        notes.append(f"H={configs[i].H}: no seed of {seed}..{seed + tries - 1} reached +/-; "
+                     f"showing seed {seed + tries - 1}")
+    return recs, notes
