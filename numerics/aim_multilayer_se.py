@@ -350,7 +350,10 @@ def _solve(G, x0, tol, maxiter):
         return bool(r.success) and np.all(np.isfinite(np.asarray(r.x)))
 
     u0 = np.log(x0)
-    r = fixed_point(Gu, u0, damping=0.7, tol=tol, maxiter=min(maxiter, 40), method="anderson")
+    # Anderson's line search can spend several map evaluations per iteration where it stalls
+    # (near alpha_PR the map oscillates): cap the evaluations, the fallbacks take over sooner
+    r = fixed_point(Gu, u0, damping=0.7, tol=tol, maxiter=min(maxiter, 40), method="anderson",
+                    maxfev=min(maxiter, 40))
     if not ok(r):
         sol = root(lambda u: Gu(u) - u, u0, method="hybr", options={"xtol": tol,
                                                                   "maxfev": maxiter})

@@ -38,10 +38,14 @@ class _TimeUp(Exception):
     pass
 
 
+class _Budget(Exception):
+    pass
+
+
 def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
                 tol: float = 1e-10, maxiter: int = 1000, method: str = "damped",
                 norm: Callable[[np.ndarray], float] | None = None,
-                time_limit: float | None = None) -> FixedPointResult:
+                time_limit: float | None = None, maxfev: int | None = None) -> FixedPointResult:
     """Solve ``x = F(x)``.
 
     Parameters
@@ -62,6 +66,9 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
     time_limit : float, optional
         Wall-clock cap in seconds; reaching it returns ``success=False`` with ``status=3`` and the
         last iterate (a map that becomes slow, e.g. near a degenerate spectrum, never hangs).
+    maxfev : int, optional
+        Cap on the evaluations of ``F`` (Anderson's line search evaluates ``F`` more than once per
+        iteration); reaching it returns ``success=False`` with ``status=1`` and the last iterate.
 
     Examples
     --------
@@ -78,13 +85,20 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
         raise ValueError(f"tol must be > 0, got {tol}")
     if maxiter < 1:
         raise ValueError(f"maxiter must be >= 1, got {maxiter}")
+    if maxfev is not None and maxfev < 1:
+        raise ValueError(f"maxfev must be >= 1, got {maxfev}")
     norm = norm or _norm_default
     deadline = None if time_limit is None else time.monotonic() + float(time_limit)
     F_user = F
 
-    def F(v):  # noqa: F811 - the user's map behind the time cap
+    nfev = [0]
+
+    def F(v):  # noqa: F811 - the user's map behind the time and evaluation caps
         if deadline is not None and time.monotonic() > deadline:
             raise _TimeUp
+        if maxfev is not None and nfev[0] >= maxfev:
+            raise _Budget
+        nfev[0] += 1
         return F_user(v)
 
     x = np.array(x0, dtype=float, copy=True)
@@ -98,6 +112,7 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
                            history={"x": np.array(hist_x), "residual": np.array(hist_r)})
 
     time_msg = f"time cap of {time_limit} s reached"
+    fev_msg = f"maxfev={maxfev} map evaluations reached"
     if method == "damped":
         it = 0
         try:
@@ -114,6 +129,8 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
             fx = np.asarray(F(x), dtype=float)
         except _TimeUp:
             return finish(x, hist_r[-1] if hist_r else np.inf, it, False, time_msg, status=3)
+        except _Budget:
+            return finish(x, hist_r[-1] if hist_r else np.inf, it, False, fev_msg, status=1)
         return finish(x, norm(fx - x), maxiter, False, f"maxiter={maxiter} reached", status=1)
     if method == "anderson":
         def G(v):
@@ -135,10 +152,11 @@ def fixed_point(F: Callable[[np.ndarray], np.ndarray], x0, damping: float = 0.5,
                                     "jac_options": {"alpha": damping}})
             xs = np.asarray(sol.x, dtype=float).reshape(x.shape)
             res = norm(G(xs))
-        except _TimeUp:
+        except (_TimeUp, _Budget) as e:
             last = hist_x[-1] if hist_x else x
+            timeup = isinstance(e, _TimeUp)
             return finish(last, hist_r[-1] if hist_r else np.inf, max(len(hist_r), 1), False,
-                          time_msg, status=3)
+                          time_msg if timeup else fev_msg, status=3 if timeup else 1)
         ok = bool(np.isfinite(res) and res <= tol * max(1.0, norm(xs)))
         return finish(xs, res, max(len(hist_r), 1), ok, str(sol.message))
     raise ValueError(f"method must be 'damped' or 'anderson', got {method!r}")

@@ -147,6 +147,25 @@ def test_fixed_point_vector_and_nonconvergence_reported():
         fixed_point(np.cos, 1.0, damping=0.0)
     with pytest.raises(ValueError, match="method"):
         fixed_point(np.cos, 1.0, method="newton")
+    with pytest.raises(ValueError, match="maxfev"):
+        fixed_point(np.cos, 1.0, maxfev=0)
+
+
+@pytest.mark.parametrize("method", ["damped", "anderson"])
+def test_fixed_point_evaluation_cap(method):
+    """``maxfev`` caps the map evaluations (Anderson's line search makes several per iteration) and
+    is reported as non-convergence; a cap that is not reached changes nothing."""
+    calls = []
+
+    def F(x):
+        calls.append(1)
+        return 3 * x + 1   # repelling: never converges
+
+    r = fixed_point(F, np.array([0.1]), damping=0.5, maxiter=500, method=method, maxfev=7)
+    assert not r.success and r.status == 1 and "maxfev=7" in r.message and len(calls) == 7
+    free = fixed_point(np.cos, 1.0, damping=0.7, tol=1e-13, method=method)
+    capped = fixed_point(np.cos, 1.0, damping=0.7, tol=1e-13, method=method, maxfev=10_000)
+    assert capped.success and capped.x == free.x and capped.nit == free.nit
 
 
 @given(st.floats(0.05, 0.95), st.floats(-5, 5))
