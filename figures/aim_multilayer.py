@@ -31,6 +31,7 @@ from icl_companion.numerics.aim_multilayer_se import (alpha_pr_multilayer, se_mu
 from icl_companion.numerics.aim_se import se_softmax
 from icl_companion.theory.registry import Reference
 from icl_companion.validation.aim_figures import check_multilayer
+from icl_companion.validation.aim_multilayer import gamp_settings
 
 RHO = (0.5, 0.5)
 T = 2
@@ -96,7 +97,7 @@ def gamp_instance(c: float, Delta: float, alpha: float, rep: int, i_alpha: int, 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ic, i_alpha, rep)))
     D = sample_multilayer(rng, d, RHO, T, L=2, alpha=alpha, c=c, delta=Delta)
     res = gamp_rie_multilayer(D.X, D.y, RHO, c=c, delta=Delta, S_true=D.S, tol=1e-6,
-                              max_iter=80, rule=_rule(rule))
+                              rule=_rule(rule), **gamp_settings(c, 80))
     return {"success": bool(res.success), "mse": np.asarray(res.mse, float)}
 
 

@@ -19,7 +19,8 @@ from icl_companion.numerics.aim_multilayer_se import (information, linearized_sp
                                                       teacher_points)
 from icl_companion.numerics.aim_se import se_softmax
 from icl_companion.theory.registry import get
-from icl_companion.validation.aim_multilayer import finite_size_fit, judge, measure, se_theory
+from icl_companion.validation.aim_multilayer import (finite_size_fit, gamp_settings, judge, measure,
+                                                     se_theory)
 from icl_companion.validation.checks import load_checks, run_one
 
 
@@ -355,6 +356,20 @@ def test_gamp_multilayer_runs_records_and_is_reproducible():
     # the known-layer variant keeps S_1
     r3 = gamp_rie_multilayer(D.X, D.y, (0.5, 0.5), known={1: D.S[0]}, **kw)
     assert np.array_equal(r3.S_hat[0], D.S[0]) and r3.mse[0] == 0.0
+
+
+def test_gamp_multilayer_without_skip_needs_the_heavier_damping():
+    """c = 0 (noisy output, folded channel): on this teacher the check's former iteration (damping
+    0.5, no estimate damping) oscillates through 60 iterations; ``gamp_settings(0, ...)`` (0.8 on
+    (V, omega), 0.5 on S_hat) converges, to errors below the prior's (both layers < 1)."""
+    rng = np.random.default_rng(1001)
+    D = ml.sample_multilayer(rng, 20, (0.5, 0.5), 2, L=2, alpha=0.15, c=0.0, delta=0.05)
+    kw = dict(c=0.0, delta=0.05, S_true=D.S, tol=1e-6)
+    old = gamp_rie_multilayer(D.X, D.y, (0.5, 0.5), damping=0.5, damp_S=0.0, max_iter=60, **kw)
+    new = gamp_rie_multilayer(D.X, D.y, (0.5, 0.5), **gamp_settings(0.0, 60), **kw)
+    assert not old.success and old.nit == 60
+    assert new.success and new.nit < 200 and np.all(new.mse < 1.0)
+    assert gamp_settings(1.0, 60) == {"damping": 0.5, "damp_S": 0.0, "max_iter": 60}
 
 
 def test_gamp_multilayer_bad_inputs():
