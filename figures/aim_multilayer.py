@@ -8,7 +8,7 @@ teachers), the single-layer SE (grey) and the counting threshold ``alpha_PR`` (v
 Right: the ratio of the two errors, which tends to the value ``kappa*`` predicted by the linearised
 channel (ticks) as both errors vanish together at ``alpha_PR`` (noiseless ``c``).
 Quick mode: ``c`` in {1, 3}, six alphas, RQMC ``2^6 x 2``, a cheaper inner rule, GAMP-RIE at
-``c = 1``, ``d = 30``, 2 teachers (about 100 s under load).  Full mode: ``c`` in {0, 1, 3}, twelve
+``c = 1``, ``d = 30``, 2 teachers (about 46 s of unit time).  Full mode: ``c`` in {0, 1, 3}, twelve
 alphas, RQMC ``2^10 x 4``, GAMP-RIE at ``c`` in {0, 1}, ``d = 60``, 8 teachers.  Work units: one SE
 curve per ``c`` (warm-started along alpha), one linearised threshold ratio per noiseless ``c``, the
 single-layer curve, one GAMP-RIE teacher per unit.
