@@ -361,10 +361,11 @@ def train(config: TrainConfig, seed: int, progress=None) -> TrainRecord:
 PAIRED_STREAM, PAIRED_INIT = 0, 1
 
 
-def _paired_rngs(seed: int) -> np.random.Generator:
+def _paired_seed(seed) -> int:
+    """``seed`` as the entropy of a ``SeedSequence`` (``ValueError`` unless an integer >= 0)."""
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got seed={seed!r}")
-    return np.random.default_rng(np.random.SeedSequence([int(seed), PAIRED_STREAM]))
+    return int(seed)
 
 
 def train_paired(configs, seed: int) -> list[TrainRecord]:
@@ -393,11 +394,11 @@ def train_paired(configs, seed: int) -> list[TrainRecord]:
             if getattr(c, name) != getattr(c0, name):
                 raise ValueError(f"paired training needs one {name} for every model; got "
                                  f"{getattr(c0, name)!r} and {getattr(c, name)!r}")
-    data = _paired_rngs(seed)
+    seed = _paired_seed(seed)
+    data = np.random.default_rng(np.random.SeedSequence([seed, PAIRED_STREAM]))
     st, dtype = c0.setting, np.dtype(c0.dtype)
-    runs = [_Run(c, init_params(np.random.default_rng(
-        np.random.SeedSequence([int(seed), PAIRED_INIT, c.H])), st.D, c.H, st.n_out, dtype))
-        for c in configs]
+    runs = [_Run(c, init_params(np.random.default_rng(np.random.SeedSequence(
+        [seed, PAIRED_INIT, c.H])), st.D, c.H, st.n_out, dtype)) for c in configs]
     live = list(runs)
     t0 = time.perf_counter()
     for t in range(1, c0.steps + 1):
@@ -452,9 +453,9 @@ def train_paired_cached(configs, seed: int, refresh: bool = False) -> list[Train
     from icl_companion.numerics import cache, softmax_data
 
     configs = list(configs)
-    _paired_rngs(seed)
+    seed = _paired_seed(seed)
     sampler = cache.source_hash(softmax_data)
-    hashes = [cache.cache_key({"config": c.as_dict(), "seed": int(seed), "stream": "paired",
+    hashes = [cache.cache_key({"config": c.as_dict(), "seed": seed, "stream": "paired",
                                "sampler": sampler}, code=sys.modules[__name__]) for c in configs]
     out: list = [None] * len(configs)
     if cache.enabled() and not refresh:

@@ -757,6 +757,11 @@ def _stuck_note(config: TrainConfig, seed: int, conf: str, rec) -> str:
             f"(stuck), next seed shown")
 
 
+def _none_note(config: TrainConfig, seed: int, tries: int) -> str:
+    return (f"H={config.H}: no seed of {seed}..{seed + tries - 1} reached +/-; "
+            f"showing seed {seed + tries - 1}")
+
+
 def first_plus_minus(config: TrainConfig, seed: int, tries: int = 3):
     """Train seeds ``seed, seed+1, ...`` until one reaches the +/- configuration (for the figures
     that show the paper's pattern).  Returns ``(record, notes)``; the notes name every seed that was
@@ -769,8 +774,7 @@ def first_plus_minus(config: TrainConfig, seed: int, tries: int = 3):
         if conf == "plus-minus" or config.H == 1:
             return rec, notes
         notes.append(_stuck_note(config, s, conf, rec))
-    notes.append(f"H={config.H}: no seed of {seed}..{seed + tries - 1} reached +/-; "
-                 f"showing seed {seed + tries - 1}")
+    notes.append(_none_note(config, seed, tries))
     return rec, notes
 
 
@@ -781,23 +785,16 @@ def first_plus_minus_paired(configs, seed: int, tries: int = 3):
     together, with ``seed + 1``, and so on.  Returns ``(records, notes)`` in the order of
     ``configs``."""
     configs = list(configs)
-    recs = list(train_paired_cached(configs, seed))
+    recs: list = [None] * len(configs)
     notes: list[str] = []
     todo = list(range(len(configs)))
     for s in range(seed, seed + tries):
-        if s > seed:
-            for i, rec in zip(todo, train_paired_cached([configs[i] for i in todo], s)):
-                recs[i] = rec
-        stuck = []
-        for i in todo:
-            conf = _configuration(configs[i], recs[i])
-            if conf != "plus-minus" and configs[i].H > 1:
-                stuck.append(i)
-                notes.append(_stuck_note(configs[i], s, conf, recs[i]))
-        todo = stuck
+        for i, rec in zip(todo, train_paired_cached([configs[i] for i in todo], s)):
+            recs[i] = rec
+        confs = {i: _configuration(configs[i], recs[i]) for i in todo if configs[i].H > 1}
+        todo = [i for i, conf in confs.items() if conf != "plus-minus"]
+        notes += [_stuck_note(configs[i], s, confs[i], recs[i]) for i in todo]
         if not todo:
             return recs, notes
-    for i in todo:
-        notes.append(f"H={configs[i].H}: no seed of {seed}..{seed + tries - 1} reached +/-; "
-                     f"showing seed {seed + tries - 1}")
+    notes += [_none_note(configs[i], seed, tries) for i in todo]
     return recs, notes
