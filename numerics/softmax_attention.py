@@ -429,16 +429,29 @@ def mc_model_risk(params: dict, setting: Setting, kind: str, rng: np.random.Gene
     return mc_mean(np.concatenate(errs))
 
 
+def _record_key(config: TrainConfig, seed: int, stream: str | None = None) -> dict:
+    """The cache key of one trained model, shared by :func:`train_cached` (``stream=None``: the
+    model's own batches) and :func:`train_paired_cached` (``stream="paired"``): its configuration,
+    seed and the source of the sampler module.  One definition, so the two cannot drift apart;
+    the key dictionaries are the ones these functions built before."""
+    from icl_companion.numerics import softmax_data
+    from icl_companion.numerics.cache import source_hash
+
+    key = {"config": config.as_dict(), "seed": int(seed), "sampler": source_hash(softmax_data)}
+    if stream is not None:
+        key["stream"] = stream
+    return key
+
+
 def train_cached(config: TrainConfig, seed: int, refresh: bool = False) -> TrainRecord:
     """:func:`train` through the on-disk cache (:func:`icl_companion.numerics.cache.cached`), so that checks and
     figures share trained models.  The key holds the configuration, the seed and the source of this
     module and of the sampler module (editing either retrains)."""
     import sys
 
-    from icl_companion.numerics import softmax_data
-    from icl_companion.numerics.cache import cached, source_hash
+    from icl_companion.numerics.cache import cached
 
-    key = {"config": config.as_dict(), "seed": int(seed), "sampler": source_hash(softmax_data)}
+    key = _record_key(config, seed)
     return cached("softmax-train", key, lambda: train(config, seed), code=sys.modules[__name__],
                   refresh=refresh, encode=TrainRecord.to_data,
                   decode=lambda data: TrainRecord.from_data(data, config))
@@ -450,13 +463,12 @@ def train_paired_cached(configs, seed: int, refresh: bool = False) -> list[Train
     depend on its companions, the result is the same whichever models were cached."""
     import sys
 
-    from icl_companion.numerics import cache, softmax_data
+    from icl_companion.numerics import cache
 
     configs = list(configs)
     seed = _paired_seed(seed)
-    sampler = cache.source_hash(softmax_data)
-    hashes = [cache.cache_key({"config": c.as_dict(), "seed": seed, "stream": "paired",
-                               "sampler": sampler}, code=sys.modules[__name__]) for c in configs]
+    hashes = [cache.cache_key(_record_key(c, seed, stream="paired"), code=sys.modules[__name__])
+              for c in configs]
     out: list = [None] * len(configs)
     if cache.enabled() and not refresh:
         for i, (c, h) in enumerate(zip(configs, hashes)):
