@@ -284,6 +284,32 @@ def test_mmicl_run_reproduces_exactly_in_a_fresh_process():
     assert {"IC", "IW", "test", "loss"} <= set(outs[0]["final"])
 
 
+def test_threads_sets_and_restores_the_deterministic_mode():
+    """Inside ``threads``: one thread, deterministic algorithms that raise (not warn); afterwards
+    the caller's own mode (here: warn only) and thread count are back.  The flag is set without
+    importing torch's compiler configuration (1.4 s per worker process)."""
+    import subprocess
+    import sys
+
+    from icl_companion.validation.mmicl_train import threads
+
+    old, old_n = torch.get_deterministic_debug_mode(), torch.get_num_threads()
+    try:
+        torch.set_deterministic_debug_mode("warn")
+        with threads(1):
+            assert torch.get_num_threads() == 1
+            assert torch.are_deterministic_algorithms_enabled()
+            assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.get_deterministic_debug_mode() == 1
+        assert torch.get_num_threads() == old_n
+    finally:
+        torch.set_deterministic_debug_mode(old)
+    code = ("import sys\nfrom icl_companion.validation.mmicl_train import threads\n"
+            "with threads(1):\n    pass\nprint('torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_train_config_errors():
     from icl_companion.validation.mmicl_train import TrainConfig
 

@@ -208,17 +208,19 @@ def threads(n: int | None):
     recorded in each figure's JSON).
     """
     old = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    # the debug-mode interface sets the same flag as use_deterministic_algorithms (2: on, raise;
+    # 1: on, warn; 0: off) without importing the compiler's configuration, which that one also
+    # sets and which costs ~1.4 s of imports in every worker process (nothing here is compiled)
+    old_mode = torch.get_deterministic_debug_mode()
     if n is not None:
         torch.set_num_threads(int(n))
     # CUDA's deterministic matrix products need this workspace setting (read when cuBLAS starts)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    torch.set_deterministic_debug_mode("error")
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
+        torch.set_deterministic_debug_mode(old_mode)
         torch.set_num_threads(old)
 
 
