@@ -39,7 +39,7 @@ _WIDTH_TOL = 0.01           # inches
 
 #: Greek names that must be typeset (mathtext) rather than written out
 _GREEK = re.compile(r"(?<![A-Za-z\\])(alpha|beta|gamma|Gamma|delta|Delta|eta|theta|lambda|Lambda|"
-                    r"mu|rho|sigma|Sigma|tau|omega|Omega|xi|kappa)(?![A-Za-z])")
+                    r"mu|rho|sigma|Sigma|tau|omega|Omega|xi|kappa|epsilon|eps)(?![A-Za-z])")
 _MATH = re.compile(r"(?<!\\)\$.*?(?<!\\)\$", re.S)
 
 
@@ -59,12 +59,14 @@ def wrap(text: str, width_in: float, fontsize: float, em: float = 0.55) -> str:
 
 def greek(text: str) -> str:
     """``text`` (a configuration line written for the terminal) with its Greek names typeset:
-    ``sigma2`` -> ``$\\sigma^2$``, ``alpha`` -> ``$\\alpha$`` (outside existing ``$...$``)."""
+    ``sigma2`` -> ``$\\sigma^2$``, ``eps`` -> ``$\\varepsilon$``, ``alpha`` -> ``$\\alpha$`` (outside
+    existing ``$...$``)."""
     parts = _MATH.split(text)
     maths = _MATH.findall(text)
     out = []
     for i, p in enumerate(parts):
         p = re.sub(r"(?<![A-Za-z\\])sigma2(?![A-Za-z])", r"$\\sigma^2$", p)
+        p = re.sub(r"(?<![A-Za-z\\])eps(?![A-Za-z])", r"$\\varepsilon$", p)
         out.append(_GREEK.sub(lambda m: f"$\\{m.group()}$", p))
         if i < len(maths):
             out.append(maths[i])

@@ -7,6 +7,8 @@ and stays quiet on the same figure laid out correctly.
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -107,3 +109,19 @@ def test_audit_reads_the_laid_out_figure_without_rasterising_it():
     assert layout.audit(fresh) == layout.audit(drawn) == []
     moved = _line_figure("center")
     assert layout.audit(moved) and layout.audit(moved) == layout.audit(moved)
+
+
+def test_greek_typesets_terminal_names_and_the_audit_flags_them_untypeset():
+    line = "D=32, eps=0.1, alpha=0, sigma2 = 0.5, steps 1500, $\\rho = 2$ kept"
+    typeset = layout.greek(line)
+    assert typeset == ("D=32, $\\varepsilon$=0.1, $\\alpha$=0, $\\sigma^2$ = 0.5, steps 1500, "
+                       "$\\rho = 2$ kept")
+    for text, flagged in ((line, True), (typeset, False)):
+        fig, ax = layout.new_figure(layout.SINGLE, 2.4)
+        ax.plot([0, 1], [0, 1])
+        ax.set_xlabel(text, fontsize=6)
+        greek_problems = [p for p in layout.audit(fig) if p.startswith("Greek")]
+        assert bool(greek_problems) == flagged, greek_problems
+        if flagged:   # every untypeset name is reported, "steps" is not mistaken for eps
+            names = {re.search(r"mathtext\): '(\w+)'", p).group(1) for p in greek_problems}
+            assert names == {"eps", "alpha", "sigma"}
