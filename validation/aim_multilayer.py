@@ -70,6 +70,14 @@ def gamp_settings(c: float, max_iter: int) -> dict:
     return {"damping": 0.5, "damp_S": 0.0, "max_iter": int(max_iter)}
 
 
+def _gamp_description() -> str:
+    """The iteration controls of :func:`gamp_settings`, in words (read from it, not restated)."""
+    hi, lo = gamp_settings(1.0, 0), gamp_settings(0.0, 0)
+    return (f"tol 1e-6, init sqrt(rho) I; c >= 1: damping {hi['damping']:g} on (V, omega); "
+            f"c < 1: damping {lo['damping']:g} on (V, omega) and {lo['damp_S']:g} on S_hat, at "
+            f"least {lo['max_iter']} iterations")
+
+
 def _settings(quick: bool) -> dict:
     if quick:
         return dict(points=[(1.0, 0.0, 0.15)], ds=(20, 30), seeds=3, rqmc=(7, 3), gd=None,
@@ -190,9 +198,7 @@ def judge(quick: bool, measured: dict, theory) -> Outcome:
     out = Outcome(facts={"rho": RHO, "T": T, "sizes d": st["ds"], "teachers per point and size":
                          st["seeds"], "SE": f"RQMC 2^{log2} points x {R} scramblings, adaptive "
                                              "Gauss-Hermite inner integral",
-                         "GAMP": "tol 1e-6, init sqrt(rho) I; c >= 1: damping 0.5 on (V, "
-                                 "omega); c < 1: damping 0.8 on (V, omega) and 0.5 on S_hat, at "
-                                 "least 200 iterations"})
+                         "GAMP": _gamp_description()})
     ds = st["ds"]
     dmax = max(ds)
     for (c, delta, alpha), runs in measured.items():
